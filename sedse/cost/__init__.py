@@ -1,0 +1,8 @@
+"""The analytical cost model: vectorised action counts, energy and latency."""
+
+from sedse.cost._core import ACTIONS, BatchCost, evaluate
+from sedse.cost._report import LayerCost, NetworkCost, evaluate_mapping, evaluate_workload
+from sedse.cost._search import OBJECTIVES, default_mapping, objective_value
+
+__all__ = ["ACTIONS", "OBJECTIVES", "BatchCost", "LayerCost", "NetworkCost", "default_mapping",
+           "evaluate", "evaluate_mapping", "evaluate_workload", "objective_value"]

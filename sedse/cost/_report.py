@@ -1,0 +1,143 @@
+"""Per-layer and per-network cost reports built from the vectorised core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+
+from sedse.cost._core import evaluate
+from sedse.cost._search import default_mapping
+from sedse.hardware import Accelerator
+from sedse.mapping import Candidates, Mapping, check_mapping, to_candidates
+from sedse.workload import Layer, Workload
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Cost of one layer under one mapping."""
+
+    layer: Layer
+    mapping: Mapping
+    mapping_source: str  # "default mapper" or the file it came from
+    energy_pj: float
+    cycles: float
+    compute_cycles: int
+    fill_drain_cycles: float
+    utilisation: float
+    rows: tuple[dict, ...]  # long form: layer, level, operand, action, count, energy_pj
+    mapping_text: str = ""
+
+    def energy_by(self, key: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for r in self.rows:
+            out[r[key]] = out.get(r[key], 0.0) + r["energy_pj"]
+        return out
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    workload: str
+    accelerator: str
+    clock_mhz: float
+    layers: tuple[LayerCost, ...]
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(lc.energy_pj for lc in self.layers)
+
+    @property
+    def cycles(self) -> float:
+        """Layers run one after another."""
+        return sum(lc.cycles for lc in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / (self.clock_mhz * 1e6)
+
+    @property
+    def macs(self) -> int:
+        return sum(lc.layer.macs for lc in self.layers)
+
+    @property
+    def utilisation(self) -> float:
+        """MACs / MAC slots over the whole network (slots = compute cycles x PEs)."""
+        slots = sum(lc.layer.macs / lc.utilisation for lc in self.layers)
+        return self.macs / slots
+
+    def rows(self) -> list[dict]:
+        return [r for lc in self.layers for r in lc.rows]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: totals, per-layer figures and per-level-per-operand rows."""
+        energy_by_level: dict[str, float] = {}
+        for r in self.rows():
+            energy_by_level[r["level"]] = energy_by_level.get(r["level"], 0.0) + r["energy_pj"]
+        return {
+            "workload": self.workload,
+            "accelerator": self.accelerator,
+            "totals": {
+                "macs": self.macs,
+                "energy_pj": self.energy_pj,
+                "energy_pj_per_mac": self.energy_pj / self.macs,
+                "cycles": self.cycles,
+                "latency_s": self.latency_s,
+                "utilisation_frac": self.utilisation,
+                "energy_pj_by_level": energy_by_level,
+            },
+            "layers": [
+                {
+                    "layer": lc.layer.name,
+                    "kind": lc.layer.kind,
+                    "macs": lc.layer.macs,
+                    "energy_pj": lc.energy_pj,
+                    "cycles": lc.cycles,
+                    "compute_cycles": lc.compute_cycles,
+                    "fill_drain_cycles": lc.fill_drain_cycles,
+                    "utilisation_frac": lc.utilisation,
+                    "mapping_source": lc.mapping_source,
+                    "mapping": lc.mapping_text,
+                }
+                for lc in self.layers
+            ],
+            "rows": self.rows(),
+        }
+
+
+def _layer_cost(layer: Layer, acc: Accelerator, cand: Candidates, source: str) -> LayerCost:
+    res = evaluate(layer, acc, cand)
+    rows = []
+    for (level, operand, action), n in res.counts.items():
+        rows.append({"layer": layer.name, "level": level, "operand": operand,
+                     "action": action, "count": int(n[0]),
+                     "energy_pj": float(res.energy_pj[(level, operand, action)][0])})
+    mapping = cand.mapping(0, acc)
+    return LayerCost(layer, mapping, source, float(res.total_energy_pj[0]),
+                     float(res.cycles[0]), int(res.compute_cycles[0]),
+                     float(res.fill_drain_cycles[0]), float(res.utilisation[0]), tuple(rows),
+                     mapping.to_text(acc))
+
+
+def evaluate_mapping(layer: Layer, acc: Accelerator, mapping: Mapping,
+                     source: str = "user mapping") -> LayerCost:
+    """Return the cost of `layer` under `mapping` (MappingError if it does not fit)."""
+    check_mapping(mapping, layer, acc)
+    return _layer_cost(layer, acc, to_candidates([mapping], acc), source)
+
+
+def evaluate_workload(workload: Workload, acc: Accelerator,
+                      mappings: MappingABC[str, Mapping] | None = None,
+                      mapping_source: str = "user mapping") -> NetworkCost:
+    """Return the cost of every layer; layers without a given mapping use the default
+    mapper (cached per layer shape, so repeated shapes are mapped once)."""
+    mappings = mappings or {}
+    cache: dict[tuple, Candidates] = {}
+    out = []
+    for layer in workload.layers:
+        if layer.name in mappings:
+            out.append(evaluate_mapping(layer, acc, mappings[layer.name], mapping_source))
+            continue
+        key = layer.shape_key()
+        if key not in cache:
+            cache[key] = default_mapping(layer, acc)
+        out.append(_layer_cost(layer, acc, cache[key], "default mapper"))
+    return NetworkCost(workload.name, acc.name, acc.clock_mhz, tuple(out))

@@ -1,0 +1,14 @@
+"""Accelerator specs: memory hierarchy, PE array, network and MAC energies."""
+
+from sedse.hardware._spec import (
+    Accelerator,
+    MacUnit,
+    MemoryLevel,
+    Network,
+    Partition,
+    accelerator_from_node,
+    load_accelerator,
+)
+
+__all__ = ["Accelerator", "MacUnit", "MemoryLevel", "Network", "Partition",
+           "accelerator_from_node", "load_accelerator"]

@@ -1,0 +1,300 @@
+"""Accelerator specs: an ordered memory hierarchy over a PE array, loaded from YAML.
+
+Modelling assumptions (the cost model relies on them):
+- Levels are ordered outermost (DRAM) first. A level stores the operands listed in its
+  `partitions`; the others bypass it. The outermost level stores all three operands.
+- A level with `fanout_dims` sits above that part of the PE array: the named array axes
+  fan out beneath it, and every level below it is replicated once per PE of those axes.
+  Every array axis fans out under exactly one level. The MAC sits below the last level.
+- A partition is one physical memory holding one or more operands; its energies and
+  bandwidth default to the level's. Energies are per access of `word_bits`; the cost
+  model scales them by operand bits / word bits (operands are packed into words).
+- Network energies are per bit moved to one destination PE (transfer) or per bit of a
+  partial sum added on the way up (spatial reduction, e.g. an adder tree).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sedse._yaml import Node, load_yaml
+from sedse.errors import SpecError
+
+OPERAND_NAMES = ("W", "I", "O")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One physical memory of a level, holding `operands`."""
+
+    operands: tuple[str, ...]
+    capacity_bytes: int | None  # None: unbounded (DRAM)
+    read_energy_pj: float
+    write_energy_pj: float
+    bandwidth_bytes_per_cycle: float | None  # per instance, reads + writes; None: unbounded
+
+
+@dataclass(frozen=True)
+class Network:
+    """The on-chip network beneath a level with a fan-out."""
+
+    transfer_energy_pj_per_bit: float
+    multicast: bool = True
+    spatial_reduction: bool = True
+    reduction_energy_pj_per_bit: float = 0.0
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    name: str
+    word_bits: int
+    partitions: tuple[Partition, ...]
+    fanout_dims: tuple[str, ...] = ()
+    network: Network | None = None
+    energy_source: str = ""
+
+    @property
+    def operands(self) -> tuple[str, ...]:
+        return tuple(x for x in OPERAND_NAMES if any(x in p.operands for p in self.partitions))
+
+    def partition_of(self, operand: str) -> Partition | None:
+        for p in self.partitions:
+            if operand in p.operands:
+                return p
+        return None
+
+
+@dataclass(frozen=True)
+class MacUnit:
+    """MAC energy per operation at each supported precision (max of input and weight)."""
+
+    energy_pj_by_bits: tuple[tuple[int, float], ...]
+    idle_energy_pj: float = 0.0
+    energy_source: str = ""
+
+    def energy_pj(self, bits: int) -> float:
+        for b, e in self.energy_pj_by_bits:
+            if b == bits:
+                return e
+        known = ", ".join(str(b) for b, _ in self.energy_pj_by_bits)
+        raise SpecError("mac.energy_pj_by_bits", f"no MAC energy for {bits}-bit operands "
+                        f"(defined for: {known})")
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    name: str
+    clock_mhz: float
+    array_shape: tuple[tuple[str, int], ...]
+    levels: tuple[MemoryLevel, ...]
+    mac: MacUnit
+    input_bits: int = 16
+    weight_bits: int = 16
+    output_bits: int = 16
+    description: str = ""
+    source: str = field(default="", compare=False, repr=False)
+
+    @property
+    def num_pes(self) -> int:
+        return math.prod(n for _, n in self.array_shape)
+
+    @property
+    def array_axes(self) -> tuple[str, ...]:
+        return tuple(a for a, _ in self.array_shape)
+
+    def axis_size(self, axis: str) -> int:
+        return dict(self.array_shape)[axis]
+
+    def axis_level(self, axis: str) -> int:
+        """Index of the level under which `axis` fans out."""
+        for i, lvl in enumerate(self.levels):
+            if axis in lvl.fanout_dims:
+                return i
+        raise KeyError(axis)
+
+    def level_index(self, name: str) -> int:
+        for i, lvl in enumerate(self.levels):
+            if lvl.name == name:
+                return i
+        raise KeyError(name)
+
+    def instances(self, level: int) -> int:
+        """Physical instances of level `level` (product of the fan-outs above it)."""
+        n = 1
+        for lvl in self.levels[:level]:
+            for a in lvl.fanout_dims:
+                n *= self.axis_size(a)
+        return n
+
+    @property
+    def onchip_bytes(self) -> int:
+        """Total on-chip storage (all levels but the outermost, times their instances)."""
+        total = 0
+        for i, lvl in enumerate(self.levels[1:], start=1):
+            for p in lvl.partitions:
+                total += (p.capacity_bytes or 0) * self.instances(i)
+        return total
+
+    @property
+    def peak_macs_per_s(self) -> float:
+        return self.num_pes * self.clock_mhz * 1e6
+
+
+# --------------------------------------------------------------------------------------
+# loading
+
+_LEVEL_KEYS = {"name", "word_bits", "read_energy_pj", "write_energy_pj"}
+_LEVEL_OPT = {"operands", "capacity_bytes", "bandwidth_bytes_per_cycle", "partitions",
+              "fanout_dims", "network", "energy_source"}
+
+
+def _opt_float(node: Node, key: str, default, **kw):
+    if not node.has(key) or node.get(key).value is None:
+        return default
+    return node.get(key).as_float(**kw)
+
+
+def _operands(node: Node) -> tuple[str, ...]:
+    ops = node.as_str_list()
+    for i, x in enumerate(ops):
+        if x not in OPERAND_NAMES:
+            raise node.child(i).error(f"expected one of W, I, O, found {x!r}")
+    if len(set(ops)) != len(ops):
+        raise node.error("an operand is listed twice")
+    return ops
+
+
+def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
+    node.check_keys(_LEVEL_KEYS, _LEVEL_OPT)
+    name = node.get("name").as_str()
+    word_bits = node.get("word_bits").as_int()
+    read_pj = node.get("read_energy_pj").as_float(min_value=0.0)
+    write_pj = node.get("write_energy_pj").as_float(min_value=0.0)
+    bw = _opt_float(node, "bandwidth_bytes_per_cycle", None, positive=True)
+    if node.has("partitions"):
+        for k in ("operands", "capacity_bytes"):
+            if node.has(k):
+                raise node.get(k).error("give either 'partitions' or operands/capacity_bytes")
+        parts = []
+        for pn in node.get("partitions").list():
+            pn.check_keys({"operands"}, {"capacity_bytes", "read_energy_pj", "write_energy_pj",
+                                         "bandwidth_bytes_per_cycle"})
+            cap = pn.get("capacity_bytes").as_int() if pn.has("capacity_bytes") and \
+                pn.get("capacity_bytes").value is not None else None
+            parts.append(Partition(
+                _operands(pn.get("operands")), cap,
+                _opt_float(pn, "read_energy_pj", read_pj, min_value=0.0),
+                _opt_float(pn, "write_energy_pj", write_pj, min_value=0.0),
+                _opt_float(pn, "bandwidth_bytes_per_cycle", bw, positive=True)))
+        seen: list[str] = [x for p in parts for x in p.operands]
+        if len(seen) != len(set(seen)):
+            raise node.get("partitions").error("an operand appears in two partitions")
+        if not parts:
+            raise node.get("partitions").error("expected at least one partition")
+    else:
+        ops = _operands(node.get("operands"))
+        cap_node = node.get("capacity_bytes") if node.has("capacity_bytes") else None
+        cap = cap_node.as_int() if cap_node is not None and cap_node.value is not None else None
+        parts = [Partition(ops, cap, read_pj, write_pj, bw)]
+    fanout: tuple[str, ...] = ()
+    if node.has("fanout_dims"):
+        fanout = node.get("fanout_dims").as_str_list()
+        for i, a in enumerate(fanout):
+            if a not in axes:
+                raise node.get("fanout_dims").child(i).error(
+                    f"unknown array axis {a!r} (pe_array.shape has: {', '.join(axes)})")
+    net = None
+    if node.has("network"):
+        nn_ = node.get("network")
+        nn_.check_keys({"transfer_energy_pj_per_bit"},
+                       {"multicast", "spatial_reduction", "reduction_energy_pj_per_bit"})
+        net = Network(
+            nn_.get("transfer_energy_pj_per_bit").as_float(min_value=0.0),
+            nn_.get("multicast").as_bool() if nn_.has("multicast") else True,
+            nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction") else True,
+            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0))
+        if not fanout:
+            raise nn_.error("a network needs fanout_dims on the same level")
+    elif fanout:
+        raise node.error("missing key 'network' (a level with fanout_dims needs one)")
+    src = node.get("energy_source").as_str() if node.has("energy_source") else ""
+    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src)
+
+
+def load_accelerator(path: str | Path) -> Accelerator:
+    """Return the accelerator described by the YAML file at `path` (SpecError if bad)."""
+    root = load_yaml(path)
+    return accelerator_from_node(root)
+
+
+def accelerator_from_node(root: Node) -> Accelerator:
+    root.check_keys({"name", "clock_mhz", "pe_array", "mac", "levels"},
+                    {"description", "precision"})
+    name = root.get("name").as_str()
+    clock = root.get("clock_mhz").as_float(positive=True)
+    pe = root.get("pe_array")
+    pe.check_keys({"shape"})
+    shape_node = pe.get("shape")
+    axes = {k: v.as_int() for k, v in shape_node.items()}
+    if not axes:
+        raise shape_node.error("expected at least one array axis")
+    mac_node = root.get("mac")
+    mac_node.check_keys({"energy_pj_by_bits"}, {"idle_energy_pj", "energy_source"})
+    eb_node = mac_node.get("energy_pj_by_bits")
+    if not isinstance(eb_node.value, dict) or not eb_node.value:
+        raise eb_node.error("expected a mapping from bits to pJ, e.g. {16: 1.7, 8: 0.45}")
+    eb = []
+    for k, v in eb_node.value.items():
+        sub = Node(v, eb_node.file, f"{eb_node.path}.{k}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise sub.error(f"keys are operand bits (integers >= 1), found {k!r}")
+        eb.append((k, sub.as_float(min_value=0.0)))
+    mac = MacUnit(tuple(sorted(eb)), _opt_float(mac_node, "idle_energy_pj", 0.0, min_value=0.0),
+                  mac_node.get("energy_source").as_str() if mac_node.has("energy_source") else "")
+    bits = {"input_bits": 16, "weight_bits": 16, "output_bits": 16}
+    if root.has("precision"):
+        pr = root.get("precision")
+        pr.check_keys(set(), set(bits))
+        for k, v in pr.items():
+            bits[k] = v.as_int()
+    lv_node = root.get("levels")
+    levels = tuple(_level(n, axes) for n in lv_node.list())
+    if not levels:
+        raise lv_node.error("expected at least one level")
+    names = [lvl.name for lvl in levels]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise lv_node.child(i).get("name").error(f"level name {n!r} used twice")
+    if set(levels[0].operands) != set(OPERAND_NAMES):
+        raise lv_node.child(0).error("the outermost level must store W, I and O")
+    if levels[0].partitions[0].capacity_bytes is not None and len(levels) > 1:
+        pass  # a bounded outermost level is allowed; tiles are checked against it
+    owner: dict[str, str] = {}
+    for i, lvl in enumerate(levels):
+        for a in lvl.fanout_dims:
+            if a in owner:
+                raise lv_node.child(i).get("fanout_dims").error(
+                    f"array axis {a!r} already fans out under level {owner[a]!r}")
+            owner[a] = lvl.name
+    missing = [a for a in axes if a not in owner]
+    if missing:
+        raise lv_node.error(f"array axes {missing} fan out under no level (add them to a "
+                            "level's fanout_dims)")
+    for i, lvl in enumerate(levels[1:], start=1):
+        for j, p in enumerate(lvl.partitions):
+            if p.capacity_bytes is None:
+                raise lv_node.child(i).error(
+                    f"partition {j}: on-chip memories need capacity_bytes")
+    acc = Accelerator(name, clock, tuple(axes.items()), levels, mac,
+                      description=root.get("description").as_str()
+                      if root.has("description") else "",
+                      source=root.file, **bits)
+    try:
+        mac.energy_pj(max(acc.input_bits, acc.weight_bits))
+    except SpecError:
+        raise mac_node.get("energy_pj_by_bits").error(
+            f"no entry for the accelerator's {max(acc.input_bits, acc.weight_bits)}-bit "
+            "precision") from None
+    return acc

@@ -1,0 +1,266 @@
+"""Loop-nest mappings and their vectorised form.
+
+A `Mapping` gives, per memory level (outermost first), the temporal tile factors in loop
+order (outer loop first) and, for a level with a fan-out, the spatial factors per array
+axis. The nest it describes is::
+
+    for <DRAM temporal loops>            # level 0
+      for <GLB temporal loops>           # level 1
+        parallel-for <spatial loops of the GLB's fan-out axes>
+          for <RF temporal loops>        # level 2, one instance per PE
+            MAC
+
+The tile a level holds is everything inside its own temporal loops: its temporal
+factors, every inner level's temporal factors and every spatial factor at or below it.
+Per dim, the product of all factors must cover the layer's size; a product above the
+size pads the dim (counted as idle MAC slots and as padded tiles).
+
+YAML notation (one entry per layer name; levels not given have all factors 1)::
+
+    conv1:
+      DRAM: {temporal: "K2 P5"}                    # loop order = written order
+      GLB:  {temporal: "C3", spatial: {rows: "R11", cols: "P11"}}
+      RF:   {temporal: "S11 K48 Q55", keep: [W, I, O]}
+
+`keep` overrides which operands a level holds (bypass the others) for that layer.
+`Candidates` is the same information as integer arrays over M candidate mappings; it is
+what the cost model evaluates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sedse._yaml import Node, load_yaml
+from sedse.errors import MappingError
+from sedse.hardware import Accelerator
+from sedse.workload import DIMS, OPERANDS, Layer
+
+DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
+_FACTOR_RE = re.compile(r"^([A-Z])(\d+)$")
+
+
+@dataclass(frozen=True)
+class LevelMapping:
+    """Temporal loops (dim, factor) outer first; spatial (axis, ((dim, factor), ...))."""
+
+    temporal: tuple[tuple[str, int], ...] = ()
+    spatial: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    keep: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    levels: tuple[LevelMapping, ...]
+
+    def to_text(self, acc: Accelerator) -> str:
+        """Return the mapping in the YAML notation's one-line-per-level form."""
+        out = []
+        for lvl, lm in zip(acc.levels, self.levels, strict=True):
+            t = " ".join(f"{d}{f}" for d, f in lm.temporal if f > 1) or "-"
+            s = "; ".join(f"{a}: " + " ".join(f"{d}{f}" for d, f in fs if f > 1)
+                          for a, fs in lm.spatial if any(f > 1 for _, f in fs))
+            keep = "" if lm.keep is None else f" keep={','.join(lm.keep)}"
+            out.append(f"{lvl.name}[{t}]" + (f" spatial[{s}]" if s else "") + keep)
+        return " | ".join(out)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """M candidate mappings of one layer as arrays (the cost model's input).
+
+    tf: (M, L, 8) temporal factors; order: (M, L, 8) dim index of each loop, outer first;
+    sf: (M, A, 8) spatial factors per array axis (axes in the accelerator's order);
+    keep: (L, 3) bool, which operands each level holds (shared by the batch).
+    """
+
+    tf: np.ndarray
+    order: np.ndarray
+    sf: np.ndarray
+    keep: np.ndarray
+
+    def __len__(self) -> int:
+        return self.tf.shape[0]
+
+    def take(self, idx) -> Candidates:
+        return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep)
+
+    def mapping(self, i: int, acc: Accelerator) -> Mapping:
+        """Return candidate `i` as a `Mapping` (factor-1 loops dropped)."""
+        default_keep = default_keep_mask(acc)
+        levels = []
+        for li in range(len(acc.levels)):
+            temporal = tuple((DIMS[int(d)], int(self.tf[i, li, d])) for d in self.order[i, li]
+                             if self.tf[i, li, d] > 1)
+            spatial = tuple(
+                (a, tuple((DIMS[d], int(self.sf[i, ai, d])) for d in range(len(DIMS))
+                          if self.sf[i, ai, d] > 1))
+                for ai, a in enumerate(acc.array_axes) if acc.axis_level(a) == li)
+            keep = None
+            if not np.array_equal(self.keep[li], default_keep[li]):
+                keep = tuple(x for xi, x in enumerate(OPERANDS) if self.keep[li, xi])
+            levels.append(LevelMapping(temporal, spatial, keep))
+        return Mapping(tuple(levels))
+
+
+def default_keep_mask(acc: Accelerator) -> np.ndarray:
+    return np.array([[x in lvl.operands for x in OPERANDS] for lvl in acc.levels], dtype=bool)
+
+
+def to_candidates(mappings: list[Mapping], acc: Accelerator) -> Candidates:
+    """Stack mappings (all with the same keep pattern) into `Candidates`."""
+    L, A, D = len(acc.levels), len(acc.array_axes), len(DIMS)
+    M = len(mappings)
+    tf = np.ones((M, L, D), dtype=np.int64)
+    sf = np.ones((M, A, D), dtype=np.int64)
+    order = np.tile(np.arange(D, dtype=np.int64), (M, L, 1))
+    keep = default_keep_mask(acc)
+    axes = {a: i for i, a in enumerate(acc.array_axes)}
+    for m, mp in enumerate(mappings):
+        for li, lm in enumerate(mp.levels):
+            listed = [DIM_INDEX[d] for d, _ in lm.temporal]
+            order[m, li] = listed + [d for d in range(D) if d not in listed]
+            for d, f in lm.temporal:
+                tf[m, li, DIM_INDEX[d]] *= f
+            for a, fs in lm.spatial:
+                for d, f in fs:
+                    sf[m, axes[a], DIM_INDEX[d]] *= f
+            if lm.keep is not None:
+                k = np.array([x in lm.keep for x in OPERANDS])
+                if m and not np.array_equal(keep[li], k):
+                    raise ValueError("candidates of one batch must share their keep pattern")
+                keep[li] = k
+    return Candidates(tf, order, sf, keep)
+
+
+# --------------------------------------------------------------------------------------
+# parsing the YAML notation
+
+def _parse_factors(node: Node) -> tuple[tuple[str, int], ...]:
+    """'K2 P5' or {K: 2, P: 5} -> (('K', 2), ('P', 5))."""
+    v = node.value
+    out: list[tuple[str, int]] = []
+    if isinstance(v, str):
+        for tok in v.replace(",", " ").split():
+            m = _FACTOR_RE.match(tok)
+            if not m or m.group(1) not in DIM_INDEX:
+                raise node.error(f"expected factors like 'K4 C2' over dims {''.join(DIMS)}, "
+                                 f"found {tok!r}")
+            out.append((m.group(1), int(m.group(2))))
+    elif isinstance(v, dict):
+        for d, sub in node.items():
+            if d not in DIM_INDEX:
+                raise sub.error(f"unknown dim (expected one of {', '.join(DIMS)})")
+            out.append((d, sub.as_int()))
+    else:
+        raise node.error("expected factors as a string 'K4 C2' or a mapping {K: 4, C: 2}")
+    dims = [d for d, _ in out]
+    if len(set(dims)) != len(dims):
+        raise node.error("a dim appears twice at one level")
+    for d, f in out:
+        if f < 1:
+            raise node.error(f"factor of {d} must be >= 1, found {f}")
+    return tuple(out)
+
+
+def mapping_from_node(node: Node, acc: Accelerator) -> Mapping:
+    """Return the `Mapping` written at `node` (structure only; see `check_mapping`)."""
+    names = [lvl.name for lvl in acc.levels]
+    node.check_keys(set(), set(names))
+    levels = []
+    for li, lvl in enumerate(acc.levels):
+        if not node.has(lvl.name):
+            levels.append(LevelMapping())
+            continue
+        ln = node.get(lvl.name)
+        ln.check_keys(set(), {"temporal", "spatial", "keep"})
+        temporal = _parse_factors(ln.get("temporal")) if ln.has("temporal") else ()
+        spatial = []
+        if ln.has("spatial"):
+            sp = ln.get("spatial")
+            for a, sub in sp.items():
+                if a not in lvl.fanout_dims:
+                    allowed = ", ".join(lvl.fanout_dims) or "none"
+                    raise sub.error(f"axis {a!r} does not fan out under level {lvl.name} "
+                                    f"(its axes: {allowed})")
+                spatial.append((a, _parse_factors(sub)))
+        keep = None
+        if ln.has("keep"):
+            kn = ln.get("keep")
+            keep = kn.as_str_list()
+            for x in keep:
+                if x not in OPERANDS:
+                    raise kn.error(f"expected operands among W, I, O, found {x!r}")
+            if li == 0 and set(keep) != set(OPERANDS):
+                raise kn.error("the outermost level must keep W, I and O")
+            stored = set(lvl.operands)
+            extra = [x for x in keep if x not in stored]
+            if extra:
+                raise kn.error(f"level {lvl.name} has no partition for {extra}")
+        levels.append(LevelMapping(temporal, tuple(spatial), keep))
+    return Mapping(tuple(levels))
+
+
+def load_mappings(path: str | Path, acc: Accelerator) -> dict[str, tuple[Mapping, Node]]:
+    """Return {layer name: (mapping, its YAML node)} from a mapping file."""
+    root = load_yaml(path)
+    out = {}
+    for name, sub in root.items():
+        out[name] = (mapping_from_node(sub, acc), sub)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# validity
+
+def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str = "") -> None:
+    """Raise `MappingError` naming `where` if the mapping does not fit layer or hardware.
+
+    Checks: factors cover every dim (padding allowed), spatial products fit each array
+    axis, reduction dims are not unrolled under a network without spatial reduction,
+    and every tile fits the capacity of its partition.
+    """
+    from sedse.mapping._tiles import capacity_need
+
+    where = where or layer.name
+    cand = to_candidates([mapping], acc)
+    total = cand.tf[0].prod(axis=0) * cand.sf[0].prod(axis=0)
+    for di, d in enumerate(DIMS):
+        size = getattr(layer, d)
+        if total[di] < size:
+            raise MappingError(where, f"factors of {d} multiply to {total[di]}, which does "
+                               f"not cover the layer's {d} = {size}")
+    for ai, a in enumerate(acc.array_axes):
+        used = int(cand.sf[0, ai].prod())
+        if used > acc.axis_size(a):
+            raise MappingError(where, f"spatial factors on axis {a!r} multiply to {used} > "
+                               f"the array's {acc.axis_size(a)}")
+    for li, lvl in enumerate(acc.levels):
+        if lvl.network is not None and not lvl.network.spatial_reduction:
+            for ai, a in enumerate(acc.array_axes):
+                if a in lvl.fanout_dims:
+                    for d in ("C", "R", "S"):
+                        if cand.sf[0, ai, DIM_INDEX[d]] > 1:
+                            raise MappingError(where, f"level {lvl.name}: its network has no "
+                                               f"spatial reduction, so {d} cannot be unrolled "
+                                               f"on axis {a!r}")
+    need, cap = capacity_need(cand, acc, layer)
+    over = need[0] > cap
+    if over.any():
+        li, pi = (int(v) for v in np.argwhere(over)[0])
+        lvl = acc.levels[li]
+        ops = "+".join(lvl.partitions[pi].operands)
+        raise MappingError(where, f"tile of {ops} at level {lvl.name} needs "
+                           f"{int(need[0, li, pi])} bytes > capacity "
+                           f"{int(cap[li, pi])} bytes")
+
+
+def checked_mapping(node: Node, layer: Layer, acc: Accelerator) -> Mapping:
+    """Return the mapping at `node`, checked against `layer` (errors name file and key)."""
+    mp = mapping_from_node(node, acc)
+    check_mapping(mp, layer, acc, where=f"{node.file}: {node.path}")
+    return mp

@@ -1,0 +1,8 @@
+"""Workloads: layers as loop nests, from torch models or YAML layer lists."""
+
+from sedse.workload._io import dump_workload, load_workload
+from sedse.workload._layer import DIMS, KINDS, OPERANDS, RELEVANT, Layer, Workload
+from sedse.workload._torch import from_torch
+
+__all__ = ["DIMS", "KINDS", "OPERANDS", "RELEVANT", "Layer", "Workload", "dump_workload",
+           "from_torch", "load_workload"]

@@ -1,0 +1,61 @@
+"""Workloads from YAML layer lists, and back.
+
+Format (keys equal `Layer` field names; sizes are element counts, precisions bits)::
+
+    name: my_net
+    layers:
+      - {name: conv1, kind: conv, K: 64, C: 3, P: 112, Q: 112, R: 7, S: 7, stride_h: 2, stride_w: 2}
+      - {name: fc, kind: fc, K: 1000, C: 512}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import yaml
+
+from sedse._yaml import load_yaml
+from sedse.errors import SpecError
+from sedse.workload._layer import Layer, Workload
+
+_INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation"}
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Return the workload described by the YAML layer list at `path`."""
+    root = load_yaml(path)
+    root.check_keys({"layers"}, {"name"})
+    name = root.get("name").as_str() if root.has("name") else Path(path).stem
+    layers = []
+    for node in root.get("layers").list():
+        node.check_keys({"name"}, _INT_FIELDS | {"kind", "weight_is_activation"})
+        kw: dict = {"name": node.get("name").as_str()}
+        for key, sub in node.items():
+            if key in _INT_FIELDS:
+                kw[key] = sub.as_int(min_value=0 if key.startswith("pad") else 1)
+            elif key == "kind":
+                kind = sub.as_str()
+                if kind not in ("conv", "fc", "matmul"):
+                    raise sub.error(f"expected one of conv, fc, matmul, found {kind!r}")
+                kw[key] = kind
+            elif key == "weight_is_activation":
+                kw[key] = sub.as_bool()
+        layers.append(Layer(**kw))
+    if not layers:
+        raise root.get("layers").error("expected at least one layer")
+    try:
+        return Workload(name, tuple(layers))
+    except ValueError as exc:
+        raise root.get("layers").error(str(exc)) from None
+
+
+def dump_workload(workload: Workload, path: str | Path) -> None:
+    """Write `workload` as a YAML layer list that `load_workload` reads back equal."""
+    default = Layer(name="_")
+    rows = []
+    for layer in workload.layers:
+        d = asdict(layer)
+        rows.append({k: v for k, v in d.items() if k == "name" or v != getattr(default, k)})
+    Path(path).write_text(yaml.safe_dump({"name": workload.name, "layers": rows},
+                                         sort_keys=False, default_flow_style=None))

@@ -1,0 +1,145 @@
+"""Layers as 8-dimensional loop nests.
+
+Every layer is the loop nest
+
+    for n, g, k, c, p, q, r, s:
+        O[n, g, k, p, q] += W[g, k, c, r, s] * I[n, g, c, p*Uh + r*Dh, q*Uw + s*Dw]
+
+with N batch, G groups, K output channels per group, C input channels per group,
+P x Q output size, R x S kernel size, U stride and D dilation. A plain convolution has
+G = 1, a depthwise one G = channels and K = C = 1, a fully connected layer
+P = Q = R = S = 1, and a matmul A(M x L) @ B(L x J) is N = batch, P = M, C = L, K = J
+(B is the "weight" operand). The input extent is derived from the output
+(``(P - 1) * Uh + (R - 1) * Dh + 1``), so padding does not appear in the loop nest;
+it is kept only to describe the layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
+OPERANDS: tuple[str, ...] = ("W", "I", "O")
+KINDS: tuple[str, ...] = ("conv", "fc", "matmul")
+
+#: Dims each operand is indexed by (P, Q, R, S index the input through the window).
+RELEVANT: dict[str, frozenset[str]] = {
+    "W": frozenset({"G", "K", "C", "R", "S"}),
+    "I": frozenset({"N", "G", "C", "P", "Q", "R", "S"}),
+    "O": frozenset({"N", "G", "K", "P", "Q"}),
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a workload, sizes in elements, precisions in bits."""
+
+    name: str
+    kind: str = "conv"
+    N: int = 1
+    G: int = 1
+    K: int = 1
+    C: int = 1
+    P: int = 1
+    Q: int = 1
+    R: int = 1
+    S: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+    pad_h: int = 0
+    pad_w: int = 0
+    input_bits: int = 16
+    weight_bits: int = 16
+    output_bits: int = 16
+    #: True when the W operand is itself an activation (matmul of two activations).
+    weight_is_activation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"layer {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+        for d in (*DIMS, "stride_h", "stride_w", "dilation_h", "dilation_w",
+                  "input_bits", "weight_bits", "output_bits"):
+            v = getattr(self, d)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"layer {self.name}: {d} must be an integer >= 1, got {v!r}")
+        for d in ("pad_h", "pad_w"):
+            v = getattr(self, d)
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"layer {self.name}: {d} must be an integer >= 0, got {v!r}")
+
+    # ---- sizes ----------------------------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        return {d: getattr(self, d) for d in DIMS}
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the layer (exact, no padding)."""
+        n = 1
+        for d in DIMS:
+            n *= getattr(self, d)
+        return n
+
+    @property
+    def input_h(self) -> int:
+        """Input rows touched by the window, in elements (padding rows included)."""
+        return (self.P - 1) * self.stride_h + (self.R - 1) * self.dilation_h + 1
+
+    @property
+    def input_w(self) -> int:
+        return (self.Q - 1) * self.stride_w + (self.S - 1) * self.dilation_w + 1
+
+    def operand_elements(self, operand: str) -> int:
+        """Elements of one operand tensor (the input counted over the touched window)."""
+        if operand == "W":
+            return self.G * self.K * self.C * self.R * self.S
+        if operand == "O":
+            return self.N * self.G * self.K * self.P * self.Q
+        if operand == "I":
+            return self.N * self.G * self.C * self.input_h * self.input_w
+        raise ValueError(f"unknown operand {operand!r}")
+
+    def operand_bits(self, operand: str) -> int:
+        return {"W": self.weight_bits, "I": self.input_bits, "O": self.output_bits}[operand]
+
+    def with_batch(self, n: int) -> Layer:
+        """Return the layer at batch `n` (matmuls scale their batch the same way)."""
+        from dataclasses import replace
+
+        return replace(self, N=n)
+
+    def shape_key(self) -> tuple:
+        """Everything the cost model depends on (the name excluded), for caching."""
+        return (self.kind, *(getattr(self, d) for d in DIMS), self.stride_h, self.stride_w,
+                self.dilation_h, self.dilation_w, self.input_bits, self.weight_bits,
+                self.output_bits)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An ordered tuple of layers, the unit `sedse eval` reports on."""
+
+    name: str
+    layers: tuple[Layer, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"workload {self.name}: duplicate layer names {sorted(dup)}")
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def with_batch(self, n: int) -> Workload:
+        return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers))
+
+    def with_precision(self, input_bits: int, weight_bits: int, output_bits: int) -> Workload:
+        from dataclasses import replace
+
+        return Workload(self.name, tuple(
+            replace(layer, input_bits=input_bits, weight_bits=weight_bits,
+                    output_bits=output_bits) for layer in self.layers))
