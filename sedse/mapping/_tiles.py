@@ -15,14 +15,18 @@ def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
     """Elements of `operand` touched by a tile with per-dim extents `t` (..., 8).
 
     Inputs follow the sliding window: p output rows and r kernel rows touch
-    ``(p - 1) * stride + (r - 1) * dilation + 1`` input rows.
+    ``min((p - 1) * stride + (r - 1) * dilation + 1, p * r)`` input rows (the second term
+    when a stride larger than the window skips rows; exact whenever stride or dilation
+    is 1, an upper bound otherwise).
     """
     if operand == "W":
         return t[..., _G] * t[..., _K] * t[..., _C] * t[..., _R] * t[..., _S]
     if operand == "O":
         return t[..., _N] * t[..., _G] * t[..., _K] * t[..., _P] * t[..., _Q]
-    h = (t[..., _P] - 1) * layer.stride_h + (t[..., _R] - 1) * layer.dilation_h + 1
-    w = (t[..., _Q] - 1) * layer.stride_w + (t[..., _S] - 1) * layer.dilation_w + 1
+    h = np.minimum((t[..., _P] - 1) * layer.stride_h + (t[..., _R] - 1) * layer.dilation_h + 1,
+                   t[..., _P] * t[..., _R])
+    w = np.minimum((t[..., _Q] - 1) * layer.stride_w + (t[..., _S] - 1) * layer.dilation_w + 1,
+                   t[..., _Q] * t[..., _S])
     return t[..., _N] * t[..., _G] * t[..., _C] * h * w
 
 

@@ -10,7 +10,7 @@ P x Q output size, R x S kernel size, U stride and D dilation. A plain convoluti
 G = 1, a depthwise one G = channels and K = C = 1, a fully connected layer
 P = Q = R = S = 1, and a matmul A(M x L) @ B(L x J) is N = batch, P = M, C = L, K = J
 (B is the "weight" operand). The input extent is derived from the output
-(``(P - 1) * Uh + (R - 1) * Dh + 1``), so padding does not appear in the loop nest;
+(``(P - 1) * Uh + (R - 1) * Dh + 1`` rows, fewer when a stride skips rows), so padding does not appear in the loop nest;
 it is kept only to describe the layer.
 """
 
@@ -84,12 +84,15 @@ class Layer:
 
     @property
     def input_h(self) -> int:
-        """Input rows touched by the window, in elements (padding rows included)."""
-        return (self.P - 1) * self.stride_h + (self.R - 1) * self.dilation_h + 1
+        """Input rows touched by the windows (padding rows included; rows skipped by a
+        stride larger than the window excluded)."""
+        return min((self.P - 1) * self.stride_h + (self.R - 1) * self.dilation_h + 1,
+                   self.P * self.R)
 
     @property
     def input_w(self) -> int:
-        return (self.Q - 1) * self.stride_w + (self.S - 1) * self.dilation_w + 1
+        return min((self.Q - 1) * self.stride_w + (self.S - 1) * self.dilation_w + 1,
+                   self.Q * self.S)
 
     def operand_elements(self, operand: str) -> int:
         """Elements of one operand tensor (the input counted over the touched window)."""

@@ -1,0 +1,5 @@
+import sys
+
+from sedse.cli import main
+
+sys.exit(main())

@@ -1,0 +1,148 @@
+"""Command line: the only place that parses argv, configures logging or exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from sedse.errors import SedseError, SpecError
+
+log = logging.getLogger("sedse")
+
+
+def _load_workload(model: str, batch: int):
+    from sedse.workload import load_workload
+
+    if model.endswith((".yaml", ".yml")) or Path(model).is_file():
+        return load_workload(model).with_batch(batch)
+    import sedse_models
+
+    if model not in sedse_models.MODELS:
+        names = ", ".join(sedse_models.MODELS)
+        raise SpecError("--model", f"unknown model {model!r} (shipped: {names}; or give a "
+                        "workload YAML path)")
+    return sedse_models.workload(model, batch)
+
+
+def _fmt_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))
+    out = [line, "-" * len(line)]
+    for r in rows:
+        out.append("  ".join(c.rjust(w) if i else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(out)
+
+
+def _print_report(rep, acc, show_mapping: bool) -> None:
+    print(f"\n== {rep.workload} on {acc.name} ({acc.num_pes} PEs, {acc.clock_mhz:g} MHz, "
+          f"{acc.onchip_bytes / 1024:.1f} KiB on chip) ==")
+    header = ["layer", "kind", "MACs", "energy_uJ", "pJ/MAC", "cycles", "latency_ms", "util_%"]
+    rows = []
+    for lc in rep.layers:
+        rows.append([lc.layer.name, lc.layer.kind, f"{lc.layer.macs:,}",
+                     f"{lc.energy_pj / 1e6:.2f}", f"{lc.energy_pj / lc.layer.macs:.2f}",
+                     f"{lc.cycles:,.0f}", f"{lc.cycles / acc.clock_mhz / 1e3:.3f}",
+                     f"{100 * lc.utilisation:.1f}"])
+    rows.append(["TOTAL", "", f"{rep.macs:,}", f"{rep.energy_pj / 1e6:.2f}",
+                 f"{rep.energy_pj / rep.macs:.2f}", f"{rep.cycles:,.0f}",
+                 f"{rep.latency_s * 1e3:.3f}", f"{100 * rep.utilisation:.1f}"])
+    print(_fmt_table(header, rows))
+    by_level = rep.to_dict()["totals"]["energy_pj_by_level"]
+    parts = ", ".join(f"{k} {100 * v / rep.energy_pj:.1f}%" for k, v in by_level.items())
+    print(f"energy by level: {parts}")
+    if show_mapping:
+        print("mappings (temporal factors outer->inner per level, spatial per array axis):")
+        for lc in rep.layers:
+            print(f"  {lc.layer.name} [{lc.mapping_source}]: {lc.mapping_text}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sedse.cost import evaluate_workload
+    from sedse.hardware import load_accelerator
+    from sedse.mapping import checked_mapping
+    from sedse._yaml import load_yaml
+
+    if args.batch < 1:
+        raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
+    reports = []
+    for hw in args.hw:
+        acc = load_accelerator(hw)
+        wl = _load_workload(args.model, args.batch).with_precision(
+            acc.input_bits, acc.weight_bits, acc.output_bits)
+        mappings = {}
+        if args.mapping:
+            root = load_yaml(args.mapping)
+            by_name = {layer.name: layer for layer in wl.layers}
+            for name, node in root.items():
+                if name not in by_name:
+                    raise node.error(f"no layer named {name!r} in {wl.name} "
+                                     f"(layers: {', '.join(list(by_name)[:6])}, ...)")
+                mappings[name] = checked_mapping(node, by_name[name], acc)
+        rep = evaluate_workload(wl, acc, mappings, mapping_source=str(args.mapping))
+        _print_report(rep, acc, args.show_mapping)
+        reports.append(rep)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"reports": [r.to_dict() for r in reports]},
+                                              indent=1))
+        print(f"\nwrote {args.json}")
+    if args.csv:
+        frames = [pd.DataFrame(r.rows()).assign(accelerator=r.accelerator, workload=r.workload)
+                  for r in reports]
+        pd.concat(frames).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def cmd_models(_args: argparse.Namespace) -> int:
+    import sedse_models
+
+    for name, entry in sedse_models.MODELS.items():
+        print(f"{name:16s} {'x'.join(map(str, entry.input_chw)):12s} {entry.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sedse", description="SmartExchange-style "
+                                "algorithm-hardware co-design: analytical energy/latency model")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("eval", help="energy and latency of a model on accelerators")
+    e.add_argument("--model", required=True,
+                   help="shipped model name (see `sedse models`) or a workload YAML path")
+    e.add_argument("--hw", required=True, action="append",
+                   help="accelerator YAML (repeat to compare several)")
+    e.add_argument("--mapping", help="mapping YAML for some or all layers (others: default mapper)")
+    e.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    e.add_argument("--json", help="write totals, per-layer and per-level results as JSON")
+    e.add_argument("--csv", help="write the long-form action rows as CSV")
+    e.add_argument("--show-mapping", action="store_true", help="print each layer's mapping")
+    e.set_defaults(func=cmd_eval)
+    m = sub.add_parser("models", help="list the shipped models")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SedseError as exc:
+        if args.debug:
+            raise
+        print(f"sedse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sedse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Hand-computed cost cases, asserted exactly (derivations in the docstrings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedse.cost import evaluate, evaluate_mapping
+from sedse.hardware import load_accelerator
+from sedse.mapping import LevelMapping, Mapping, to_candidates
+from sedse.workload import Layer
+
+ONE_LEVEL = """
+name: one_level
+clock_mhz: 100
+pe_array: {shape: {x: 1}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - name: DRAM
+    operands: [W, I, O]
+    word_bits: 16
+    read_energy_pj: 2.0
+    write_energy_pj: 3.0
+    bandwidth_bytes_per_cycle: 2
+    fanout_dims: [x]
+    network: {transfer_energy_pj_per_bit: 0.0}
+"""
+
+TWO_LEVEL = """
+name: two_level
+clock_mhz: 100
+pe_array: {shape: {x: 2}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - name: DRAM
+    operands: [W, I, O]
+    word_bits: 16
+    read_energy_pj: 10.0
+    write_energy_pj: 10.0
+    fanout_dims: [x]
+    network: {transfer_energy_pj_per_bit: 0.125, reduction_energy_pj_per_bit: 0.0625}
+  - name: RF
+    operands: [W, I, O]
+    capacity_bytes: 64
+    word_bits: 16
+    read_energy_pj: 1.0
+    write_energy_pj: 1.0
+"""
+
+
+def _counts(res) -> dict:
+    return {k: int(v[0]) for k, v in res.counts.items() if int(v[0]) != 0}
+
+
+def test_one_level_fc(write):
+    """FC layer K=2, C=3 on DRAM only, loops K (outer) then C, one PE.
+
+    The MAC has no storage, so every MAC reads W and I from DRAM: 6 + 6 reads.
+    Psums: 6 updates; D = 2 distinct outputs (the K loop), so 6 - 2 = 4 psum reads.
+    Energy = (6 + 6 + 4) x 2 pJ + 6 x 3 pJ + 6 MACs x 1 pJ = 32 + 18 + 6 = 56 pJ.
+    Cycles: compute 6; DRAM moves (6 + 6 + 4 + 6) x 2 B = 44 B at 2 B/cycle = 22 cycles;
+    no on-chip level, so no fill/drain term: latency 22 cycles.
+    """
+    acc = load_accelerator(write("a.yaml", ONE_LEVEL))
+    layer = Layer("fc", kind="fc", K=2, C=3)
+    mp = Mapping((LevelMapping(temporal=(("K", 2), ("C", 3)), spatial=(("x", ()),)),))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    counts = _counts(res)
+    assert counts == {
+        ("DRAM", "W", "read"): 6, ("DRAM", "I", "read"): 6,
+        ("DRAM", "O", "read"): 4, ("DRAM", "O", "update"): 6,
+        ("DRAM", "W", "network"): 6, ("DRAM", "I", "network"): 6, ("DRAM", "O", "network"): 10,
+        ("MAC", "-", "mac"): 6,
+    }
+    assert res.total_energy_pj[0] == pytest.approx(56.0, abs=1e-12)
+    assert res.compute_cycles[0] == 6
+    assert res.cycles[0] == pytest.approx(22.0)
+    assert res.utilisation[0] == 1.0
+
+
+def test_two_level_weight_stationary_outputs(write):
+    """FC K=2, C=4 on 2 PEs: DRAM[C2] spatial x: K2, RF[C2].
+
+    RF tile per PE: W 2 (one k, two c), I 2, O 1.
+    W: DRAM loop C2 indexes W, V = 2 fills; extended tile K2 x C2 = 4 -> 8 DRAM reads,
+       RF fills 2 x 2 x 2 PEs = 8; MAC reads V = 4 per PE -> 8 RF reads.
+    I: V = 2, K does not index I so both PEs share it: DRAM reads 2 x 2 = 4 (multicast),
+       RF fills 8, RF reads 8.
+    O: the DRAM C2 loop does not index O, so the RF keeps its output: V = 1, D = 1, no
+       psum read from DRAM; 2 DRAM updates (one per k), RF drains 2. MAC: V = 4, D = 1 per
+       PE -> RF psum reads 3 x 2 = 6, updates 4 x 2 = 8.
+    Network: W 8 + I 8 + O 2 words x 16 bit x 0.125 pJ = 36 pJ; no reduction.
+    Energy = DRAM (8 + 4 + 2) x 10 + RF (8+8+8+8+2+6+8) x 1 + 36 + 8 MACs = 140+48+36+8 = 232.
+    """
+    acc = load_accelerator(write("b.yaml", TWO_LEVEL))
+    layer = Layer("fc", kind="fc", K=2, C=4)
+    mp = Mapping((LevelMapping((("C", 2),), (("x", (("K", 2),)),)),
+                  LevelMapping((("C", 2),))))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert _counts(res) == {
+        ("DRAM", "W", "read"): 8, ("RF", "W", "fill"): 8, ("RF", "W", "read"): 8,
+        ("DRAM", "I", "read"): 4, ("RF", "I", "fill"): 8, ("RF", "I", "read"): 8,
+        ("DRAM", "O", "update"): 2, ("RF", "O", "drain"): 2,
+        ("RF", "O", "read"): 6, ("RF", "O", "update"): 8,
+        ("DRAM", "W", "network"): 8, ("DRAM", "I", "network"): 8, ("DRAM", "O", "network"): 2,
+        ("MAC", "-", "mac"): 8,
+    }
+    assert res.total_energy_pj[0] == pytest.approx(232.0, abs=1e-9)
+    assert res.compute_cycles[0] == 4 and res.utilisation[0] == 1.0
+
+
+def test_two_level_spatial_reduction_and_input_stationarity(write):
+    """FC K=2, C=4 on 2 PEs: DRAM[K2] spatial x: C2, RF[C2].
+
+    I: the DRAM K2 loop does not index I, so each PE keeps its inputs: V = 1, DRAM reads
+       4 (each input once), RF fills 1 x 2 x 2 = 4, RF reads 8 (one per MAC).
+    W: V = 2, DRAM reads 2 x 4 = 8, RF fills 8, RF reads 8.
+    O: V = 2 (K indexes O), D = 2: no psum reads. The two PEs hold different c for the
+       same k, so their partial sums are reduced on the way up: per event 2 words drain,
+       1 word reaches DRAM -> DRAM updates 2, RF drains 4, spatial_reduce 2.
+       MAC: V = 4, D = 2 per PE -> RF psum reads 2 x 2 = 4, updates 8.
+    Network: W 8 + I 4 + O 4 = 16 words x 2 pJ = 32 pJ; reduction 2 x 16 x 0.0625 = 2 pJ.
+    Energy = DRAM (8 + 4 + 2) x 10 + RF (8+8+4+8+4+4+8) x 1 + 32 + 2 + 8 = 140+44+42 = 226.
+    """
+    acc = load_accelerator(write("b.yaml", TWO_LEVEL))
+    layer = Layer("fc", kind="fc", K=2, C=4)
+    mp = Mapping((LevelMapping((("K", 2),), (("x", (("C", 2),)),)),
+                  LevelMapping((("C", 2),))))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert _counts(res) == {
+        ("DRAM", "W", "read"): 8, ("RF", "W", "fill"): 8, ("RF", "W", "read"): 8,
+        ("DRAM", "I", "read"): 4, ("RF", "I", "fill"): 4, ("RF", "I", "read"): 8,
+        ("DRAM", "O", "update"): 2, ("RF", "O", "drain"): 4,
+        ("RF", "O", "read"): 4, ("RF", "O", "update"): 8,
+        ("DRAM", "W", "network"): 8, ("DRAM", "I", "network"): 4, ("DRAM", "O", "network"): 4,
+        ("DRAM", "O", "spatial_reduce"): 2,
+        ("MAC", "-", "mac"): 8,
+    }
+    assert res.total_energy_pj[0] == pytest.approx(226.0, abs=1e-9)
+
+
+def test_sliding_window_footprint_and_padding(write):
+    """1-D conv P=3, R=3, stride 1 on one level: the input tile is (3-1)+(3-1)+1 = 5 rows.
+
+    Loops DRAM[P4 R3] with P padded from 3 to 4: compute cycles 12, MACs 9, so 3 idle
+    slots and utilisation 0.75; the padded input extent is (4-1)+(3-1)+1 = 6.
+    """
+    acc = load_accelerator(write("a.yaml", ONE_LEVEL))
+    layer = Layer("c", K=1, C=1, P=3, Q=1, R=3, S=1)
+    mp = Mapping((LevelMapping((("P", 4), ("R", 3))),))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert res.compute_cycles[0] == 12
+    assert res.counts[("MAC", "-", "idle")][0] == 3
+    assert res.utilisation[0] == pytest.approx(0.75)
+    assert layer.operand_elements("I") == 5
+    # every MAC reads its input: 12 reads over the padded nest
+    assert res.counts[("DRAM", "I", "read")][0] == 12
+
+
+def test_capacity_overflow_is_reported(write):
+    acc = load_accelerator(write("b.yaml", TWO_LEVEL))
+    layer = Layer("fc", kind="fc", K=2, C=64)
+    mp = Mapping((LevelMapping(), LevelMapping((("K", 2), ("C", 64)))))
+    from sedse.errors import MappingError
+
+    with pytest.raises(MappingError, match=r"tile of W\+I\+O at level RF needs 388 bytes > "
+                                           r"capacity 64 bytes"):
+        evaluate_mapping(layer, acc, mp)
+    cand = to_candidates([mp], acc)
+    assert not evaluate(layer, acc, cand).fits[0]
+    assert np.all(evaluate(layer, acc, cand).tile_bytes[0, 1, 0] == 2 * 128 + 2 * 64 + 2 * 2)

@@ -1,0 +1,109 @@
+"""Invariants of the cost model over random layers and random mappings (hypothesis)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sedse.cost import evaluate
+from sedse.hardware import load_accelerator
+from sedse.mapping import structural_ok
+from sedse.mapping._generate import random_candidates
+from sedse.workload import Layer
+
+from .conftest import HW
+
+ACCS = [load_accelerator(HW / "eyeriss.yaml"), load_accelerator(HW / "diannao.yaml")]
+
+layers = st.builds(
+    lambda kind, n, g, k, c, p, r, stride, dil: Layer(
+        "l", kind="conv" if kind else "fc", N=n, G=g, K=k, C=c,
+        P=p if kind else 1, Q=p if kind else 1, R=r if kind else 1, S=r if kind else 1,
+        stride_h=stride, stride_w=stride, dilation_h=dil, dilation_w=dil),
+    st.booleans(), st.integers(1, 4), st.sampled_from([1, 2, 3]), st.integers(1, 40),
+    st.integers(1, 40), st.integers(1, 20), st.sampled_from([1, 3, 5]),
+    st.sampled_from([1, 2]), st.sampled_from([1, 2]))
+
+
+def _batch(layer, acc, seed):
+    cand = random_candidates(layer, acc, 64, np.random.default_rng(seed))
+    return cand.take(np.flatnonzero(structural_ok(cand, acc, layer)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]))
+def test_macs_invariant_and_counts_integral(layer, seed, ai):
+    acc = ACCS[ai]
+    cand = _batch(layer, acc, seed)
+    res = evaluate(layer, acc, cand)
+    assert (res.counts[("MAC", "-", "mac")] == layer.macs).all()
+    assert (res.compute_cycles * acc.num_pes >= layer.macs).all()
+    assert ((res.utilisation > 0) & (res.utilisation <= 1)).all()
+    for key, n in res.counts.items():
+        assert np.issubdtype(n.dtype, np.integer), key
+        assert (n >= 0).all(), key
+
+
+@settings(max_examples=60, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]))
+def test_dram_traffic_at_least_compulsory(layer, seed, ai):
+    acc = ACCS[ai]
+    cand = _batch(layer, acc, seed)
+    res = evaluate(layer, acc, cand)
+    top = acc.levels[0].name
+    assert (res.counts[(top, "W", "read")] >= layer.operand_elements("W")).all()
+    assert (res.counts[(top, "I", "read")] >= layer.operand_elements("I")).all()
+    assert (res.counts[(top, "O", "update")] >= layer.operand_elements("O")).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]), st.integers(0, 10),
+       st.floats(0.01, 100.0))
+def test_energy_monotone_in_every_per_access_energy(layer, seed, ai, which, extra):
+    acc = ACCS[ai]
+    cand = _batch(layer, acc, seed)
+    base = evaluate(layer, acc, cand).total_energy_pj
+    # enumerate the per-access energies: each partition's read/write, network, MAC
+    knobs = []
+    for li, lvl in enumerate(acc.levels):
+        for pi in range(len(lvl.partitions)):
+            knobs += [("part", li, pi, "read_energy_pj"), ("part", li, pi, "write_energy_pj")]
+        if lvl.network is not None:
+            knobs += [("net", li, None, "transfer_energy_pj_per_bit"),
+                      ("net", li, None, "reduction_energy_pj_per_bit")]
+    knobs.append(("mac", None, None, None))
+    kind, li, pi, field = knobs[which % len(knobs)]
+    if kind == "mac":
+        mac = replace(acc.mac, energy_pj_by_bits=tuple(
+            (b, e + extra) for b, e in acc.mac.energy_pj_by_bits))
+        bigger = replace(acc, mac=mac)
+    else:
+        lvl = acc.levels[li]
+        if kind == "part":
+            parts = list(lvl.partitions)
+            parts[pi] = replace(parts[pi], **{field: getattr(parts[pi], field) + extra})
+            lvl = replace(lvl, partitions=tuple(parts))
+        else:
+            lvl = replace(lvl, network=replace(lvl.network,
+                                               **{field: getattr(lvl.network, field) + extra}))
+        levels = list(acc.levels)
+        levels[li] = lvl
+        bigger = replace(acc, levels=tuple(levels))
+    more = evaluate(layer, bigger, cand).total_energy_pj
+    assert (more >= base - 1e-9 * np.abs(base)).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(layers, st.integers(0, 2**31))
+def test_multicast_never_costs_more_reads(layer, seed):
+    acc = ACCS[0]
+    glb = acc.levels[1]
+    no_mc = replace(acc, levels=(acc.levels[0], replace(glb, network=replace(
+        glb.network, multicast=False)), acc.levels[2]))
+    cand = _batch(layer, acc, seed)
+    a, b = evaluate(layer, acc, cand), evaluate(layer, no_mc, cand)
+    for x in ("W", "I"):
+        assert (a.counts[("GLB", x, "read")] <= b.counts[("GLB", x, "read")]).all()
