@@ -82,7 +82,8 @@ class Node:
     def keys(self) -> list[str]:
         return [str(k) for k in self._mapping()]
 
-    def check_keys(self, required: set[str] | frozenset[str], optional: set[str] = frozenset()) -> None:
+    def check_keys(self, required: set[str] | frozenset[str],
+                   optional: set[str] | frozenset[str] = frozenset()) -> None:
         """Raise on an unknown key or a missing required key."""
         m = self._mapping()
         for k in m:

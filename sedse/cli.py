@@ -29,11 +29,12 @@ def _load_workload(model: str, batch: int):
 
 def _fmt_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))
+    line = "  ".join(h.rjust(w) if i else h.ljust(w)
+                     for i, (h, w) in enumerate(zip(header, widths, strict=True)))
     out = [line, "-" * len(line)]
     for r in rows:
         out.append("  ".join(c.rjust(w) if i else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(r, widths))))
+                             for i, (c, w) in enumerate(zip(r, widths, strict=True))))
     return "\n".join(out)
 
 
@@ -63,10 +64,10 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from sedse._yaml import load_yaml
     from sedse.cost import evaluate_workload
     from sedse.hardware import load_accelerator
     from sedse.mapping import checked_mapping
-    from sedse._yaml import load_yaml
 
     if args.batch < 1:
         raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
@@ -84,7 +85,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     raise node.error(f"no layer named {name!r} in {wl.name} "
                                      f"(layers: {', '.join(list(by_name)[:6])}, ...)")
                 mappings[name] = checked_mapping(node, by_name[name], acc)
-        rep = evaluate_workload(wl, acc, mappings, mapping_source=str(args.mapping))
+        rep = evaluate_workload(wl, acc, mappings, mapping_source=str(args.mapping),
+                                objective=args.objective)
         _print_report(rep, acc, args.show_mapping)
         reports.append(rep)
     if args.json:
@@ -118,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--hw", required=True, action="append",
                    help="accelerator YAML (repeat to compare several)")
     e.add_argument("--mapping", help="mapping YAML for some or all layers (others: default mapper)")
+    e.add_argument("--objective", choices=["energy", "latency", "edp"], default="energy",
+                   help="what the default mapper minimises per layer (default energy)")
     e.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
     e.add_argument("--json", help="write totals, per-layer and per-level results as JSON")
     e.add_argument("--csv", help="write the long-form action rows as CSV")

@@ -126,9 +126,10 @@ def evaluate_mapping(layer: Layer, acc: Accelerator, mapping: Mapping,
 
 def evaluate_workload(workload: Workload, acc: Accelerator,
                       mappings: MappingABC[str, Mapping] | None = None,
-                      mapping_source: str = "user mapping") -> NetworkCost:
+                      mapping_source: str = "user mapping",
+                      objective: str = "energy") -> NetworkCost:
     """Return the cost of every layer; layers without a given mapping use the default
-    mapper (cached per layer shape, so repeated shapes are mapped once)."""
+    mapper minimising `objective` (cached per layer shape: repeated shapes map once)."""
     mappings = mappings or {}
     cache: dict[tuple, Candidates] = {}
     out = []
@@ -138,6 +139,6 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
             continue
         key = layer.shape_key()
         if key not in cache:
-            cache[key] = default_mapping(layer, acc)
+            cache[key] = default_mapping(layer, acc, objective=objective)
         out.append(_layer_cost(layer, acc, cache[key], "default mapper"))
     return NetworkCost(workload.name, acc.name, acc.clock_mhz, tuple(out))

@@ -239,7 +239,7 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
         if used > acc.axis_size(a):
             raise MappingError(where, f"spatial factors on axis {a!r} multiply to {used} > "
                                f"the array's {acc.axis_size(a)}")
-    for li, lvl in enumerate(acc.levels):
+    for lvl in acc.levels:
         if lvl.network is not None and not lvl.network.spatial_reduction:
             for ai, a in enumerate(acc.array_axes):
                 if a in lvl.fanout_dims:

@@ -16,7 +16,6 @@ from pathlib import Path
 import yaml
 
 from sedse._yaml import load_yaml
-from sedse.errors import SpecError
 from sedse.workload._layer import Layer, Workload
 
 _INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation"}

@@ -10,7 +10,8 @@ P x Q output size, R x S kernel size, U stride and D dilation. A plain convoluti
 G = 1, a depthwise one G = channels and K = C = 1, a fully connected layer
 P = Q = R = S = 1, and a matmul A(M x L) @ B(L x J) is N = batch, P = M, C = L, K = J
 (B is the "weight" operand). The input extent is derived from the output
-(``(P - 1) * Uh + (R - 1) * Dh + 1`` rows, fewer when a stride skips rows), so padding does not appear in the loop nest;
+(``(P - 1) * Uh + (R - 1) * Dh + 1`` rows, fewer when a
+stride skips rows), so padding does not appear in the loop nest;
 it is kept only to describe the layer.
 """
 

@@ -1,0 +1,97 @@
+"""The `sedse` command line: eval output, files, and one-line errors without traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sedse.cli import main
+
+from .conftest import HW, ROOT
+
+
+def test_eval_prints_tables_and_writes_json_and_csv(tmp_path, capsys):
+    js, cs = tmp_path / "o.json", tmp_path / "o.csv"
+    rc = main(["eval", "--model", "lenet5", "--hw", str(HW / "eyeriss.yaml"), "--hw",
+               str(HW / "diannao.yaml"), "--batch", "2", "--json", str(js), "--csv", str(cs),
+               "--show-mapping"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "== lenet5 on eyeriss" in out and "== lenet5 on diannao" in out
+    assert "TOTAL" in out and "energy by level:" in out and "[default mapper]" in out
+    data = json.loads(js.read_text())
+    assert [r["accelerator"] for r in data["reports"]] == ["eyeriss", "diannao"]
+    rep = data["reports"][0]
+    assert rep["totals"]["macs"] == 2 * 416_520
+    # totals are the sums of the long-form rows
+    assert rep["totals"]["energy_pj"] == pytest.approx(sum(r["energy_pj"] for r in rep["rows"]))
+    assert {"DRAM", "GLB", "RF", "MAC"} == set(rep["totals"]["energy_pj_by_level"])
+    df = pd.read_csv(cs)
+    assert list(df.columns[:6]) == ["layer", "level", "operand", "action", "count", "energy_pj"]
+    assert df.groupby("accelerator")["energy_pj"].sum()["eyeriss"] == pytest.approx(
+        rep["totals"]["energy_pj"])
+
+
+def test_eval_with_user_mapping(capsys):
+    rc = main(["eval", "--model", "alexnet", "--hw", str(HW / "eyeriss.yaml"),
+               "--mapping", str(ROOT / "examples" / "alexnet_conv3_eyeriss.yaml"),
+               "--show-mapping"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    line = next(s for s in out.splitlines() if s.startswith("features.8 "))
+    assert line.split()[-1] == "92.9"  # 156 of 168 PEs
+    assert "alexnet_conv3_eyeriss.yaml]: DRAM[K24 C4]" in out
+
+
+def test_eval_workload_yaml(write, capsys):
+    path = write("w.yaml", "name: tiny\nlayers:\n  - {name: fc1, kind: fc, K: 10, C: 20}\n")
+    assert main(["eval", "--model", str(path), "--hw", str(HW / "diannao.yaml")]) == 0
+    assert "== tiny on diannao" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "nonet"], "--model: unknown model 'nonet'"),
+    (["--model", "lenet5", "--batch", "0"], "--batch: expected an integer >= 1, found 0"),
+    (["--model", "lenet5", "--mapping", "MAPPING"], "MAPPING: conv9: no layer named 'conv9'"),
+    (["--model", "lenet5", "--hw", "nofile.yaml"], "nofile.yaml: file not found"),
+])
+def test_eval_errors_are_one_line(tmp_path, args, message):
+    mp = tmp_path / "m.yaml"
+    mp.write_text("conv9: {DRAM: {temporal: K2}}\n")
+    args = [a.replace("MAPPING", str(mp)) for a in args]
+    if "--hw" not in args:
+        args += ["--hw", str(HW / "eyeriss.yaml")]
+    proc = subprocess.run([sys.executable, "-m", "sedse", "eval", *args], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert lines[0].startswith("sedse: error: ")
+    assert message.replace("MAPPING", str(mp)) in lines[0]
+
+
+def test_debug_shows_traceback():
+    proc = subprocess.run([sys.executable, "-m", "sedse", "--debug", "eval", "--model", "x",
+                           "--hw", str(HW / "eyeriss.yaml")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_models_lists_every_model(capsys):
+    import sedse_models
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in sedse_models.MODELS)
+
+
+def test_cost_core_imports_neither_torch_nor_compressor():
+    code = ("import sys, sedse.cost, sedse.mapping, sedse.hardware, sedse.workload; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('sedse.compress')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
