@@ -169,3 +169,59 @@ def test_capacity_overflow_is_reported(write):
     cand = to_candidates([mp], acc)
     assert not evaluate(layer, acc, cand).fits[0]
     assert np.all(evaluate(layer, acc, cand).tile_bytes[0, 1, 0] == 2 * 128 + 2 * 64 + 2 * 2)
+
+
+THREE_D = """
+name: two_fanouts
+clock_mhz: 100
+pe_array: {shape: {slices: 2, macs: 2}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - {name: DRAM, operands: [W, I, O], word_bits: 16, read_energy_pj: 10, write_energy_pj: 10}
+  - name: GLB
+    operands: [W, I, O]
+    capacity_bytes: 1024
+    word_bits: 16
+    read_energy_pj: 2
+    write_energy_pj: 2
+    fanout_dims: [slices]
+    network: {transfer_energy_pj_per_bit: 0.0625}
+  - name: LB
+    operands: [I]
+    capacity_bytes: 16
+    word_bits: 16
+    read_energy_pj: 1
+    write_energy_pj: 1
+    fanout_dims: [macs]
+    network: {transfer_energy_pj_per_bit: 0.0625, reduction_energy_pj_per_bit: 0.0625}
+"""
+
+
+def test_two_fanout_levels(write):
+    """Fan-out at two levels (slices under GLB, MACs under a per-slice line buffer LB that
+    holds only inputs), FC K=2 C=2, everything spatial: slices K2, macs C2; 1 cycle.
+
+    W (bypasses LB): DRAM reads 4, GLB fills 4, GLB reads 4 (no sharing); the 4 words
+       cross both networks (4 transfers each).
+    I: DRAM reads 2, GLB fills 2; GLB reads 2 (multicast to both slices), LB fills
+       2 x 2 slices = 4, LB reads 4 (one per MAC); transfers 4 at GLB and 4 at LB.
+    O (bypasses LB): the 4 MAC results are reduced over C in the LB's adder tree
+       (2 merges), 2 GLB updates, 2 GLB drains, 2 DRAM updates, no psum reads.
+    """
+    acc = load_accelerator(write("c.yaml", THREE_D))
+    assert acc.instances(2) == 2 and acc.num_pes == 4
+    layer = Layer("fc", kind="fc", K=2, C=2)
+    mp = Mapping((LevelMapping(), LevelMapping(spatial=(("slices", (("K", 2),)),)),
+                  LevelMapping(spatial=(("macs", (("C", 2),)),))))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert _counts(res) == {
+        ("DRAM", "W", "read"): 4, ("GLB", "W", "fill"): 4, ("GLB", "W", "read"): 4,
+        ("DRAM", "I", "read"): 2, ("GLB", "I", "fill"): 2, ("GLB", "I", "read"): 2,
+        ("LB", "I", "fill"): 4, ("LB", "I", "read"): 4,
+        ("DRAM", "O", "update"): 2, ("GLB", "O", "drain"): 2, ("GLB", "O", "update"): 2,
+        ("GLB", "W", "network"): 4, ("LB", "W", "network"): 4,
+        ("GLB", "I", "network"): 4, ("LB", "I", "network"): 4,
+        ("GLB", "O", "network"): 4, ("LB", "O", "network"): 4,
+        ("LB", "O", "spatial_reduce"): 2, ("MAC", "-", "mac"): 4,
+    }
+    assert res.compute_cycles[0] == 1 and res.utilisation[0] == 1.0
