@@ -11,6 +11,7 @@ from pathlib import Path
 from sedse.errors import SedseError, SpecError
 
 log = logging.getLogger("sedse")
+SEARCH_BUDGET = 20000
 
 
 def _load_workload(model: str, batch: int):
@@ -58,17 +59,20 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
     if show_mapping:
         print("mappings (temporal factors outer->inner per level, spatial per array axis):")
         for lc in rep.layers:
-            print(f"  {lc.layer.name} [{lc.mapping_source}]: {lc.mapping_text}")
+            print(f"  {lc.layer.name}: {lc.mapping_text}  [{lc.active_pes} active PEs; "
+                  f"{lc.mapping_source}]")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sedse._yaml import load_yaml
-    from sedse.cost import evaluate_workload
+    from sedse.cost import SearchSettings, evaluate_workload
     from sedse.hardware import load_accelerator
     from sedse.mapping import checked_mapping
 
+    if args.budget < 1:
+        raise SpecError("--budget", f"expected an integer >= 1, found {args.budget}")
     if args.batch < 1:
         raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
     reports = []
@@ -86,7 +90,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                      f"(layers: {', '.join(list(by_name)[:6])}, ...)")
                 mappings[name] = checked_mapping(node, by_name[name], acc)
         rep = evaluate_workload(wl, acc, mappings, mapping_source=str(args.mapping),
-                                objective=args.objective)
+                                settings=SearchSettings(objective=args.objective,
+                                                        budget=args.budget))
         _print_report(rep, acc, args.show_mapping)
         reports.append(rep)
     if args.json:
@@ -119,9 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shipped model name (see `sedse models`) or a workload YAML path")
     e.add_argument("--hw", required=True, action="append",
                    help="accelerator YAML (repeat to compare several)")
-    e.add_argument("--mapping", help="mapping YAML for some or all layers (others: default mapper)")
-    e.add_argument("--objective", choices=["energy", "latency", "edp"], default="energy",
-                   help="what the default mapper minimises per layer (default energy)")
+    e.add_argument("--mapping", help="mapping YAML for some or all layers (others: searched)")
+    e.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp",
+                   help="what the mapping search minimises per layer (default edp)")
+    e.add_argument("--budget", type=int, default=SEARCH_BUDGET,
+                   help=f"mappings sampled per layer when the space is larger "
+                        f"(default {SEARCH_BUDGET})")
     e.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
     e.add_argument("--json", help="write totals, per-layer and per-level results as JSON")
     e.add_argument("--csv", help="write the long-form action rows as CSV")

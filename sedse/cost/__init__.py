@@ -2,7 +2,16 @@
 
 from sedse.cost._core import ACTIONS, BatchCost, evaluate
 from sedse.cost._report import LayerCost, NetworkCost, evaluate_mapping, evaluate_workload
-from sedse.cost._search import OBJECTIVES, default_mapping, objective_value
+from sedse.cost._search import (
+    OBJECTIVES,
+    SearchCache,
+    SearchResult,
+    SearchSettings,
+    default_mapping,
+    objective_value,
+    search_mapping,
+)
 
-__all__ = ["ACTIONS", "OBJECTIVES", "BatchCost", "LayerCost", "NetworkCost", "default_mapping",
+__all__ = ["ACTIONS", "OBJECTIVES", "BatchCost", "SearchCache", "SearchResult",
+           "SearchSettings", "search_mapping", "LayerCost", "NetworkCost", "default_mapping",
            "evaluate", "evaluate_mapping", "evaluate_workload", "objective_value"]

@@ -83,6 +83,7 @@ class BatchCost:
     capacity_bytes: np.ndarray  # (L, max partitions); inf where unbounded
     macs: int
     idle_mac_slots: np.ndarray
+    active_pes: np.ndarray  # PEs that do at least one real (unpadded) MAC
 
     def first_overflow(self, i: int) -> tuple[int, int, int, int]:
         """(level, partition, needed bytes, capacity) of candidate i's first overflow."""
@@ -234,7 +235,19 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     cycles = cycles + fill_drain
     util = macs / (compute_cycles * acc.num_pes)
     return BatchCost(counts, energy, total, cycles, compute_cycles, bw_cycles, fill_drain,
-                     util, fits, need, cap, macs, idle)
+                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sfl))
+
+
+def _active_pes(layer: Layer, tiles: np.ndarray, sfl: np.ndarray) -> np.ndarray:
+    """PEs with at least one unpadded iteration: per fan-out level and dim, spatial
+    position s is live when its first index s x (extent below) is inside the dim."""
+    dims = np.array([getattr(layer, d) for d in DIMS])
+    active = np.ones(len(tiles), dtype=np.int64)
+    for li in range(sfl.shape[1] - 1):
+        below = tiles[:, li + 1]
+        live = np.minimum(sfl[:, li], -(-dims[None, :] // np.maximum(below, 1)))
+        active *= live.prod(axis=1)
+    return active
 
 
 def seconds(cycles: float, acc: Accelerator) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 
 from sedse.cost._core import evaluate
-from sedse.cost._search import default_mapping
+from sedse.cost._search import SearchCache, SearchSettings
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, Mapping, check_mapping, to_candidates
 from sedse.workload import Layer, Workload
@@ -24,6 +24,7 @@ class LayerCost:
     compute_cycles: int
     fill_drain_cycles: float
     utilisation: float
+    active_pes: int
     rows: tuple[dict, ...]  # long form: layer, level, operand, action, count, energy_pj
     mapping_text: str = ""
 
@@ -94,6 +95,7 @@ class NetworkCost:
                     "compute_cycles": lc.compute_cycles,
                     "fill_drain_cycles": lc.fill_drain_cycles,
                     "utilisation_frac": lc.utilisation,
+                    "active_pes": lc.active_pes,
                     "mapping_source": lc.mapping_source,
                     "mapping": lc.mapping_text,
                 }
@@ -113,7 +115,8 @@ def _layer_cost(layer: Layer, acc: Accelerator, cand: Candidates, source: str) -
     mapping = cand.mapping(0, acc)
     return LayerCost(layer, mapping, source, float(res.total_energy_pj[0]),
                      float(res.cycles[0]), int(res.compute_cycles[0]),
-                     float(res.fill_drain_cycles[0]), float(res.utilisation[0]), tuple(rows),
+                     float(res.fill_drain_cycles[0]), float(res.utilisation[0]),
+                     int(res.active_pes[0]), tuple(rows),
                      mapping.to_text(acc))
 
 
@@ -125,20 +128,21 @@ def evaluate_mapping(layer: Layer, acc: Accelerator, mapping: Mapping,
 
 
 def evaluate_workload(workload: Workload, acc: Accelerator,
-                      mappings: MappingABC[str, Mapping] | None = None,
+                      mappings: MappingABC[str, Mapping] | None = None, *,
                       mapping_source: str = "user mapping",
-                      objective: str = "energy") -> NetworkCost:
-    """Return the cost of every layer; layers without a given mapping use the default
-    mapper minimising `objective` (cached per layer shape: repeated shapes map once)."""
+                      settings: SearchSettings | None = None,
+                      cache: SearchCache | None = None) -> NetworkCost:
+    """Return the cost of every layer. Layers without a given mapping get the searched
+    best one (`settings`, default: EDP); results are cached per layer shape in `cache`
+    (pass one cache to share it across networks and calls)."""
     mappings = mappings or {}
-    cache: dict[tuple, Candidates] = {}
+    settings = settings or SearchSettings(objective="edp")
+    cache = cache if cache is not None else SearchCache()
     out = []
     for layer in workload.layers:
         if layer.name in mappings:
             out.append(evaluate_mapping(layer, acc, mappings[layer.name], mapping_source))
             continue
-        key = layer.shape_key()
-        if key not in cache:
-            cache[key] = default_mapping(layer, acc, objective=objective)
-        out.append(_layer_cost(layer, acc, cache[key], "default mapper"))
+        res = cache.get(layer, acc, settings)
+        out.append(_layer_cost(layer, acc, res.best, f"search: {res.summary()}"))
     return NetworkCost(workload.name, acc.name, acc.clock_mhz, tuple(out))

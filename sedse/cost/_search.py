@@ -1,13 +1,24 @@
-"""The default mapper: best of a fixed, seeded batch of random candidates.
+"""Mapping search: enumerate or sample the constrained space, then refine.
 
 Lives in `cost` because choosing needs the cost model (imports run mapping -> cost).
-Deterministic: the random stream is seeded from the layer's shape, the accelerator
-and `seed`, so a layer gets the same mapping in every run and process.
+
+1. The space (`sedse.mapping.mapping_space`) is the product of per-dim factor options
+   and per-level canonical loop orders under the accelerator's dataflow. If its size is
+   at most `budget` every point is evaluated (exhaustive); otherwise `budget` points
+   are drawn uniformly and the result says the budget cut the space.
+2. Refinement: from the best `keep_top` fitting points, `rounds` rounds of local moves
+   (one dim's option or one level's order changed at a time) keep whatever improves.
+3. The best fitting point by the objective wins; ties break on the other objective
+   and then on the lowest digit vector, so the search is deterministic (the random
+   stream is seeded from the layer shape, the accelerator and `seed`).
+
+Evaluation runs in vectorised batches of `batch` candidates.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,7 +26,7 @@ from sedse.cost._core import BatchCost, evaluate
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, structural_ok
-from sedse.mapping._generate import concat, random_candidates, trivial_candidate
+from sedse.mapping._space import MappingSpace, mapping_space
 from sedse.workload import Layer
 
 OBJECTIVES = ("energy", "latency", "edp")
@@ -31,17 +42,109 @@ def objective_value(cost: BatchCost, objective: str) -> np.ndarray:
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
 
 
-def default_mapping(layer: Layer, acc: Accelerator, *, n_candidates: int = 3000,
-                    objective: str = "energy", seed: int = 0) -> Candidates:
-    """Return the best valid candidate (a batch of one) among `n_candidates` random ones."""
-    key = repr((layer.shape_key(), acc, seed)).encode()
+@dataclass(frozen=True)
+class SearchSettings:
+    objective: str = "energy"
+    budget: int = 20000
+    keep_top: int = 16
+    rounds: int = 4
+    moves_per_point: int = 24
+    batch: int = 16384
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    best: Candidates          # a batch of one
+    space_size: int
+    evaluated: int
+    fitting: int
+    exhaustive: bool          # False: the budget cut the space (sampled)
+
+    def summary(self) -> str:
+        how = "all" if self.exhaustive else f"{self.evaluated:,} sampled+refined of"
+        return f"searched {how} {self.space_size:.3g} mappings, {self.fitting:,} fit"
+
+
+@dataclass
+class SearchCache:
+    """Search results per (layer shape, accelerator, settings); share it across calls."""
+
+    results: dict = field(default_factory=dict)
+    hits: int = 0
+
+    def get(self, layer: Layer, acc: Accelerator, settings: SearchSettings) -> SearchResult:
+        key = (layer.shape_key(), acc, settings)
+        if key in self.results:
+            self.hits += 1
+        else:
+            self.results[key] = search_mapping(layer, acc, settings)
+        return self.results[key]
+
+
+def _score(space: MappingSpace, digits: np.ndarray, settings: SearchSettings):
+    """Objective per digit row (inf where the mapping does not fit) and the tie-break."""
+    obj = np.empty(len(digits))
+    tie = np.empty(len(digits))
+    other = "latency" if settings.objective != "latency" else "energy"
+    for s in range(0, len(digits), settings.batch):
+        d = digits[s:s + settings.batch]
+        cand = space.to_candidates(d)
+        cost = evaluate(space.layer, space.acc, cand)
+        ok = cost.fits & structural_ok(cand, space.acc, space.layer)
+        obj[s:s + len(d)] = np.where(ok, objective_value(cost, settings.objective), np.inf)
+        tie[s:s + len(d)] = objective_value(cost, other)
+    return obj, tie
+
+
+def _rank(digits: np.ndarray, obj: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    keys = [digits[:, i] for i in range(digits.shape[1] - 1, -1, -1)] + [tie, obj]
+    return np.lexsort(keys)
+
+
+def search_mapping(layer: Layer, acc: Accelerator,
+                   settings: SearchSettings = SearchSettings()) -> SearchResult:
+    """Return the best mapping of `layer` on `acc` found under `settings`.
+
+    Raises MappingError naming the layer when no mapping of the space fits.
+    """
+    space = mapping_space(layer, acc)
+    key = repr((layer.shape_key(), acc, settings.seed)).encode()
     rng = np.random.default_rng(zlib.crc32(key))
-    cand = concat([trivial_candidate(layer, acc),
-                   random_candidates(layer, acc, n_candidates, rng)])
-    cost = evaluate(layer, acc, cand)
-    ok = cost.fits & structural_ok(cand, acc, layer)
-    if not ok.any():
-        raise MappingError(layer.name, f"no mapping fits {acc.name}: even one-element tiles "
-                           "exceed a level's capacity")
-    score = np.where(ok, objective_value(cost, objective), np.inf)
-    return cand.take([int(np.argmin(score))])
+    exhaustive = space.size <= settings.budget
+    digits = space.all_digits() if exhaustive else \
+        np.unique(space.sample_digits(settings.budget, rng), axis=0)
+    obj, tie = _score(space, digits, settings)
+    evaluated = len(digits)
+    fitting = int(np.isfinite(obj).sum())
+    if not exhaustive and fitting:
+        radices = np.array(space.radices)
+        for _ in range(settings.rounds):
+            top = _rank(digits, obj, tie)[:settings.keep_top]
+            top = top[np.isfinite(obj[top])]
+            base = np.repeat(digits[top], settings.moves_per_point, axis=0)
+            pos = rng.integers(0, len(radices), size=len(base))
+            base[np.arange(len(base)), pos] = rng.integers(0, radices[pos])
+            new = np.unique(base, axis=0)
+            o, t = _score(space, new, settings)
+            evaluated += len(new)
+            fitting += int(np.isfinite(o).sum())
+            digits = np.concatenate([digits[top], new])
+            obj = np.concatenate([obj[top], o])
+            tie = np.concatenate([tie[top], t])
+    if not np.isfinite(obj).any():
+        raise MappingError(layer.name, f"no mapping of the {space.size:.3g} searched fits "
+                           f"{acc.name} (every candidate overflows a buffer or the array)")
+    best = _rank(digits, obj, tie)[0]
+    return SearchResult(space.to_candidates(digits[[best]]), space.size, evaluated, fitting,
+                        exhaustive)
+
+
+def default_mapping(layer: Layer, acc: Accelerator, *, objective: str = "energy",
+                    seed: int = 0) -> Candidates:
+    """Return the searched best mapping (a batch of one) with default settings."""
+    return search_mapping(layer, acc, SearchSettings(objective=objective, seed=seed)).best

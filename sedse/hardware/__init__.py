@@ -1,5 +1,6 @@
 """Accelerator specs: memory hierarchy, PE array, network and MAC energies."""
 
+from sedse.hardware._dataflow import FULL, Dataflow, SlotConstraint
 from sedse.hardware._spec import (
     Accelerator,
     MacUnit,
@@ -10,5 +11,5 @@ from sedse.hardware._spec import (
     load_accelerator,
 )
 
-__all__ = ["Accelerator", "MacUnit", "MemoryLevel", "Network", "Partition",
+__all__ = ["FULL", "Dataflow", "SlotConstraint", "Accelerator", "MacUnit", "MemoryLevel", "Network", "Partition",
            "accelerator_from_node", "load_accelerator"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sedse._yaml import Node, load_yaml
 from sedse.errors import SpecError
+from sedse.hardware._dataflow import Dataflow, dataflow_from_node
 
 OPERAND_NAMES = ("W", "I", "O")
 
@@ -93,6 +94,7 @@ class Accelerator:
     input_bits: int = 16
     weight_bits: int = 16
     output_bits: int = 16
+    dataflow: Dataflow | None = None
     description: str = ""
     source: str = field(default="", compare=False, repr=False)
 
@@ -231,7 +233,7 @@ def load_accelerator(path: str | Path) -> Accelerator:
 
 def accelerator_from_node(root: Node) -> Accelerator:
     root.check_keys({"name", "clock_mhz", "pe_array", "mac", "levels"},
-                    {"description", "precision"})
+                    {"description", "precision", "dataflow"})
     name = root.get("name").as_str()
     clock = root.get("clock_mhz").as_float(positive=True)
     pe = root.get("pe_array")
@@ -287,7 +289,9 @@ def accelerator_from_node(root: Node) -> Accelerator:
             if p.capacity_bytes is None:
                 raise lv_node.child(i).error(
                     f"partition {j}: on-chip memories need capacity_bytes")
-    acc = Accelerator(name, clock, tuple(axes.items()), levels, mac,
+    dataflow = dataflow_from_node(root.get("dataflow"), axes, list(levels)) \
+        if root.has("dataflow") else None
+    acc = Accelerator(name, clock, tuple(axes.items()), levels, mac, dataflow=dataflow,
                       description=root.get("description").as_str()
                       if root.has("description") else "",
                       source=root.file, **bits)

@@ -1,0 +1,147 @@
+"""Dataflows as constraints on the mapping space (declared in the accelerator YAML).
+
+A dataflow does not change how costs are counted; it only narrows which mappings the
+search may generate (Timeloop's view). Per array axis: which dims may unroll on it and
+pinned factors; per memory level: which dims may have a temporal factor > 1, pinned
+factors, an optional fixed loop order, and which operands the level keeps (bypass).
+
+YAML (inside an accelerator file)::
+
+    dataflow:
+      name: row_stationary
+      spatial:
+        rows: {allow: [R, K, C, P], pin: {R: full}}
+        cols: {allow: [P]}
+      maximise_spatial: [P]     # unroll P as far as the free PEs allow (fold, strip-mine)
+      levels:
+        RF:  {allow: [S, C, K], pin: {S: full}}
+        GLB: {keep: [I, O], order: "N K C P Q R S"}
+
+``full`` pins a factor to the whole dim (what the spatial and inner factors leave of it).
+Dims not listed under ``allow`` keep factor 1 there; omitted ``allow`` allows every dim.
+``maximise_spatial`` lists dims whose total spatial factor must be as large as the
+array allows after the pinned factors (Eyeriss folds a PE set over more rows when E does
+not fit the columns and strip-mines when it does not fit at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sedse._yaml import Node
+
+DIM_NAMES = ("N", "G", "K", "C", "P", "Q", "R", "S")
+FULL = -1  # pin value meaning "the whole remaining dim"
+
+
+@dataclass(frozen=True)
+class SlotConstraint:
+    """Constraint on one spatial axis or one level's temporal loops."""
+
+    allow: tuple[str, ...] = DIM_NAMES
+    pin: tuple[tuple[str, int], ...] = ()   # (dim, factor or FULL)
+    order: tuple[str, ...] | None = None    # fixed loop order, outer first (levels only)
+    keep: tuple[str, ...] | None = None     # operands kept (levels only)
+
+    def pinned(self, dim: str) -> int | None:
+        for d, f in self.pin:
+            if d == dim:
+                return f
+        return None
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    name: str
+    spatial: tuple[tuple[str, SlotConstraint], ...] = ()
+    levels: tuple[tuple[str, SlotConstraint], ...] = ()
+    maximise_spatial: tuple[str, ...] = ()
+
+    def axis(self, name: str) -> SlotConstraint:
+        return dict(self.spatial).get(name, SlotConstraint())
+
+    def level(self, name: str) -> SlotConstraint:
+        return dict(self.levels).get(name, SlotConstraint())
+
+
+def _dims(node: Node) -> tuple[str, ...]:
+    dims = node.as_str_list()
+    for i, d in enumerate(dims):
+        if d not in DIM_NAMES:
+            raise node.child(i).error(f"expected a dim among {' '.join(DIM_NAMES)}, found {d!r}")
+    if len(set(dims)) != len(dims):
+        raise node.error("a dim is listed twice")
+    return dims
+
+
+def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
+    node.check_keys(set(), {"allow", "pin", "order", "keep"} if is_level else {"allow", "pin"})
+    allow = _dims(node.get("allow")) if node.has("allow") else DIM_NAMES
+    pins = []
+    if node.has("pin"):
+        for d, sub in node.get("pin").items():
+            if d not in DIM_NAMES:
+                raise sub.error(f"unknown dim (expected one of {', '.join(DIM_NAMES)})")
+            if sub.value == "full":
+                pins.append((d, FULL))
+            else:
+                if isinstance(sub.value, str):
+                    raise sub.error(f"expected an integer >= 1 or 'full', found {sub.value!r}")
+                pins.append((d, sub.as_int()))
+            if d not in allow:
+                raise sub.error(f"dim {d} is pinned but not in 'allow'")
+    order = None
+    if node.has("order"):
+        on = node.get("order")
+        text = on.as_str()
+        toks = tuple(text.replace(",", " ").split())
+        for t in toks:
+            if t not in DIM_NAMES:
+                raise on.error(f"expected dims like 'K C P', found {t!r}")
+        if len(set(toks)) != len(toks):
+            raise on.error("a dim appears twice in the order")
+        order = toks + tuple(d for d in DIM_NAMES if d not in toks)
+    keep = None
+    if node.has("keep"):
+        kn = node.get("keep")
+        keep = kn.as_str_list()
+        for x in keep:
+            if x not in ("W", "I", "O"):
+                raise kn.error(f"expected operands among W, I, O, found {x!r}")
+    return SlotConstraint(tuple(allow), tuple(pins), order, keep)
+
+
+def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Dataflow:
+    """Return the `Dataflow` at `node`, checked against the array axes and levels."""
+    node.check_keys({"name"}, {"spatial", "levels", "maximise_spatial"})
+    name = node.get("name").as_str()
+    spatial = []
+    if node.has("spatial"):
+        for a, sub in node.get("spatial").items():
+            if a not in axes:
+                raise sub.error(f"unknown array axis {a!r} (pe_array.shape has: "
+                                f"{', '.join(axes)})")
+            c = _slot(sub, is_level=False)
+            for d, f in c.pin:
+                if f != FULL and f > axes[a]:
+                    raise sub.get("pin").get(d).error(
+                        f"pins {d} to {f} but axis {a!r} has only {axes[a]} PEs (the dataflow "
+                        "contradicts the array shape)")
+            spatial.append((a, c))
+    lvls = []
+    by_name = {lvl.name: lvl for lvl in levels}
+    if node.has("levels"):
+        for ln, sub in node.get("levels").items():
+            if ln not in by_name:
+                raise sub.error(f"unknown level {ln!r} (levels: {', '.join(by_name)})")
+            c = _slot(sub, is_level=True)
+            if c.keep is not None:
+                stored = set(by_name[ln].operands)
+                extra = [x for x in c.keep if x not in stored]
+                if extra:
+                    raise sub.get("keep").error(f"level {ln} has no partition for {extra}")
+                if ln == levels[0].name and set(c.keep) != {"W", "I", "O"}:
+                    raise sub.get("keep").error("the outermost level must keep W, I and O")
+            lvls.append((ln, c))
+    maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
+    return Dataflow(name, tuple(spatial), tuple(lvls), maxi)

@@ -1,0 +1,255 @@
+"""The mapping space of one layer on one accelerator under its dataflow, as digits.
+
+A point of the space is one "option" per dim plus one loop order per level:
+
+* a dim option fixes that dim's spatial factor on every array axis and its temporal
+  factor at every level. Spatial factors may pad (e.g. P = 55 on 14 columns as 14 x 4,
+  at most `MAX_PAD` extra); temporal factors at inner levels are divisors of what the
+  spatial unroll leaves and the outermost level takes the rest, so only spatial
+  unrolls pad;
+* a loop order per level above the innermost (the innermost level's order never
+  changes a count, because every MAC re-reads its operands). Only which dims sit in
+  the innermost run of loops that do not index an operand changes the counts, so the
+  orders searched are the 6 canonical ones: for each priority of operands (X1, X2,
+  X3), the dims that do not index X1 innermost, then those that do not index X2, then
+  the rest. Orders that give identical counts are thereby not enumerated twice.
+
+Options are pruned soundly before any search: an option whose own factors alone
+overflow a partition at some level (all other dims at 1) cannot be part of a fitting
+mapping. The space's size is the product of the option counts; `digits_to_candidates`
+turns digit vectors (M, 8 + levels - 1) into `Candidates`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sedse.errors import MappingError
+from sedse.hardware import FULL, Accelerator
+from sedse.mapping._mapping import Candidates, default_keep_mask
+from sedse.mapping._tiles import footprint
+from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
+
+MAX_PAD = 0.15  # spatial padding allowed beyond the dim, as a fraction of the dim
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def canonical_orders() -> np.ndarray:
+    """(6, 8) dim indices, outer first, one order per operand priority."""
+    out = []
+    for prio in itertools.permutations(OPERANDS):
+        inner: list[str] = []
+        for x in prio:
+            inner += [d for d in DIMS if d not in RELEVANT[x] and d not in inner]
+        inner += [d for d in DIMS if d not in inner]
+        out.append([DIMS.index(d) for d in reversed(inner)])
+    return np.unique(np.array(out, dtype=np.int64), axis=0)
+
+
+@dataclass(frozen=True)
+class MappingSpace:
+    """Per-dim options (A + L factors each) and per-level order choices."""
+
+    layer: Layer
+    acc: Accelerator
+    options: tuple[np.ndarray, ...]   # per dim: (n_opts, A + L)
+    orders: tuple[np.ndarray, ...]    # per level 0..L-2: (n_orders, 8)
+    keep: np.ndarray
+
+    @property
+    def radices(self) -> list[int]:
+        return [len(o) for o in self.options] + [len(o) for o in self.orders]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.radices)
+
+    def all_digits(self) -> np.ndarray:
+        grids = np.indices(self.radices).reshape(len(self.radices), -1)
+        return grids.T.astype(np.int64)
+
+    def sample_digits(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        """`m` random points whose spatial factors fit the array.
+
+        Dims are drawn one after another (in a random order per draw): first one of the
+        dim's spatial combinations that still fits the PEs left on every axis, then one
+        of that combination's temporal splits, uniformly.
+        """
+        A = len(self.acc.array_axes)
+        sizes = np.array([self.acc.axis_size(a) for a in self.acc.array_axes])
+        digits = np.zeros((m, len(self.radices)), dtype=np.int64)
+        cap = np.tile(sizes, (m, 1))
+        for di in rng.permutation(len(self.options)):
+            opts = self.options[di]
+            combos, first, counts = np.unique(opts[:, :A], axis=0, return_index=True,
+                                              return_counts=True)
+            # options are grouped by spatial combination (see _dim_options)
+            fits = (combos[None, :, :] <= cap[:, None, :]).all(axis=2)
+            pick = (rng.random(fits.shape) * fits).argmax(axis=1)
+            within = (rng.random(m) * counts[pick]).astype(np.int64)
+            digits[:, di] = first[pick] + within
+            cap //= combos[pick]
+        for li, ords in enumerate(self.orders):
+            digits[:, 8 + li] = rng.integers(0, len(ords), size=m)
+        return digits
+
+    def to_candidates(self, digits: np.ndarray) -> Candidates:
+        A, L = len(self.acc.array_axes), len(self.acc.levels)
+        M = len(digits)
+        tf = np.ones((M, L, 8), dtype=np.int64)
+        sf = np.ones((M, A, 8), dtype=np.int64)
+        for di, opts in enumerate(self.options):
+            chosen = opts[digits[:, di]]
+            sf[:, :, di] = chosen[:, :A]
+            tf[:, :, di] = chosen[:, A:]
+        order = np.tile(np.arange(8, dtype=np.int64), (M, L, 1))
+        for li, ords in enumerate(self.orders):
+            order[:, li] = ords[digits[:, 8 + li]]
+        return Candidates(tf, order, sf, self.keep)
+
+
+def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
+    n = getattr(layer, d)
+    A, L = len(acc.array_axes), len(acc.levels)
+    df = acc.dataflow
+    # spatial values per axis
+    per_axis: list[list[int]] = []
+    pinned_any = False
+    for a in acc.array_axes:
+        c = df.axis(a) if df else None
+        cap = acc.axis_size(a)
+        pin = c.pinned(d) if c else None
+        if c is not None and d not in c.allow:
+            per_axis.append([1])
+        elif pin is not None:
+            pinned_any = True
+            f = n if pin == FULL else pin
+            if f > cap:
+                raise MappingError(layer.name, f"dataflow {df.name}: {d} = {f} is pinned to "
+                                   f"array axis {a!r}, which has only {cap} PEs")
+            per_axis.append([f])
+        else:
+            per_axis.append(list(range(1, min(cap, n) + 1)))
+    floor_s = 1
+    if df is not None and d in df.maximise_spatial:
+        free = 1
+        for a, vals in zip(acc.array_axes, per_axis, strict=True):
+            if len(vals) > 1 or vals[0] > 1:
+                free *= acc.axis_size(a) // _pinned_elsewhere(layer, acc, a, d)
+        floor_s = min(n, free)
+    rows = []
+    for combo in itertools.product(*per_axis):
+        s = math.prod(combo)
+        if s < floor_s:
+            continue
+        r = -(-n // s)
+        if r * s > n * (1 + MAX_PAD) and n % s and not pinned_any:
+            continue
+        for chain in _temporal_chains(r, acc, d, L):
+            rows.append(list(combo) + chain)
+    if not rows:
+        raise MappingError(layer.name, f"dataflow {df.name if df else '-'}: no factorisation "
+                           f"of {d} = {n} satisfies its constraints")
+    arr = np.array(rows, dtype=np.int64).reshape(-1, A + L)
+    return arr[np.lexsort(arr[:, :A].T[::-1])] if A else arr
+
+
+def _pinned_elsewhere(layer: Layer, acc: Accelerator, axis: str, d: str) -> int:
+    """Product of the factors other dims are pinned to on `axis`."""
+    c = acc.dataflow.axis(axis)
+    n = 1
+    for other, f in c.pin:
+        if other != d:
+            n *= getattr(layer, other) if f == FULL else f
+    return n
+
+
+def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]]:
+    """Temporal factors per level (outer first) whose product is r; inner levels divide."""
+    df = acc.dataflow
+    out = []
+
+    def rec(li: int, remaining: int, inner: list[int]) -> None:
+        lvl = acc.levels[li]
+        c = df.level(lvl.name) if df else None
+        allowed = c is None or d in c.allow
+        pin = c.pinned(d) if c else None
+        if li == 0:
+            if remaining > 1 and not allowed:
+                return
+            if pin is not None and pin != FULL and pin != remaining:
+                return
+            out.append([remaining] + inner)
+            return
+        if pin == FULL:
+            values = [remaining]
+        elif pin is not None:
+            values = [pin] if remaining % pin == 0 else []
+        elif not allowed:
+            values = [1]
+        else:
+            values = _divisors(remaining)
+        for f in values:
+            rec(li - 1, remaining // f, [f] + inner)
+
+    rec(L - 1, r, [])
+    return out
+
+
+def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
+                      keep: np.ndarray) -> np.ndarray:
+    """Drop options whose own tile alone overflows some partition."""
+    A, L = len(acc.array_axes), len(acc.levels)
+    sfl = np.ones((len(opts), L), dtype=np.int64)
+    for ai, a in enumerate(acc.array_axes):
+        sfl[:, acc.axis_level(a)] *= opts[:, ai]
+    per_level = opts[:, A:] * sfl
+    inner = np.flip(np.cumprod(np.flip(per_level, axis=1), axis=1), axis=1)
+    ok = np.ones(len(opts), dtype=bool)
+    for li, lvl in enumerate(acc.levels):
+        t = np.ones((len(opts), 8), dtype=np.int64)
+        t[:, di] = inner[:, li]
+        for part in lvl.partitions:
+            if part.capacity_bytes is None:
+                continue
+            need = np.zeros(len(opts), dtype=np.int64)
+            for x in part.operands:
+                if keep[li, OPERANDS.index(x)]:
+                    need += -(-footprint(x, t, layer) * layer.operand_bits(x) // 8)
+            ok &= need <= part.capacity_bytes
+    return opts[ok]
+
+
+def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
+    """Return the (pruned) mapping space of `layer` on `acc` under its dataflow."""
+    L = len(acc.levels)
+    df = acc.dataflow
+    keep = default_keep_mask(acc)
+    if df is not None:
+        for li, lvl in enumerate(acc.levels):
+            k = df.level(lvl.name).keep
+            if k is not None:
+                keep[li] = [x in k for x in OPERANDS]
+    options = []
+    for di, d in enumerate(DIMS):
+        opts = _prune_single_dim(_dim_options(layer, acc, d), di, layer, acc, keep)
+        if len(opts) == 0:
+            raise MappingError(layer.name, f"no factorisation of {d} = {getattr(layer, d)} "
+                               "fits the capacities of " + acc.name)
+        options.append(opts)
+    canon = canonical_orders()
+    orders = []
+    for li in range(L - 1):
+        c = df.level(acc.levels[li].name) if df else None
+        if c is not None and c.order is not None:
+            orders.append(np.array([[DIMS.index(x) for x in c.order]], dtype=np.int64))
+        else:
+            orders.append(canon)
+    return MappingSpace(layer, acc, tuple(options), tuple(orders), keep)
