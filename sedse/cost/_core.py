@@ -62,6 +62,8 @@ from sedse.mapping import Candidates
 from sedse.mapping._tiles import capacity_need, footprint, spatial_per_level, tile_extents
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
+_N, _G, _K, _C, _P, _Q, _R, _S = range(8)
+
 ACTIONS = ("read", "fill", "update", "drain")
 _REL = {x: np.array([d in RELEVANT[x] for d in DIMS]) for x in OPERANDS}
 
@@ -92,14 +94,85 @@ class BatchCost:
         return int(li), int(pi), int(self.tile_bytes[i, li, pi]), int(self.capacity_bytes[li, pi])
 
 
-def _ordered_loops(c: Candidates, upto: int) -> tuple[np.ndarray, np.ndarray]:
-    """Temporal loops of levels < upto, inner to outer: factors (M, J), dim idx (M, J)."""
-    M = len(c)
-    if upto == 0:
-        return np.ones((M, 0), dtype=np.int64), np.zeros((M, 0), dtype=np.int64)
-    order = c.order[:, :upto, :]
-    f = np.take_along_axis(c.tf[:, :upto, :], order, axis=2)
-    return f.reshape(M, -1)[:, ::-1], order.reshape(M, -1)[:, ::-1]
+@dataclass
+class _LevelLoops:
+    """Per level and operand, the facts about its temporal loops the counts need."""
+
+    all_prod: np.ndarray      # product of every factor at the level
+    rel_prod: np.ndarray      # product of the factors of dims indexing the operand
+    has_rel: np.ndarray       # some indexing dim has a factor > 1
+    inner_irrel: np.ndarray   # product of non-indexing factors inside the innermost
+                              # indexing loop with factor > 1 (its stationary run)
+    step_dim: np.ndarray      # dim of that innermost indexing loop
+    step_f: np.ndarray        # its factor
+
+
+def _level_loops(c: Candidates) -> dict[tuple[int, str], _LevelLoops]:
+    # dims on the first axis, candidates on the last: reductions over dims then run
+    # along contiguous rows of M (much faster than reducing (M, 8) along axis 1)
+    M, L, _ = c.tf.shape
+    out = {}
+    for li in range(L):
+        f = np.ascontiguousarray(c.tf[:, li].T)                  # (8, M)
+        pos = np.empty((8, M), dtype=np.int64)
+        np.put_along_axis(pos, np.ascontiguousarray(c.order[:, li].T),
+                          np.arange(8, dtype=np.int64)[:, None].repeat(M, 1), axis=0)
+        big = f > 1
+        all_prod = f.prod(axis=0)
+        for x in OPERANDS:
+            rel = _REL[x]
+            ri, ii = np.flatnonzero(rel), np.flatnonzero(~rel)
+            p = np.where(big[ri], pos[ri], -1)                    # (|rel|, M)
+            k = p.argmax(axis=0)
+            inner_pos = p[k, np.arange(M)]
+            has = inner_pos >= 0
+            step_dim = ri[k]
+            inside = pos[ii] > inner_pos[None, :]
+            out[(li, x)] = _LevelLoops(
+                all_prod, f[ri].prod(axis=0), has, np.where(inside, f[ii], 1).prod(axis=0),
+                step_dim, f[step_dim, np.arange(M)])
+    return out
+
+
+def _fill_events(loops, x: str, child: int, M: int):
+    """Fill events V of a child below `child` levels, its stationary-run-free loops, and
+    the (dim, factor) of the loop whose steps cause them (-1 where none)."""
+    V = np.ones(M, dtype=np.int64)
+    D = np.ones(M, dtype=np.int64)
+    going = np.ones(M, dtype=bool)
+    step_dim = np.full(M, -1, dtype=np.int64)
+    step_f = np.ones(M, dtype=np.int64)
+    for li in range(child - 1, -1, -1):
+        lp = loops[(li, x)]
+        D *= lp.rel_prod
+        stop_here = going & lp.has_rel
+        # loops of this level that count: all of them once started, else those outside
+        # the stationary run
+        V *= np.where(going, np.where(lp.has_rel, lp.all_prod // lp.inner_irrel, 1),
+                      lp.all_prod)
+        step_dim = np.where(stop_here, lp.step_dim, step_dim)
+        step_f = np.where(stop_here, lp.step_f, step_f)
+        going &= ~lp.has_rel
+    return V, D, step_dim, step_f
+
+
+def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
+    """Input words moved for V fills of a tile when steps along P or Q fetch only the
+    new rows/columns of the window (the first step of every sweep fetches it whole)."""
+    out = V * fp
+    for d, (sd, dd, ri) in ((_P, (layer.stride_h, layer.dilation_h, _R)),
+                            (_Q, (layer.stride_w, layer.dilation_w, _S))):
+        t, r = tile[:, d], tile[:, ri]
+        ext = np.minimum((t - 1) * sd + (r - 1) * dd + 1, t * r)
+        # only a gap-free window shares rows with its shifted self
+        contiguous = (((dd == 1) | (r == 1)) & ((sd <= r) | (t == 1))) | ((sd == 1) & (t >= dd))
+        new = np.where(contiguous, np.minimum(ext, t * sd), ext)
+        sel = (step_dim == d) & (step_f > 1) & (new < ext)
+        if sel.any():
+            slab = fp // ext
+            halo = (V // step_f) * (fp + (step_f - 1) * slab * new)
+            out = np.where(sel, halo, out)
+    return out
 
 
 def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
@@ -123,40 +196,44 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
 
     net_words = {}
     red_words = {}
-    all_loops = {}
+    loops = _level_loops(c)
     for x in OPERANDS:
-        rel = _REL[x]
         holders = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
         chain = holders + [L]
         for p, ch in zip(chain[:-1], chain[1:], strict=True):
-            if ch not in all_loops:
-                all_loops[ch] = _ordered_loops(c, ch)
-            f, d = all_loops[ch]
-            relevant = rel[d] & (f > 1)
-            if ch == L:
-                started = np.ones_like(relevant)
+            if ch == L:  # the MAC has no storage: every loop counts
+                V = c.tf.prod(axis=(1, 2))
+                D = np.ones(M, dtype=np.int64)
+                for li in range(L):
+                    D *= loops[(li, x)].rel_prod
+                step_dim = np.full(M, -1)
+                step_f = np.ones(M, dtype=np.int64)
             else:
-                started = np.cumsum(relevant, axis=1) > 0
-            V = np.where(started, f, 1).prod(axis=1)
-            D = np.where(rel[d], f, 1).prod(axis=1)
+                V, D, step_dim, step_f = _fill_events(loops, x, ch, M)
             spatial_between = sfl[:, p:ch].prod(axis=1)
             child_tile = tiles[:, ch]
+            ext_tile = child_tile * spatial_between
             fp_child = footprint(x, child_tile, layer)
-            fp_ext = footprint(x, child_tile * spatial_between, layer)
-            n_children = spatial_total[:, p:ch].prod(axis=1)
+            fp_ext = footprint(x, ext_tile, layer)
             inst_p, inst_c = active[:, p], active[:, ch]
             fanouts = [li for li in range(p, ch) if acc.levels[li].fanout_dims]
             multicast = all(acc.levels[li].network.multicast for li in fanouts)
             pname = acc.levels[p].name
-            delivered = V * fp_child * inst_c
             if x in ("W", "I"):
-                add((pname, x, "read"), V * fp_ext * inst_p if multicast else delivered)
+                if x == "I":
+                    moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child, layer)
+                    moved_ext = _sliding_fills(V, step_dim, step_f, ext_tile, fp_ext, layer)
+                else:
+                    moved_child, moved_ext = V * fp_child, V * fp_ext
+                delivered = moved_child * inst_c
+                add((pname, x, "read"), moved_ext * inst_p if multicast else delivered)
                 if ch < L:
                     add((acc.levels[ch].name, x, "fill"), delivered)
                 for li in fanouts:
                     net_words[(li, x)] = net_words.get((li, x), zeros) + delivered
             else:
                 R = V - D
+                n_children = spatial_total[:, p:ch].prod(axis=1)
                 add((pname, x, "read"), R * fp_ext * inst_p if multicast else R * fp_child * inst_c)
                 add((pname, x, "update"), V * fp_ext * inst_p)
                 if ch < L:

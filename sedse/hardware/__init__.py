@@ -11,5 +11,5 @@ from sedse.hardware._spec import (
     load_accelerator,
 )
 
-__all__ = ["FULL", "Dataflow", "SlotConstraint", "Accelerator", "MacUnit", "MemoryLevel", "Network", "Partition",
-           "accelerator_from_node", "load_accelerator"]
+__all__ = ["FULL", "Accelerator", "Dataflow", "MacUnit", "MemoryLevel", "Network", "Partition",
+           "SlotConstraint", "accelerator_from_node", "load_accelerator"]
