@@ -245,6 +245,21 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
                     red_words[fanouts[-1]] = red_words.get(fanouts[-1], zeros) + merged
 
+    # ---- run-length coded feature maps ------------------------------------------
+    for lvl in acc.levels:
+        if lvl.rlc is None:
+            continue
+        key = (lvl.name, "I", "read")
+        if key in counts:
+            r = lvl.rlc.ratio(layer.input_zero_frac, bits["I"])
+            counts[key] = np.ceil(counts[key] * r).astype(np.int64)
+        key = (lvl.name, "O", "update")
+        if key in counts:
+            # the last write of every output is a finished feature map; psum spills are not
+            final = layer.operand_elements("O")
+            r = lvl.rlc.ratio(layer.output_zero_frac, bits["O"])
+            counts[key] = counts[key] - final + int(np.ceil(final * r))
+
     # ---- energy ------------------------------------------------------------------
     total = np.zeros(M, dtype=np.float64)
     for (lname, x, action), n in counts.items():

@@ -7,9 +7,10 @@ from sedse.hardware._spec import (
     MemoryLevel,
     Network,
     Partition,
+    RunLengthCoding,
     accelerator_from_node,
     load_accelerator,
 )
 
 __all__ = ["FULL", "Accelerator", "Dataflow", "MacUnit", "MemoryLevel", "Network", "Partition",
-           "SlotConstraint", "accelerator_from_node", "load_accelerator"]
+           "RunLengthCoding", "SlotConstraint", "accelerator_from_node", "load_accelerator"]

@@ -48,6 +48,23 @@ class Network:
 
 
 @dataclass(frozen=True)
+class RunLengthCoding:
+    """Feature maps (inputs, final outputs) stored run-length coded at a level: each
+    word of `word_bits` holds floor((word_bits - 1) / (run_bits + value bits)) pairs of
+    (zero-run length, non-zero value); Eyeriss uses 5-bit runs in 64-bit words."""
+
+    run_bits: int = 5
+    word_bits: int = 64
+
+    def ratio(self, zero_frac: float, value_bits: int) -> float:
+        """Coded size / dense size (never above 1: dense is used when RLC is larger)."""
+        pairs = (self.word_bits - 1) // (self.run_bits + value_bits)
+        if pairs < 1:
+            return 1.0
+        return min(1.0, (1.0 - zero_frac) * self.word_bits / pairs / value_bits)
+
+
+@dataclass(frozen=True)
 class MemoryLevel:
     name: str
     word_bits: int
@@ -55,6 +72,7 @@ class MemoryLevel:
     fanout_dims: tuple[str, ...] = ()
     network: Network | None = None
     energy_source: str = ""
+    rlc: RunLengthCoding | None = None
 
     @property
     def operands(self) -> tuple[str, ...]:
@@ -149,7 +167,7 @@ class Accelerator:
 
 _LEVEL_KEYS = {"name", "word_bits", "read_energy_pj", "write_energy_pj"}
 _LEVEL_OPT = {"operands", "capacity_bytes", "bandwidth_bytes_per_cycle", "partitions",
-              "fanout_dims", "network", "energy_source"}
+              "fanout_dims", "network", "energy_source", "run_length_coding"}
 
 
 def _opt_float(node: Node, key: str, default, **kw):
@@ -222,7 +240,13 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
     elif fanout:
         raise node.error("missing key 'network' (a level with fanout_dims needs one)")
     src = node.get("energy_source").as_str() if node.has("energy_source") else ""
-    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src)
+    rlc = None
+    if node.has("run_length_coding"):
+        rn = node.get("run_length_coding")
+        rn.check_keys(set(), {"run_bits", "word_bits"})
+        rlc = RunLengthCoding(rn.get("run_bits").as_int() if rn.has("run_bits") else 5,
+                              rn.get("word_bits").as_int() if rn.has("word_bits") else 64)
+    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc)
 
 
 def load_accelerator(path: str | Path) -> Accelerator:

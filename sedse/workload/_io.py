@@ -18,7 +18,9 @@ import yaml
 from sedse._yaml import load_yaml
 from sedse.workload._layer import Layer, Workload
 
-_INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation"}
+_FRAC_FIELDS = {"input_zero_frac", "output_zero_frac"}
+_INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation"} \
+    - _FRAC_FIELDS
 
 
 def load_workload(path: str | Path) -> Workload:
@@ -28,7 +30,7 @@ def load_workload(path: str | Path) -> Workload:
     name = root.get("name").as_str() if root.has("name") else Path(path).stem
     layers = []
     for node in root.get("layers").list():
-        node.check_keys({"name"}, _INT_FIELDS | {"kind", "weight_is_activation"})
+        node.check_keys({"name"}, _INT_FIELDS | _FRAC_FIELDS | {"kind", "weight_is_activation"})
         kw: dict = {"name": node.get("name").as_str()}
         for key, sub in node.items():
             if key in _INT_FIELDS:
@@ -38,6 +40,11 @@ def load_workload(path: str | Path) -> Workload:
                 if kind not in ("conv", "fc", "matmul"):
                     raise sub.error(f"expected one of conv, fc, matmul, found {kind!r}")
                 kw[key] = kind
+            elif key in _FRAC_FIELDS:
+                v = sub.as_float(min_value=0.0)
+                if v > 1.0:
+                    raise sub.error(f"expected a fraction in [0, 1], found {v}")
+                kw[key] = v
             elif key == "weight_is_activation":
                 kw[key] = sub.as_bool()
         layers.append(Layer(**kw))

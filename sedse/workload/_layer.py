@@ -56,6 +56,9 @@ class Layer:
     output_bits: int = 16
     #: True when the W operand is itself an activation (matmul of two activations).
     weight_is_activation: bool = False
+    #: Fraction of zeros in the input / output feature map (for run-length coding).
+    input_zero_frac: float = 0.0
+    output_zero_frac: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -65,6 +68,10 @@ class Layer:
             v = getattr(self, d)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"layer {self.name}: {d} must be an integer >= 1, got {v!r}")
+        for d in ("input_zero_frac", "output_zero_frac"):
+            v = getattr(self, d)
+            if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"layer {self.name}: {d} must be in [0, 1], got {v!r}")
         for d in ("pad_h", "pad_w"):
             v = getattr(self, d)
             if not isinstance(v, int) or v < 0:
@@ -118,7 +125,7 @@ class Layer:
         """Everything the cost model depends on (the name excluded), for caching."""
         return (self.kind, *(getattr(self, d) for d in DIMS), self.stride_h, self.stride_w,
                 self.dilation_h, self.dilation_w, self.input_bits, self.weight_bits,
-                self.output_bits)
+                self.output_bits, self.input_zero_frac, self.output_zero_frac)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+"""Dataflow constraints, the mapping search, halo reuse and run-length coding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import yaml
+
+import sedse_models
+from sedse.cost import SearchCache, SearchSettings, evaluate, search_mapping
+from sedse.errors import MappingError, SpecError
+from sedse.hardware import RunLengthCoding, load_accelerator
+from sedse.mapping import LevelMapping, Mapping, to_candidates
+from sedse.mapping._space import canonical_orders, mapping_space
+from sedse.workload import Layer
+
+from .conftest import HW
+from .test_cost_hand import ONE_LEVEL, TWO_LEVEL
+
+EYERISS = load_accelerator(HW / "eyeriss.yaml")
+DIANNAO = load_accelerator(HW / "diannao.yaml")
+
+
+def test_canonical_orders_are_the_distinct_stationarity_patterns():
+    orders = canonical_orders()
+    assert orders.shape == (6, 8)
+    assert all(sorted(o) == list(range(8)) for o in orders.tolist())
+
+
+def test_small_space_is_searched_exhaustively_and_beats_every_point(write):
+    acc = load_accelerator(write("b.yaml", TWO_LEVEL))
+    layer = Layer("fc", kind="fc", K=4, C=6)
+    space = mapping_space(layer, acc)
+    res = search_mapping(layer, acc, SearchSettings(objective="energy", budget=10**6))
+    assert res.exhaustive and res.evaluated == space.size
+    every = evaluate(layer, acc, space.to_candidates(space.all_digits()))
+    ok = every.fits & (every.compute_cycles > 0)
+    best = evaluate(layer, acc, res.best).total_energy_pj[0]
+    assert best == pytest.approx(every.total_energy_pj[ok].min())
+
+
+def test_budget_cut_is_reported_and_search_is_deterministic():
+    layer = sedse_models.workload("alexnet").layers[2]
+    s = SearchSettings(budget=2000)
+    a, b = search_mapping(layer, EYERISS, s), search_mapping(layer, EYERISS, s)
+    assert not a.exhaustive and "sampled+refined of" in a.summary()
+    assert a.space_size > 2000 and a.evaluated >= 2000
+    assert (a.best.tf == b.best.tf).all() and (a.best.order == b.best.order).all()
+
+
+def test_search_respects_the_row_stationary_constraints():
+    for layer in sedse_models.workload("alexnet").layers[:5]:
+        best = search_mapping(layer, EYERISS, SearchSettings(budget=3000)).best
+        rows, cols = best.sf[0]
+        assert rows[6] == layer.R  # R pinned whole on the rows
+        assert set(np.flatnonzero(cols > 1)) <= {0, 2, 4}  # cols: P, N, K only
+        rf = best.tf[0, 2]
+        assert rf[7] == layer.S and set(np.flatnonzero(rf > 1)) <= {2, 3, 7}  # S, C, K
+
+
+def test_cache_reuses_results_per_shape():
+    cache = SearchCache()
+    wl = sedse_models.workload("resnet18")
+    s = SearchSettings(budget=500, rounds=1)
+    for layer in wl.layers[:5]:
+        cache.get(layer, DIANNAO, s)
+    assert cache.hits == 3  # layer1.0.conv1 repeats three times
+
+
+@pytest.mark.slow
+def test_eyeriss_active_pes_reproduced():
+    """REFERENCE 2: row-stationary AlexNet CONV1-5 at batch 4 uses 154/135/156/156/156
+    PEs (11x14, 5x14 + 5x13, 3x13 sets x4). Exact."""
+    wl = sedse_models.workload("alexnet", 4)
+    from sedse.cost import evaluate_workload
+    from sedse.workload import Workload
+
+    rep = evaluate_workload(Workload("c", wl.layers[:5]), EYERISS)
+    assert [lc.active_pes for lc in rep.layers] == [154, 135, 156, 156, 156]
+
+
+def test_halo_reuse_hand_case(write):
+    """1-D conv Q=4, S=3, stride 1: DRAM[Q4] over RF[S3].
+
+    The RF holds a 3-input window; each Q step needs the next window of 3 inputs,
+    but only 1 is new: first window 3 + 3 steps x 1 = 6 input words (= the 6 distinct
+    inputs), instead of 4 x 3 = 12 without halo reuse.
+    """
+    acc = load_accelerator(write("b.yaml", TWO_LEVEL))
+    layer = Layer("c", Q=4, S=3)
+    mp = Mapping((LevelMapping((("Q", 4),)), LevelMapping((("S", 3),))))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert res.counts[("DRAM", "I", "read")][0] == 6
+    assert res.counts[("RF", "I", "fill")][0] == 6
+    assert layer.operand_elements("I") == 6
+
+
+def test_run_length_coding_ratio_and_counts(write):
+    """Eyeriss RLC: 3 pairs of (5-bit run, 16-bit value) per 64-bit word, so a non-zero
+    costs 64/3 bits: at 50% zeros the map shrinks to 0.5 x 21.33 / 16 = 2/3; at 0 zeros
+    RLC would grow it, so the dense form (ratio 1) is kept."""
+    rlc = RunLengthCoding(5, 64)
+    assert rlc.ratio(0.5, 16) == pytest.approx(2 / 3)
+    assert rlc.ratio(0.0, 16) == 1.0
+    text = ONE_LEVEL.replace("    fanout_dims: [x]", "    run_length_coding: {}\n"
+                             "    fanout_dims: [x]")
+    acc = load_accelerator(write("a.yaml", text))
+    layer = Layer("fc", kind="fc", K=3, C=6, input_zero_frac=0.5, output_zero_frac=0.5)
+    mp = Mapping((LevelMapping((("C", 6), ("K", 3))),))
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    # K innermost: 18 input reads x 2/3 = 12; 18 psum updates, the 3 final ones coded: 15 + 2
+    assert res.counts[("DRAM", "I", "read")][0] == 12
+    assert res.counts[("DRAM", "O", "update")][0] == 15 + 2
+
+
+def _with_dataflow(write, dataflow: dict):
+    data = yaml.safe_load((HW / "eyeriss.yaml").read_text())
+    data["dataflow"] = dataflow
+    return write("df.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("dataflow, message", [
+    ({"spatial": {"rows": {"allow": ["R"]}}}, "dataflow: missing key 'name'"),
+    ({"name": "x", "spatial": {"slices": {"allow": ["K"]}}},
+     "dataflow.spatial.slices: unknown array axis 'slices'"),
+    ({"name": "x", "spatial": {"rows": {"allow": ["Z"]}}},
+     "dataflow.spatial.rows.allow[0]: expected a dim among N G K C P Q R S"),
+    ({"name": "x", "spatial": {"rows": {"allow": ["K"], "pin": {"K": 16}}}},
+     "pins K to 16 but axis 'rows' has only 12 PEs (the dataflow contradicts the array shape)"),
+    ({"name": "x", "spatial": {"rows": {"allow": ["K"], "pin": {"C": 2}}}},
+     "dataflow.spatial.rows.pin.C: dim C is pinned but not in 'allow'"),
+    ({"name": "x", "levels": {"SRAM": {"allow": ["K"]}}},
+     "dataflow.levels.SRAM: unknown level 'SRAM'"),
+    ({"name": "x", "levels": {"RF": {"order": "K K"}}}, "a dim appears twice in the order"),
+    ({"name": "x", "levels": {"RF": {"pin": {"S": "all"}}}},
+     "expected an integer >= 1 or 'full', found 'all'"),
+    ({"name": "x", "levels": {"DRAM": {"keep": ["W"]}}},
+     "the outermost level must keep W, I and O"),
+])
+def test_bad_dataflows(write, dataflow, message):
+    with pytest.raises(SpecError) as exc:
+        load_accelerator(_with_dataflow(write, dataflow))
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_pinned_dim_too_large_for_the_array_is_a_clear_error():
+    layer = Layer("big_kernel", K=4, C=4, P=8, Q=8, R=13, S=13)
+    with pytest.raises(MappingError, match=r"big_kernel: dataflow row_stationary: R = 13 is "
+                                           r"pinned to array axis 'rows', which has only 12"):
+        search_mapping(layer, EYERISS)
+
+
+def test_empty_space_after_capacity_is_a_clear_error(write):
+    tiny = TWO_LEVEL.replace("capacity_bytes: 64", "capacity_bytes: 1")
+    acc = load_accelerator(write("t.yaml", tiny))
+    with pytest.raises(MappingError, match="fc: no factorisation of .* fits the capacities"):
+        search_mapping(Layer("fc", kind="fc", K=2, C=2), acc)
+
+
+def test_user_mapping_outside_the_dataflow_still_evaluates():
+    layer = replace(sedse_models.workload("alexnet").layers[2])
+    mp = Mapping((LevelMapping((("K", 384), ("C", 256), ("P", 13), ("Q", 13), ("R", 3),
+                                ("S", 3))), LevelMapping(), LevelMapping()))
+    res = evaluate(layer, EYERISS, to_candidates([mp], EYERISS))
+    assert res.fits[0] and res.utilisation[0] == pytest.approx(1 / 168)
