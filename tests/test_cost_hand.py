@@ -168,7 +168,7 @@ def test_capacity_overflow_is_reported(write):
         evaluate_mapping(layer, acc, mp)
     cand = to_candidates([mp], acc)
     assert not evaluate(layer, acc, cand).fits[0]
-    assert np.all(evaluate(layer, acc, cand).tile_bytes[0, 1, 0] == 2 * 128 + 2 * 64 + 2 * 2)
+    assert np.all(evaluate(layer, acc, cand).tile_bytes[1, 0, 0] == 2 * 128 + 2 * 64 + 2 * 2)
 
 
 THREE_D = """

@@ -59,13 +59,14 @@ import numpy as np
 
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates
-from sedse.mapping._tiles import capacity_need, footprint, spatial_per_level, tile_extents
+from sedse.mapping._tiles import capacity_need, footprint, soa, tile_extents
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
 _N, _G, _K, _C, _P, _Q, _R, _S = range(8)
-
 ACTIONS = ("read", "fill", "update", "drain")
 _REL = {x: np.array([d in RELEVANT[x] for d in DIMS]) for x in OPERANDS}
+_REL_IDX = {x: np.flatnonzero(_REL[x]) for x in OPERANDS}
+_IRR_IDX = {x: np.flatnonzero(~_REL[x]) for x in OPERANDS}
 
 
 @dataclass
@@ -81,7 +82,7 @@ class BatchCost:
     fill_drain_cycles: np.ndarray
     utilisation: np.ndarray
     fits: np.ndarray
-    tile_bytes: np.ndarray   # (M, L, max partitions) bytes needed per partition
+    tile_bytes: np.ndarray   # (L, max partitions, M) bytes needed per partition
     capacity_bytes: np.ndarray  # (L, max partitions); inf where unbounded
     macs: int
     idle_mac_slots: np.ndarray
@@ -89,9 +90,10 @@ class BatchCost:
 
     def first_overflow(self, i: int) -> tuple[int, int, int, int]:
         """(level, partition, needed bytes, capacity) of candidate i's first overflow."""
-        over = self.tile_bytes[i] > self.capacity_bytes
+        over = self.tile_bytes[:, :, i] > self.capacity_bytes
         li, pi = np.argwhere(over)[0]
-        return int(li), int(pi), int(self.tile_bytes[i, li, pi]), int(self.capacity_bytes[li, pi])
+        return (int(li), int(pi), int(self.tile_bytes[li, pi, i]),
+                int(self.capacity_bytes[li, pi]))
 
 
 @dataclass
@@ -101,42 +103,41 @@ class _LevelLoops:
     all_prod: np.ndarray      # product of every factor at the level
     rel_prod: np.ndarray      # product of the factors of dims indexing the operand
     has_rel: np.ndarray       # some indexing dim has a factor > 1
-    inner_irrel: np.ndarray   # product of non-indexing factors inside the innermost
-                              # indexing loop with factor > 1 (its stationary run)
-    step_dim: np.ndarray      # dim of that innermost indexing loop
+    counted: np.ndarray       # all_prod without the stationary run (when has_rel)
+    step_dim: np.ndarray      # dim of the innermost indexing loop with factor > 1
     step_f: np.ndarray        # its factor
 
 
-def _level_loops(c: Candidates) -> dict[tuple[int, str], _LevelLoops]:
-    # dims on the first axis, candidates on the last: reductions over dims then run
-    # along contiguous rows of M (much faster than reducing (M, 8) along axis 1)
+def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelLoops]:
     M, L, _ = c.tf.shape
+    cols = np.arange(M)
     out = {}
+    rank = np.arange(8, dtype=np.int64)[:, None]
     for li in range(L):
-        f = np.ascontiguousarray(c.tf[:, li].T)                  # (8, M)
+        f = tf[li]                                               # (8, M)
         pos = np.empty((8, M), dtype=np.int64)
         np.put_along_axis(pos, np.ascontiguousarray(c.order[:, li].T),
-                          np.arange(8, dtype=np.int64)[:, None].repeat(M, 1), axis=0)
+                          np.broadcast_to(rank, (8, M)), axis=0)
         big = f > 1
         all_prod = f.prod(axis=0)
         for x in OPERANDS:
-            rel = _REL[x]
-            ri, ii = np.flatnonzero(rel), np.flatnonzero(~rel)
+            ri, ii = _REL_IDX[x], _IRR_IDX[x]
             p = np.where(big[ri], pos[ri], -1)                    # (|rel|, M)
             k = p.argmax(axis=0)
-            inner_pos = p[k, np.arange(M)]
+            inner_pos = p[k, cols]
             has = inner_pos >= 0
             step_dim = ri[k]
-            inside = pos[ii] > inner_pos[None, :]
-            out[(li, x)] = _LevelLoops(
-                all_prod, f[ri].prod(axis=0), has, np.where(inside, f[ii], 1).prod(axis=0),
-                step_dim, f[step_dim, np.arange(M)])
+            inside = pos[ii] > inner_pos
+            run = np.where(inside, f[ii], 1).prod(axis=0)
+            out[(li, x)] = _LevelLoops(all_prod, f[ri].prod(axis=0), has,
+                                       np.where(has, all_prod // run, 1), step_dim,
+                                       f[step_dim, cols])
     return out
 
 
 def _fill_events(loops, x: str, child: int, M: int):
-    """Fill events V of a child below `child` levels, its stationary-run-free loops, and
-    the (dim, factor) of the loop whose steps cause them (-1 where none)."""
+    """Fill events V and distinct tiles D of the child `child` levels down, and the
+    (dim, factor) of the loop whose steps cause the events (-1 where none)."""
     V = np.ones(M, dtype=np.int64)
     D = np.ones(M, dtype=np.int64)
     going = np.ones(M, dtype=bool)
@@ -145,11 +146,10 @@ def _fill_events(loops, x: str, child: int, M: int):
     for li in range(child - 1, -1, -1):
         lp = loops[(li, x)]
         D *= lp.rel_prod
+        # once an indexing loop has been passed every loop counts; before, the
+        # stationary run of non-indexing loops is skipped
+        V *= np.where(going, lp.counted, lp.all_prod)
         stop_here = going & lp.has_rel
-        # loops of this level that count: all of them once started, else those outside
-        # the stationary run
-        V *= np.where(going, np.where(lp.has_rel, lp.all_prod // lp.inner_irrel, 1),
-                      lp.all_prod)
         step_dim = np.where(stop_here, lp.step_dim, step_dim)
         step_f = np.where(stop_here, lp.step_f, step_f)
         going &= ~lp.has_rel
@@ -162,16 +162,18 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
     out = V * fp
     for d, (sd, dd, ri) in ((_P, (layer.stride_h, layer.dilation_h, _R)),
                             (_Q, (layer.stride_w, layer.dilation_w, _S))):
-        t, r = tile[:, d], tile[:, ri]
+        sel = (step_dim == d) & (step_f > 1)
+        if not sel.any():
+            continue
+        t, r = tile[d], tile[ri]
         ext = np.minimum((t - 1) * sd + (r - 1) * dd + 1, t * r)
         # only a gap-free window shares rows with its shifted self
         contiguous = (((dd == 1) | (r == 1)) & ((sd <= r) | (t == 1))) | ((sd == 1) & (t >= dd))
         new = np.where(contiguous, np.minimum(ext, t * sd), ext)
-        sel = (step_dim == d) & (step_f > 1) & (new < ext)
-        if sel.any():
-            slab = fp // ext
-            halo = (V // step_f) * (fp + (step_f - 1) * slab * new)
-            out = np.where(sel, halo, out)
+        sel &= new < ext
+        slab = fp // ext
+        halo = (V // step_f) * (fp + (step_f - 1) * slab * new)
+        out = np.where(sel, halo, out)
     return out
 
 
@@ -180,48 +182,58 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     L = len(acc.levels)
     M = len(c)
     bits = {x: layer.operand_bits(x) for x in OPERANDS}
-    sfl = spatial_per_level(c, acc)
-    tiles = tile_extents(c, acc, sfl)
-    spatial_total = sfl.prod(axis=2)  # (M, L+1) children per instance under each level
-    # active instances of level l = product of spatial totals above l
-    active = np.ones((M, L + 1), dtype=np.int64)
-    active[:, 1:] = np.cumprod(spatial_total[:, :L], axis=1)
+    tf, sf = soa(c, acc)
+    tiles = tile_extents(tf, sf)
+    spatial_total = sf.prod(axis=1)                  # (L+1, M) children under each level
+    active = np.ones((L + 1, M), dtype=np.int64)     # active instances of each level
+    active[1:] = np.cumprod(spatial_total[:L], axis=0)
+    compute_cycles = tf.prod(axis=(0, 1))
 
     counts: dict[tuple[str, str, str], np.ndarray] = {}
     energy: dict[tuple[str, str, str], np.ndarray] = {}
-    zeros = np.zeros(M, dtype=np.int64)
 
     def add(key, val):
-        counts[key] = counts.get(key, zeros) + val
+        counts[key] = counts[key] + val if key in counts else val
 
-    net_words = {}
-    red_words = {}
-    loops = _level_loops(c)
+    net_words: dict[tuple[int, str], np.ndarray] = {}
+    red_words: dict[int, np.ndarray] = {}
+
+    def add_net(store, key, val):
+        store[key] = store[key] + val if key in store else val
+
+    loops = _level_loops(c, tf)
+    fp_cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def fp_at(x: str, li: int) -> np.ndarray:
+        if (x, li) not in fp_cache:
+            fp_cache[(x, li)] = footprint(x, tiles[li], layer)
+        return fp_cache[(x, li)]
+
     for x in OPERANDS:
         holders = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
         chain = holders + [L]
         for p, ch in zip(chain[:-1], chain[1:], strict=True):
             if ch == L:  # the MAC has no storage: every loop counts
-                V = c.tf.prod(axis=(1, 2))
+                V = compute_cycles
                 D = np.ones(M, dtype=np.int64)
                 for li in range(L):
-                    D *= loops[(li, x)].rel_prod
-                step_dim = np.full(M, -1)
-                step_f = np.ones(M, dtype=np.int64)
+                    D = D * loops[(li, x)].rel_prod
+                step_dim = step_f = None
             else:
                 V, D, step_dim, step_f = _fill_events(loops, x, ch, M)
-            spatial_between = sfl[:, p:ch].prod(axis=1)
-            child_tile = tiles[:, ch]
+            child_tile = tiles[ch]
+            spatial_between = sf[p:ch].prod(axis=0) if ch - p > 1 else sf[p]
             ext_tile = child_tile * spatial_between
-            fp_child = footprint(x, child_tile, layer)
+            fp_child = fp_at(x, ch)
             fp_ext = footprint(x, ext_tile, layer)
-            inst_p, inst_c = active[:, p], active[:, ch]
+            inst_p, inst_c = active[p], active[ch]
             fanouts = [li for li in range(p, ch) if acc.levels[li].fanout_dims]
             multicast = all(acc.levels[li].network.multicast for li in fanouts)
             pname = acc.levels[p].name
             if x in ("W", "I"):
-                if x == "I":
-                    moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child, layer)
+                if x == "I" and step_dim is not None:
+                    moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child,
+                                                 layer)
                     moved_ext = _sliding_fills(V, step_dim, step_f, ext_tile, fp_ext, layer)
                 else:
                     moved_child, moved_ext = V * fp_child, V * fp_ext
@@ -230,20 +242,20 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 if ch < L:
                     add((acc.levels[ch].name, x, "fill"), delivered)
                 for li in fanouts:
-                    net_words[(li, x)] = net_words.get((li, x), zeros) + delivered
+                    add_net(net_words, (li, x), delivered)
             else:
                 R = V - D
-                n_children = spatial_total[:, p:ch].prod(axis=1)
                 add((pname, x, "read"), R * fp_ext * inst_p if multicast else R * fp_child * inst_c)
                 add((pname, x, "update"), V * fp_ext * inst_p)
                 if ch < L:
                     add((acc.levels[ch].name, x, "fill"), R * fp_child * inst_c)
                     add((acc.levels[ch].name, x, "drain"), V * fp_child * inst_c)
                 for li in fanouts:
-                    net_words[(li, x)] = net_words.get((li, x), zeros) + (V + R) * fp_child * inst_c
+                    add_net(net_words, (li, x), (V + R) * fp_child * inst_c)
                 if fanouts:
+                    n_children = spatial_total[p:ch].prod(axis=0)
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
-                    red_words[fanouts[-1]] = red_words.get(fanouts[-1], zeros) + merged
+                    add_net(red_words, fanouts[-1], merged)
 
     # ---- run-length coded feature maps ------------------------------------------
     for lvl in acc.levels:
@@ -266,35 +278,33 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         lvl = acc.levels[acc.level_index(lname)]
         part = lvl.partition_of(x)
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
-        en = n * (bits[x] / lvl.word_bits) * e
+        en = n * ((bits[x] / lvl.word_bits) * e)
         energy[(lname, x, action)] = en
         total += en
     for (li, x), n in net_words.items():
         lvl = acc.levels[li]
         key = (lvl.name, x, "network")
         counts[key] = n
-        energy[key] = n * bits[x] * lvl.network.transfer_energy_pj_per_bit
+        energy[key] = n * (bits[x] * lvl.network.transfer_energy_pj_per_bit)
         total += energy[key]
     for li, n in red_words.items():
         lvl = acc.levels[li]
         key = (lvl.name, "O", "spatial_reduce")
         counts[key] = n
-        energy[key] = n * bits["O"] * lvl.network.reduction_energy_pj_per_bit
+        energy[key] = n * (bits["O"] * lvl.network.reduction_energy_pj_per_bit)
         total += energy[key]
-    compute_cycles = c.tf.prod(axis=(1, 2))
     macs = layer.macs
-    slots = compute_cycles * acc.num_pes
-    idle = slots - macs
+    idle = compute_cycles * acc.num_pes - macs
     mac_e = acc.mac.energy_pj(max(bits["W"], bits["I"]))
     counts[("MAC", "-", "mac")] = np.full(M, macs, dtype=np.int64)
     counts[("MAC", "-", "idle")] = idle
     energy[("MAC", "-", "mac")] = np.full(M, macs * mac_e)
     energy[("MAC", "-", "idle")] = idle * acc.mac.idle_energy_pj
-    total = total + macs * mac_e + idle * acc.mac.idle_energy_pj
+    total += macs * mac_e + idle * acc.mac.idle_energy_pj
 
     # ---- capacity ----------------------------------------------------------------
     need, cap = capacity_need(c, acc, layer, tiles)
-    fits = (need <= cap[None]).all(axis=(1, 2))
+    fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------
     bw_cycles: dict[tuple[str, int], np.ndarray] = {}
@@ -309,8 +319,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     n = counts.get((lvl.name, x, a))
                     if n is not None:
                         moved_bits += n * bits[x]
-            per_inst = moved_bits / np.maximum(active[:, li], 1)
-            bwc = per_inst / 8.0 / part.bandwidth_bytes_per_cycle
+            bwc = moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
             bw_cycles[(lvl.name, pi)] = bwc
             cycles = np.maximum(cycles, bwc)
     fill_drain = np.zeros(M)
@@ -322,27 +331,23 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             if bw is None:
                 continue
             # one child tile per active child instance, through the parent's port
-            tile_bytes = footprint(x, tiles[:, ch], layer) * bits[x] / 8.0
-            fill_drain += tile_bytes * active[:, ch] / np.maximum(active[:, p], 1) / bw
+            fill_drain += fp_at(x, ch) * (bits[x] / 8.0 / bw) * active[ch] / active[p]
     cycles = cycles + fill_drain
     util = macs / (compute_cycles * acc.num_pes)
     return BatchCost(counts, energy, total, cycles, compute_cycles, bw_cycles, fill_drain,
-                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sfl))
+                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sf))
 
 
-def _active_pes(layer: Layer, tiles: np.ndarray, sfl: np.ndarray) -> np.ndarray:
+def _active_pes(layer: Layer, tiles: np.ndarray, sf: np.ndarray) -> np.ndarray:
     """PEs with at least one unpadded iteration: per fan-out level and dim, spatial
     position s is live when its first index s x (extent below) is inside the dim."""
-    dims = np.array([getattr(layer, d) for d in DIMS])
-    active = np.ones(len(tiles), dtype=np.int64)
-    for li in range(sfl.shape[1] - 1):
-        below = tiles[:, li + 1]
-        live = np.minimum(sfl[:, li], -(-dims[None, :] // np.maximum(below, 1)))
-        active *= live.prod(axis=1)
+    dims = np.array([getattr(layer, d) for d in DIMS])[:, None]
+    active = np.ones(tiles.shape[2], dtype=np.int64)
+    for li in range(sf.shape[0] - 1):
+        live = np.minimum(sf[li], -(-dims // np.maximum(tiles[li + 1], 1)))
+        active *= live.prod(axis=0)
     return active
 
 
 def seconds(cycles: float, acc: Accelerator) -> float:
     return float(cycles) / (acc.clock_mhz * 1e6)
-
-

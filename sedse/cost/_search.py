@@ -6,8 +6,10 @@ Lives in `cost` because choosing needs the cost model (imports run mapping -> co
    and per-level canonical loop orders under the accelerator's dataflow. If its size is
    at most `budget` every point is evaluated (exhaustive); otherwise `budget` points
    are drawn uniformly and the result says the budget cut the space.
-2. Refinement: from the best `keep_top` fitting points, `rounds` rounds of local moves
-   (one dim's option or one level's order changed at a time) keep whatever improves.
+2. Refinement by steepest descent: from each of the best `keep_top` distinct fitting
+   points, evaluate every single change (one dim's option or one level's order) in one
+   batch, move to the best, and repeat for at most `rounds` steps or until no change
+   improves (a local optimum of the one-digit neighbourhood).
 3. The best fitting point by the objective wins; ties break on the other objective
    and then on the lowest digit vector, so the search is deterministic (the random
    stream is seeded from the layer shape, the accelerator and `seed`).
@@ -45,10 +47,9 @@ def objective_value(cost: BatchCost, objective: str) -> np.ndarray:
 @dataclass(frozen=True)
 class SearchSettings:
     objective: str = "energy"
-    budget: int = 20000
-    keep_top: int = 16
-    rounds: int = 4
-    moves_per_point: int = 24
+    budget: int = 10000
+    keep_top: int = 3
+    rounds: int = 8
     batch: int = 16384
     seed: int = 0
 
@@ -123,19 +124,29 @@ def search_mapping(layer: Layer, acc: Accelerator,
     fitting = int(np.isfinite(obj).sum())
     if not exhaustive and fitting:
         radices = np.array(space.radices)
-        for _ in range(settings.rounds):
-            top = _rank(digits, obj, tie)[:settings.keep_top]
-            top = top[np.isfinite(obj[top])]
-            base = np.repeat(digits[top], settings.moves_per_point, axis=0)
-            pos = rng.integers(0, len(radices), size=len(base))
-            base[np.arange(len(base)), pos] = rng.integers(0, radices[pos])
-            new = np.unique(base, axis=0)
-            o, t = _score(space, new, settings)
-            evaluated += len(new)
-            fitting += int(np.isfinite(o).sum())
-            digits = np.concatenate([digits[top], new])
-            obj = np.concatenate([obj[top], o])
-            tie = np.concatenate([tie[top], t])
+        # all single-digit changes of one point: (sum(radices), n_digits)
+        pos = np.repeat(np.arange(len(radices)), radices)
+        val = np.concatenate([np.arange(r) for r in radices])
+        starts = [i for i in _rank(digits, obj, tie)[:settings.keep_top] if np.isfinite(obj[i])]
+        found_d, found_o, found_t = [digits], [obj], [tie]
+        for i in starts:
+            point, best_o = digits[i].copy(), obj[i]
+            for _ in range(settings.rounds):
+                nb = np.repeat(point[None, :], len(pos), axis=0)
+                nb[np.arange(len(pos)), pos] = val
+                o, t = _score(space, nb, settings)
+                evaluated += len(nb)
+                fitting += int(np.isfinite(o).sum())
+                found_d.append(nb)
+                found_o.append(o)
+                found_t.append(t)
+                j = int(np.argmin(o))
+                if not o[j] < best_o:
+                    break
+                point, best_o = nb[j], o[j]
+        digits = np.concatenate(found_d)
+        obj = np.concatenate(found_o)
+        tie = np.concatenate(found_t)
     if not np.isfinite(obj).any():
         raise MappingError(layer.name, f"no mapping of the {space.size:.3g} searched fits "
                            f"{acc.name} (every candidate overflows a buffer or the array)")

@@ -11,8 +11,8 @@ from sedse.mapping._mapping import (
     mapping_from_node,
     to_candidates,
 )
-from sedse.mapping._tiles import capacity_need, footprint, structural_ok, tile_extents
+from sedse.mapping._tiles import capacity_need, footprint, soa, structural_ok, tile_extents
 
 __all__ = ["Candidates", "LevelMapping", "Mapping", "capacity_need", "check_mapping",
            "checked_mapping", "default_keep_mask", "footprint", "load_mappings",
-           "mapping_from_node", "structural_ok", "tile_extents", "to_candidates"]
+           "mapping_from_node", "soa", "structural_ok", "tile_extents", "to_candidates"]

@@ -249,13 +249,13 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
                                                f"spatial reduction, so {d} cannot be unrolled "
                                                f"on axis {a!r}")
     need, cap = capacity_need(cand, acc, layer)
-    over = need[0] > cap
+    over = need[:, :, 0] > cap
     if over.any():
         li, pi = (int(v) for v in np.argwhere(over)[0])
         lvl = acc.levels[li]
         ops = "+".join(lvl.partitions[pi].operands)
         raise MappingError(where, f"tile of {ops} at level {lvl.name} needs "
-                           f"{int(need[0, li, pi])} bytes > capacity "
+                           f"{int(need[li, pi, 0])} bytes > capacity "
                            f"{int(cap[li, pi])} bytes")
 
 

@@ -78,18 +78,20 @@ class MappingSpace:
     def sample_digits(self, m: int, rng: np.random.Generator) -> np.ndarray:
         """`m` random points whose spatial factors fit the array.
 
-        Dims are drawn one after another (in a random order per draw): first one of the
-        dim's spatial combinations that still fits the PEs left on every axis, then one
-        of that combination's temporal splits, uniformly.
+        Dims are drawn one after another, those with the fewest spatial choices (pinned
+        ones) first and ties in random order: first one of the dim's spatial
+        combinations that still fits the PEs left on every axis, then one of that
+        combination's temporal splits, uniformly.
         """
         A = len(self.acc.array_axes)
         sizes = np.array([self.acc.axis_size(a) for a in self.acc.array_axes])
         digits = np.zeros((m, len(self.radices)), dtype=np.int64)
         cap = np.tile(sizes, (m, 1))
-        for di in rng.permutation(len(self.options)):
-            opts = self.options[di]
-            combos, first, counts = np.unique(opts[:, :A], axis=0, return_index=True,
-                                              return_counts=True)
+        groups = [np.unique(o[:, :A], axis=0, return_index=True, return_counts=True)
+                  for o in self.options]
+        n_combos = [len(g[0]) for g in groups]
+        for di in np.lexsort((rng.random(len(groups)), n_combos)):
+            combos, first, counts = groups[di]
             # options are grouped by spatial combination (see _dim_options)
             fits = (combos[None, :, :] <= cap[:, None, :]).all(axis=2)
             pick = (rng.random(fits.shape) * fits).argmax(axis=1)
@@ -222,7 +224,7 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
             need = np.zeros(len(opts), dtype=np.int64)
             for x in part.operands:
                 if keep[li, OPERANDS.index(x)]:
-                    need += -(-footprint(x, t, layer) * layer.operand_bits(x) // 8)
+                    need += -(-footprint(x, t.T, layer) * layer.operand_bits(x) // 8)
             ok &= need <= part.capacity_bytes
     return opts[ok]
 

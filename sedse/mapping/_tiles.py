@@ -1,4 +1,9 @@
-"""Tile extents, operand footprints and capacity needs of candidate mappings."""
+"""Tile extents, operand footprints and capacity needs of candidate mappings.
+
+Arrays here put dims first and candidates last ((8, M), (L + 1, 8, M)): every per-dim
+operation then runs over a contiguous row of M values, which is what makes the cost
+model fast. `Candidates` keep the (M, L, 8) layout of their public API.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,13 @@ import numpy as np
 
 from sedse.hardware import Accelerator
 from sedse.mapping._mapping import Candidates
-from sedse.workload import OPERANDS, Layer
+from sedse.workload import DIMS, OPERANDS, Layer
 
 _N, _G, _K, _C, _P, _Q, _R, _S = range(8)
 
 
 def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
-    """Elements of `operand` touched by a tile with per-dim extents `t` (..., 8).
+    """Elements of `operand` touched by a tile with per-dim extents `t` (dims first).
 
     Inputs follow the sliding window: p output rows and r kernel rows touch
     ``min((p - 1) * stride + (r - 1) * dilation + 1, p * r)`` input rows (the second term
@@ -20,45 +25,44 @@ def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
     is 1, an upper bound otherwise).
     """
     if operand == "W":
-        return t[..., _G] * t[..., _K] * t[..., _C] * t[..., _R] * t[..., _S]
+        return t[_G] * t[_K] * t[_C] * t[_R] * t[_S]
     if operand == "O":
-        return t[..., _N] * t[..., _G] * t[..., _K] * t[..., _P] * t[..., _Q]
-    h = np.minimum((t[..., _P] - 1) * layer.stride_h + (t[..., _R] - 1) * layer.dilation_h + 1,
-                   t[..., _P] * t[..., _R])
-    w = np.minimum((t[..., _Q] - 1) * layer.stride_w + (t[..., _S] - 1) * layer.dilation_w + 1,
-                   t[..., _Q] * t[..., _S])
-    return t[..., _N] * t[..., _G] * t[..., _C] * h * w
+        return t[_N] * t[_G] * t[_K] * t[_P] * t[_Q]
+    h = np.minimum((t[_P] - 1) * layer.stride_h + (t[_R] - 1) * layer.dilation_h + 1,
+                   t[_P] * t[_R])
+    w = np.minimum((t[_Q] - 1) * layer.stride_w + (t[_S] - 1) * layer.dilation_w + 1,
+                   t[_Q] * t[_S])
+    return t[_N] * t[_G] * t[_C] * h * w
 
 
-def spatial_per_level(c: Candidates, acc: Accelerator) -> np.ndarray:
-    """(M, L + 1, 8) spatial factors gathered at the level they fan out under."""
-    L = len(acc.levels)
-    sfl = np.ones((len(c), L + 1, 8), dtype=np.int64)
+def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, np.ndarray]:
+    """Temporal factors (L + 1, 8, M) (index L: the MAC, all 1) and spatial factors
+    gathered at the level they fan out under (L + 1, 8, M)."""
+    M, L, _ = c.tf.shape
+    tf = np.ones((L + 1, 8, M), dtype=np.int64)
+    tf[:L] = c.tf.transpose(1, 2, 0)
+    sf = np.ones((L + 1, 8, M), dtype=np.int64)
     for ai, a in enumerate(acc.array_axes):
-        sfl[:, acc.axis_level(a)] *= c.sf[:, ai]
-    return sfl
+        sf[acc.axis_level(a)] *= c.sf[:, ai].T
+    return tf, sf
 
 
-def tile_extents(c: Candidates, acc: Accelerator, sfl: np.ndarray | None = None) -> np.ndarray:
-    """(M, L + 1, 8) per-dim extent of the tile each level holds; index L is the MAC (1)."""
-    L = len(acc.levels)
-    if sfl is None:
-        sfl = spatial_per_level(c, acc)
-    tfl = np.ones_like(sfl)
-    tfl[:, :L] = c.tf
-    tiles = np.flip(np.cumprod(np.flip(tfl * sfl, axis=1), axis=1), axis=1)
-    tiles[:, L] = 1
+def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
+    """(L + 1, 8, M) per-dim extent of the tile each level holds; index L (MAC) is 1."""
+    tiles = np.flip(np.cumprod(np.flip(tf * sf, axis=0), axis=0), axis=0)
+    tiles[-1] = 1
     return tiles
 
 
 def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                   tiles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes each partition needs per instance (M, L, P) and capacities (L, P), inf if unbounded."""
+    """Bytes each partition needs per instance (L, P, M) and capacities (L, P) (inf when
+    unbounded)."""
     if tiles is None:
-        tiles = tile_extents(c, acc)
+        tiles = tile_extents(*soa(c, acc))
     L = len(acc.levels)
     P = max(len(lvl.partitions) for lvl in acc.levels)
-    need = np.zeros((len(c), L, P), dtype=np.int64)
+    need = np.zeros((L, P, len(c)), dtype=np.int64)
     cap = np.full((L, P), np.inf)
     for li, lvl in enumerate(acc.levels):
         for pi, part in enumerate(lvl.partitions):
@@ -67,7 +71,7 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
             for x in part.operands:
                 if c.keep[li, OPERANDS.index(x)]:
                     bits = layer.operand_bits(x)
-                    need[:, li, pi] += -(-footprint(x, tiles[:, li], layer) * bits // 8)
+                    need[li, pi] += -(-footprint(x, tiles[li], layer) * bits // 8)
     return need, cap
 
 
@@ -75,7 +79,7 @@ def structural_ok(c: Candidates, acc: Accelerator, layer: Layer) -> np.ndarray:
     """(M,) True where factors cover the layer, spatial factors fit the array and no
     reduction dim is unrolled under a network without spatial reduction."""
     total = c.tf.prod(axis=1) * c.sf.prod(axis=1)
-    dims = np.array([getattr(layer, d) for d in ("N", "G", "K", "C", "P", "Q", "R", "S")])
+    dims = np.array([getattr(layer, d) for d in DIMS])
     ok = (total >= dims).all(axis=1)
     sizes = np.array([acc.axis_size(a) for a in acc.array_axes])
     ok &= (c.sf.prod(axis=2) <= sizes).all(axis=1)
