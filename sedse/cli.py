@@ -11,7 +11,7 @@ from pathlib import Path
 from sedse.errors import SedseError, SpecError
 
 log = logging.getLogger("sedse")
-SEARCH_BUDGET = 20000
+SEARCH_BUDGET = 5000  # = SearchSettings().budget
 
 
 def _load_workload(model: str, batch: int):

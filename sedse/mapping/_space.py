@@ -92,9 +92,7 @@ class MappingSpace:
         n_combos = [len(g[0]) for g in groups]
         for di in np.lexsort((rng.random(len(groups)), n_combos)):
             combos, first, counts = groups[di]
-            # options are grouped by spatial combination (see _dim_options)
-            fits = (combos[None, :, :] <= cap[:, None, :]).all(axis=2)
-            pick = (rng.random(fits.shape) * fits).argmax(axis=1)
+            pick = _pick_fitting(combos, cap, rng)
             within = (rng.random(m) * counts[pick]).astype(np.int64)
             digits[:, di] = first[pick] + within
             cap //= combos[pick]
@@ -115,6 +113,32 @@ class MappingSpace:
         for li, ords in enumerate(self.orders):
             order[:, li] = ords[digits[:, 8 + li]]
         return Candidates(tf, order, sf, self.keep)
+
+
+def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,
+                  tries: int = 6) -> np.ndarray:
+    """Per row of `cap` (M, A), a uniformly random row of `combos` (U, A) that fits it
+    (the smallest when none does): rejection first, exhaustive for the rest."""
+    m = len(cap)
+    pick = rng.integers(0, len(combos), size=m)
+    bad = np.flatnonzero((combos[pick] > cap).any(axis=1))
+    for _ in range(tries):
+        if not len(bad):
+            return pick
+        pick[bad] = rng.integers(0, len(combos), size=len(bad))
+        bad = bad[(combos[pick[bad]] > cap[bad]).any(axis=1)]
+    if len(bad):
+        # few distinct capacity vectors remain: list the fitting combinations once each
+        caps, inverse = np.unique(cap[bad], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        for ci, c in enumerate(caps):
+            rows = bad[inverse == ci]
+            ok = np.flatnonzero((combos <= c).all(axis=1))
+            if not len(ok):
+                pick[rows] = 0
+                continue
+            pick[rows] = ok[(rng.random(len(rows)) * len(ok)).astype(np.int64)]
+    return pick
 
 
 def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""Speed of the cost model and the mapping search.
+
+Prints (1) mapping evaluations per second of the vectorised core, batched against the
+same candidates evaluated one per call (the baseline, same process); (2) search time
+per distinct layer shape; (3) whole-network search time (fresh cache) for ResNet-18 and
+ResNet-50 on eyeriss.yaml and systolic_ws_32x32.yaml (8-bit). For reference, the issue
+quotes ZigZag at about 170 mappings/s and Timeloop's mapper at about 1e3 on this machine.
+
+    python benchmarks/mapping_speed.py [--budget N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's elementwise work is serial
+
+import numpy as np  # noqa: E402
+
+import sedse_models  # noqa: E402
+from sedse.cost import SearchCache, SearchSettings, evaluate, evaluate_workload  # noqa: E402
+from sedse.hardware import load_accelerator  # noqa: E402
+from sedse.mapping._space import mapping_space  # noqa: E402
+
+CONFIGS = {"eyeriss": (16, "hw_configs/eyeriss.yaml"),
+           "systolic_ws_32x32": (8, "hw_configs/systolic_ws_32x32.yaml")}
+
+
+def _best_time(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budget", type=int, default=SearchSettings().budget)
+    ap.add_argument("--batch", type=int, default=16384)
+    args = ap.parse_args()
+    settings = SearchSettings(objective="edp", budget=args.budget)
+
+    print("(1) vectorised core: mapping evaluations per second")
+    print(f"{'config':18s} {'layer':14s} {'batched/s':>11s} {'one-by-one/s':>13s} {'ratio':>7s}")
+    for name, (bits, path) in CONFIGS.items():
+        acc = load_accelerator(path)
+        wl = sedse_models.workload("resnet18").with_precision(bits, bits, bits)
+        for layer in (wl.layers[1], wl.layers[7], wl.layers[-1]):
+            space = mapping_space(layer, acc)
+            cand = space.to_candidates(space.sample_digits(args.batch, np.random.default_rng(0)))
+            batched = args.batch / _best_time(lambda c=cand, la=layer, a=acc: evaluate(la, a, c))
+            few = cand.take(np.arange(200))
+            single = 200 / _best_time(lambda c=few, la=layer, a=acc: [
+                evaluate(la, a, c.take([i])) for i in range(len(c))], repeat=1)
+            print(f"{name:18s} {layer.name:14s} {batched:11,.0f} {single:13,.0f} "
+                  f"{batched / single:6.0f}x")
+
+    print(f"\n(2)+(3) search (objective edp, budget {args.budget} samples + steepest descent)")
+    for name, (bits, path) in CONFIGS.items():
+        acc = load_accelerator(path)
+        for model in ("resnet18", "resnet50"):
+            wl = sedse_models.workload(model).with_precision(bits, bits, bits)
+            cache = SearchCache()
+            t0 = time.perf_counter()
+            rep = evaluate_workload(wl, acc, settings=settings, cache=cache)
+            dt = time.perf_counter() - t0
+            n = len(cache.results)
+            evals = sum(r.evaluated for r in cache.results.values())
+            print(f"{name:18s} {model:9s} whole network {dt:5.2f} s, {n} distinct shapes, "
+                  f"{1e3 * dt / n:5.0f} ms per shape, {evals / dt:9,.0f} mappings/s overall, "
+                  f"{rep.energy_pj / rep.macs:.2f} pJ/MAC, utilisation {rep.utilisation:.3f}")
+
+
+if __name__ == "__main__":
+    main()
