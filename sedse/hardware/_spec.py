@@ -158,6 +158,21 @@ class Accelerator:
         return total
 
     @property
+    def adder_tree_adders(self) -> int:
+        """Adders of the adder trees: an array axis on which the dataflow allows only
+        reduction dims (C, R, S) under a network with spatial reduction sums its PEs'
+        products with (size - 1) adders per tree, one tree per PE of the other axes."""
+        if self.dataflow is None:
+            return 0
+        total = 0
+        for a, n in self.array_shape:
+            allow = set(self.dataflow.axis(a).allow)
+            net = self.levels[self.axis_level(a)].network
+            if allow <= {"C", "R", "S"} and net.spatial_reduction:
+                total += (n - 1) * (self.num_pes // n)
+        return total
+
+    @property
     def peak_macs_per_s(self) -> float:
         return self.num_pes * self.clock_mhz * 1e6
 

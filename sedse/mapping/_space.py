@@ -162,22 +162,22 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
                                    f"array axis {a!r}, which has only {cap} PEs")
             per_axis.append([f])
         else:
-            per_axis.append(list(range(1, min(cap, n) + 1)))
-    floor_s = 1
-    if df is not None and d in df.maximise_spatial:
-        free = 1
-        for a, vals in zip(acc.array_axes, per_axis, strict=True):
-            if len(vals) > 1 or vals[0] > 1:
-                free *= acc.axis_size(a) // _pinned_elsewhere(layer, acc, a, d)
-        floor_s = min(n, free)
-    rows = []
+            # PEs left on this axis once the dims pinned to it are placed
+            free = cap // _pinned_elsewhere(layer, acc, a, d) if df else cap
+            per_axis.append(list(range(1, min(free, n) + 1)))
+    combos = []
     for combo in itertools.product(*per_axis):
         s = math.prod(combo)
-        if s < floor_s:
-            continue
         r = -(-n // s)
         if r * s > n * (1 + MAX_PAD) and n % s and not pinned_any:
             continue
+        combos.append((combo, s, r))
+    if combos and df is not None and d in df.maximise_spatial:
+        # unroll as far as the array allows (largest spatial product within MAX_PAD)
+        floor_s = max(min(s, n) for _, s, _ in combos)
+        combos = [c for c in combos if c[1] >= floor_s]
+    rows = []
+    for combo, _, r in combos:
         for chain in _temporal_chains(r, acc, d, L):
             rows.append(list(combo) + chain)
     if not rows:
