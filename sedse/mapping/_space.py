@@ -263,6 +263,14 @@ def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
             k = df.level(lvl.name).keep
             if k is not None:
                 keep[li] = [x in k for x in OPERANDS]
+    if df is not None:
+        for a in acc.array_axes:
+            pinned = _pinned_elsewhere(layer, acc, a, "")
+            if pinned > acc.axis_size(a):
+                what = ", ".join(f"{d} = {getattr(layer, d) if f == FULL else f}"
+                                 for d, f in df.axis(a).pin)
+                raise MappingError(layer.name, f"dataflow {df.name}: {what} is pinned to "
+                                   f"array axis {a!r}, which has only {acc.axis_size(a)} PEs")
     options = []
     for di, d in enumerate(DIMS):
         opts = _prune_single_dim(_dim_options(layer, acc, d), di, layer, acc, keep)
