@@ -95,3 +95,17 @@ def test_cost_core_imports_neither_torch_nor_compressor():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_design_that_does_not_fit_is_one_line(tmp_path):
+    text = (HW / "eyeriss.yaml").read_text().replace("capacity_bytes: 24}",
+                                                      "capacity_bytes: 1}")
+    hw = tmp_path / "tiny_rf.yaml"
+    hw.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "sedse", "eval", "--model", "lenet5", "--hw",
+                           str(hw)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("sedse: error: features.0: no factorisation of")
+    assert "level RF partition I holds 1 B < 2 B" in line

@@ -107,6 +107,20 @@ def _rank(digits: np.ndarray, obj: np.ndarray, tie: np.ndarray) -> np.ndarray:
     return np.lexsort(keys)
 
 
+def _binding_constraint(space: MappingSpace, digits: np.ndarray) -> str:
+    """The partition that most candidates overflow, as text."""
+    cand = space.to_candidates(digits)
+    cost = evaluate(space.layer, space.acc, cand)
+    over = (cost.tile_bytes > cost.capacity_bytes[:, :, None]).mean(axis=2)
+    li, pi = np.unravel_index(int(np.argmax(over)), over.shape)
+    if over[li, pi] == 0:
+        return "the spatial factors do not fit the array"
+    lvl = space.acc.levels[li]
+    part = lvl.partitions[pi]
+    return (f"level {lvl.name} partition {'+'.join(part.operands)} "
+            f"({part.capacity_bytes} B) overflows in {100 * over[li, pi]:.0f}% of candidates")
+
+
 def search_mapping(layer: Layer, acc: Accelerator,
                    settings: SearchSettings = SearchSettings()) -> SearchResult:
     """Return the best mapping of `layer` on `acc` found under `settings`.
@@ -149,7 +163,7 @@ def search_mapping(layer: Layer, acc: Accelerator,
         tie = np.concatenate(found_t)
     if not np.isfinite(obj).any():
         raise MappingError(layer.name, f"no mapping of the {space.size:.3g} searched fits "
-                           f"{acc.name} (every candidate overflows a buffer or the array)")
+                           f"{acc.name}: {_binding_constraint(space, digits[:4096])}")
     best = _rank(digits, obj, tie)[0]
     return SearchResult(space.to_candidates(digits[[best]]), space.size, evaluated, fitting,
                         exhaustive)

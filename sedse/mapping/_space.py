@@ -229,6 +229,21 @@ def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]
     return out
 
 
+def _overflow_text(layer: Layer, acc: Accelerator, keep: np.ndarray) -> str:
+    """Which partitions even one-element tiles overflow (the binding constraint)."""
+    out = []
+    for li, lvl in enumerate(acc.levels):
+        for part in lvl.partitions:
+            if part.capacity_bytes is None:
+                continue
+            held = [x for x in part.operands if keep[li, OPERANDS.index(x)]]
+            need = sum(-(-layer.operand_bits(x) // 8) for x in held)
+            if need > part.capacity_bytes:
+                out.append(f"level {lvl.name} partition {'+'.join(held)} holds "
+                           f"{part.capacity_bytes} B < {need} B for one element each")
+    return "; ".join(out) or "every option overflows some level's capacity"
+
+
 def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
                       keep: np.ndarray) -> np.ndarray:
     """Drop options whose own tile alone overflows some partition."""
@@ -273,10 +288,11 @@ def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
                                    f"array axis {a!r}, which has only {acc.axis_size(a)} PEs")
     options = []
     for di, d in enumerate(DIMS):
-        opts = _prune_single_dim(_dim_options(layer, acc, d), di, layer, acc, keep)
+        raw = _dim_options(layer, acc, d)
+        opts = _prune_single_dim(raw, di, layer, acc, keep)
         if len(opts) == 0:
             raise MappingError(layer.name, f"no factorisation of {d} = {getattr(layer, d)} "
-                               "fits the capacities of " + acc.name)
+                               f"fits {acc.name}: " + _overflow_text(layer, acc, keep))
         options.append(opts)
     canon = canonical_orders()
     orders = []
