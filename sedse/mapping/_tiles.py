@@ -39,8 +39,9 @@ def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, np.ndarray]:
     """Temporal factors (L + 1, 8, M) (index L: the MAC, all 1) and spatial factors
     gathered at the level they fan out under (L + 1, 8, M)."""
     M, L, _ = c.tf.shape
-    tf = np.ones((L + 1, 8, M), dtype=np.int64)
+    tf = np.empty((L + 1, 8, M), dtype=np.int64)
     tf[:L] = c.tf.transpose(1, 2, 0)
+    tf[L] = 1
     sf = np.ones((L + 1, 8, M), dtype=np.int64)
     for ai, a in enumerate(acc.array_axes):
         sf[acc.axis_level(a)] *= c.sf[:, ai].T
