@@ -1,0 +1,236 @@
+"""SmartExchange decomposition: W ~ Ce . B with power-of-two, sparse Ce.
+
+Zhao et al., "SmartExchange: Trading Higher-cost Memory Storage/Access for Lower-cost
+Computation", ISCA 2020 (arXiv 2005.03403), and the authors' released code
+(REFERENCE.md 1.1-1.2).
+
+Blocking (1.1): a conv filter with kernel width equal to the basis size S (3x3 in the
+paper) becomes a (C * R) x S matrix, rows ordered (input channel, kernel row); a 1x1
+conv or FC output row of length L is zero-padded to a multiple of S and reshaped to
+(L / S) x S. Rows are cut into blocks of at most `block_rows` rows, each with its own
+S x S basis; the last block of a filter is padded with zero rows (they cost nothing:
+they are not stored and not indexed). Other kernel widths (5x5, 7x7 stems) are left
+dense and reported, as in the authors' code.
+
+Algorithm per block (1.2), run for all blocks of a layer at once as batched S x S
+least-squares solves: start from B = I, Ce = block; repeat at most `max_iter` times:
+quantise Ce to powers of two; stop the block when the quantised Ce no longer changes
+(Frobenius norm of the change <= `tol`); fit B by least squares given the quantised
+Ce; fit a continuous Ce given B; sparsify Ce (rows whose L1 norm is below
+`row_theta`, then entries below `theta`). Finally quantise once more and re-fit B.
+
+Quantisation: |c| rounds to the nearest power of two in linear distance, clipped at
+the largest power of two <= `max_magnitude`. Ce is stored in `ce_bits` bits: a sign and an exponent code with one
+code for zero, so 2**(ce_bits - 1) - 1 exponents. Each block uses the window of that
+many exponents ending at the block's largest magnitude (a per-block power-of-two
+scale that the block's B absorbs, so W = Ce . B is unchanged); magnitudes below the
+window round to zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sedse.errors import SpecError
+
+
+@dataclass(frozen=True)
+class SmartExchangeConfig:
+    """Knobs of the decomposition (all searchable)."""
+
+    basis_size: int = 3          # S: columns of Ce, B is S x S
+    block_rows: int = 192        # max rows of Ce sharing one B
+    theta: float = 4e-3          # element threshold on |Ce|
+    row_theta: float | None = 2e-2   # row L1 threshold (5 x theta in the paper); None: off
+    ce_bits: int = 4             # sign + exponent code per Ce entry
+    max_magnitude: float = 32.0  # clip |Ce| here
+    basis_bits: int = 8          # bits per B entry
+    max_iter: int = 30
+    tol: float = 1e-10
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("basis_size", self.basis_size >= 2, "an integer >= 2"),
+            ("block_rows", self.block_rows >= 1, "an integer >= 1"),
+            ("theta", self.theta > 0, "a number > 0"),
+            ("row_theta", self.row_theta is None or self.row_theta > 0, "a number > 0 or null"),
+            ("ce_bits", self.ce_bits >= 2, "an integer >= 2"),
+            ("max_magnitude", self.max_magnitude > 0, "a number > 0"),
+            ("basis_bits", self.basis_bits >= 1, "an integer >= 1"),
+            ("max_iter", self.max_iter >= 1, "an integer >= 1"),
+            ("tol", self.tol >= 0, "a number >= 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise SpecError(f"smartexchange.{name}",
+                                f"expected {expected}, found {getattr(self, name)!r}")
+
+    @property
+    def n_exponents(self) -> int:
+        return 2 ** (self.ce_bits - 1) - 1
+
+
+# ---------------------------------------------------------------------------------
+# blocking
+
+@dataclass(frozen=True)
+class Blocks:
+    """A layer's weights as blocks: X (n_blocks, block_rows, S), real-row mask."""
+
+    x: np.ndarray
+    valid: np.ndarray          # (n_blocks, block_rows) bool: row exists in W
+    shape: tuple[int, ...]     # original weight shape
+    rows_per_filter: int       # real rows per output filter
+    pad_cols: int              # zero columns padded per filter (1x1 / FC)
+
+
+def decomposable(shape: tuple[int, ...], basis_size: int) -> bool:
+    """True when the method covers a weight of this shape (see the module docstring)."""
+    if len(shape) == 2:
+        return True
+    if len(shape) == 4:
+        k, c, r, s = shape
+        return (r == 1 and s == 1) or s == basis_size
+    return False
+
+
+def to_blocks(w: np.ndarray, cfg: SmartExchangeConfig) -> Blocks:
+    S, H = cfg.basis_size, cfg.block_rows
+    k = w.shape[0]
+    if w.ndim == 4 and not (w.shape[2] == 1 and w.shape[3] == 1):
+        rows = w.reshape(k, -1, S)                  # (K, C * R, S), rows (c, r)
+        pad_cols = 0
+    else:
+        flat = w.reshape(k, -1)
+        pad_cols = (-flat.shape[1]) % S
+        rows = np.pad(flat, ((0, 0), (0, pad_cols))).reshape(k, -1, S)
+    n_rows = rows.shape[1]
+    per = -(-n_rows // H)                             # blocks per filter
+    h = min(H, n_rows)
+    padded = np.zeros((k, per * h, S), dtype=np.float64)
+    padded[:, :n_rows] = rows
+    valid = np.zeros((k, per * h), dtype=bool)
+    valid[:, :n_rows] = True
+    return Blocks(padded.reshape(k * per, h, S), valid.reshape(k * per, h), tuple(w.shape),
+                  n_rows, pad_cols)
+
+
+def from_blocks(y: np.ndarray, b: Blocks) -> np.ndarray:
+    k = b.shape[0]
+    rows = y.reshape(k, -1, y.shape[-1])[:, :b.rows_per_filter]
+    flat = rows.reshape(k, -1)
+    if b.pad_cols:
+        flat = flat[:, :flat.shape[1] - b.pad_cols]
+    return flat.reshape(b.shape)
+
+
+# ---------------------------------------------------------------------------------
+# the batched algorithm
+
+_EXP = np.int64(0x7FF0000000000000)
+_TOP = np.int64(0x0008000000000000)
+
+
+def quantise_pow2(c: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
+    """Signed powers of two (nearest in linear distance) within each block's exponent
+    window; below the window -> 0. `c` is (n_blocks, rows, S), float64."""
+    mag = np.abs(c)
+    # mag = 1.f x 2**E: the nearer of 2**E and 2**(E+1) is the upper one iff 1.f >= 1.5,
+    # i.e. iff the top mantissa bit is set; adding that bit one place up bumps E
+    bits = mag.view(np.int64)
+    q = ((bits & _EXP) + ((bits & _TOP) << 1)).view(np.float64)
+    np.minimum(q, 2.0 ** np.floor(np.log2(cfg.max_magnitude)), out=q)
+    top = q.max(axis=(1, 2), keepdims=True)
+    floor = top * 2.0 ** (-(cfg.n_exponents - 1))      # smallest representable
+    # below the window the nearer of 0 and the smallest level wins
+    q = np.where(mag < floor / 2, 0.0, np.maximum(q, floor))
+    return np.copysign(q, c)
+
+
+def _fit_basis(ce: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """argmin_B ||X - Ce B|| per block: normal equations, pseudo-inverse where singular."""
+    ct = ce.transpose(0, 2, 1)
+    g = ct @ ce          # batched matmul: ~10x faster than einsum here
+    rhs = ct @ x
+    s = g.shape[-1]
+    cond_ok = np.abs(np.linalg.det(g)) > 1e-12 * np.maximum(
+        np.einsum("bii->b", g) ** s, 1e-300)
+    out = np.empty_like(rhs)
+    if cond_ok.any():
+        out[cond_ok] = np.linalg.solve(g[cond_ok], rhs[cond_ok])
+    if (~cond_ok).any():
+        out[~cond_ok] = np.linalg.pinv(ce[~cond_ok]) @ x[~cond_ok]
+    return out
+
+
+def _fit_coeffs(b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """argmin_Ce ||X - Ce B|| per block (B is S x S): X inv(B), pinv where singular."""
+    s = b.shape[-1]
+    scale = np.maximum(np.abs(b).max(axis=(1, 2)), 1e-300) ** s
+    ok = np.abs(np.linalg.det(b)) > 1e-12 * scale
+    inv = np.empty_like(b)
+    if ok.any():
+        inv[ok] = np.linalg.inv(b[ok])
+    if (~ok).any():
+        inv[~ok] = np.linalg.pinv(b[~ok])
+    return x @ inv
+
+
+def _sparsify(ce: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
+    """Zero rows with L1 norm below row_theta, then entries below theta. Padding rows
+    are zero already (X's padding rows are zero, so any fitted Ce row there is too)."""
+    a = np.abs(ce)
+    drop = a < cfg.theta
+    if cfg.row_theta is not None:
+        drop |= (a @ np.ones((ce.shape[-1], 1), dtype=ce.dtype)) < cfg.row_theta
+    ce[drop] = 0.0
+    return ce
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    ce: np.ndarray        # (n_blocks, rows, S) signed powers of two or 0
+    basis: np.ndarray     # (n_blocks, S, S)
+    blocks: Blocks
+    iterations: int
+
+    def reconstruct(self) -> np.ndarray:
+        return from_blocks(self.ce @ self.basis, self.blocks)
+
+
+def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -> Decomposition:
+    """Return the SmartExchange decomposition of one layer's weight tensor."""
+    if not decomposable(tuple(w.shape), cfg.basis_size):
+        raise SpecError("smartexchange.basis_size",
+                        f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
+                        f"size {cfg.basis_size} (kernel width must equal it, or be 1x1/FC)")
+    blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
+    x = blk.x
+    n, _, S = x.shape
+    basis = np.broadcast_to(np.eye(S), (n, S, S)).copy()
+    ce = x.copy()
+    prev = np.zeros_like(ce)
+    active = np.ones(n, dtype=bool)
+    it = 0
+    for it in range(1, cfg.max_iter + 1):
+        idx = np.flatnonzero(active)
+        q = quantise_pow2(ce[idx], cfg)
+        if it == 1:
+            done = np.zeros(len(idx), dtype=bool)
+        else:
+            # quantised values are exact powers of two: a change is either 0 or >= the
+            # smallest level, so comparing for equality is the Frobenius test
+            done = ~(q != prev[idx]).any(axis=(1, 2)) if cfg.tol < 1e-6 else \
+                ((q - prev[idx]) ** 2).sum(axis=(1, 2)) <= cfg.tol ** 2
+        prev[idx] = q
+        active[idx[done]] = False
+        idx, q = idx[~done], q[~done]
+        if not len(idx):
+            break
+        basis[idx] = _fit_basis(q, x[idx])
+        ce[idx] = _sparsify(_fit_coeffs(basis[idx], x[idx]), cfg)
+    ce = quantise_pow2(_sparsify(ce, cfg), cfg)
+    basis = _fit_basis(ce, x)
+    return Decomposition(ce, basis, blk, it)

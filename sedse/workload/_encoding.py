@@ -1,0 +1,44 @@
+"""How a layer's weights are stored: the value the compressor hands the cost model.
+
+The cost model never imports the compressor (or torch); it reads this small frozen
+value instead. A dense layer is `WeightEncoding.dense(bits)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WeightEncoding:
+    """Per-layer storage statistics of the weights (all fractions in 0..1).
+
+    coefficient_density_frac: non-zero coefficients / coefficient slots (Ce for
+        SmartExchange, the weights themselves for pruning);
+    zero_row_frac: coefficient rows that are entirely zero (skippable rows);
+    bits_per_nonzero: bits of one stored coefficient (sign + exponent code for Ce);
+    basis_bits: bits of all bases B of the layer (0 without a basis);
+    index_bits: bits of the sparsity index (1 per Ce row for direct indexing);
+    rebuild_ops_per_weight: shift and add operations to rebuild one dense weight
+        (0 when weights are stored dense);
+    total_bits: everything stored for the layer's weights;
+    dense_weights: the layer's number of weights (for ratios).
+    """
+
+    method: str
+    coefficient_density_frac: float
+    zero_row_frac: float
+    bits_per_nonzero: float
+    basis_bits: int
+    index_bits: int
+    rebuild_ops_per_weight: float
+    total_bits: int
+    dense_weights: int
+
+    @classmethod
+    def dense(cls, weights: int, bits: int) -> WeightEncoding:
+        return cls("dense", 1.0, 0.0, float(bits), 0, 0, 0.0, weights * bits, weights)
+
+    def compression_ratio(self, dense_bits: int = 8) -> float:
+        """Dense storage at `dense_bits` per weight / this encoding's total bits."""
+        return self.dense_weights * dense_bits / max(self.total_bits, 1)
