@@ -20,8 +20,9 @@ Ce; fit a continuous Ce given B; sparsify Ce (rows whose L1 norm is below
 `row_theta`, then entries below `theta`). Finally quantise once more and re-fit B.
 
 Quantisation: |c| rounds to the nearest power of two in linear distance, clipped at
-the largest power of two <= `max_magnitude`. Ce is stored in `ce_bits` bits: a sign and an exponent code with one
-code for zero, so 2**(ce_bits - 1) - 1 exponents. Each block uses the window of that
+the largest power of two <= `max_magnitude`. Ce is stored in `ce_bits` bits: a sign and
+an exponent code with one code for zero, so 2**(ce_bits - 1) - 1 exponents. Each block
+uses the window of that
 many exponents ending at the block's largest magnitude (a per-block power-of-two
 scale that the block's B absorbs, so W = Ce . B is unchanged); magnitudes below the
 window round to zero.

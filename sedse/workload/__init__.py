@@ -5,5 +5,5 @@ from sedse.workload._io import dump_workload, load_workload
 from sedse.workload._layer import DIMS, KINDS, OPERANDS, RELEVANT, Layer, Workload
 from sedse.workload._torch import from_torch
 
-__all__ = ["DIMS", "KINDS", "OPERANDS", "RELEVANT", "Layer", "WeightEncoding", "Workload", "dump_workload",
-           "from_torch", "load_workload"]
+__all__ = ["DIMS", "KINDS", "OPERANDS", "RELEVANT", "Layer", "WeightEncoding", "Workload",
+           "dump_workload", "from_torch", "load_workload"]
