@@ -1,0 +1,24 @@
+"""The SmartExchange compressor and its ablations (numpy; torch only in training)."""
+
+from sedse.compress._compressors import (
+    CompressedLayer,
+    Compressor,
+    LowRank,
+    MagnitudePrune,
+    Pow2Quant,
+    SmartExchange,
+    UniformQuant,
+)
+from sedse.compress._smartexchange import (
+    Decomposition,
+    SmartExchangeConfig,
+    decomposable,
+    decompose,
+    quantise_pow2,
+)
+from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
+
+__all__ = ["INDEX_SCHEMES", "CompressedLayer", "Compressor", "Decomposition", "LowRank",
+           "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
+           "UniformQuant", "decomposable", "decompose", "quantise_pow2",
+           "smartexchange_encoding"]

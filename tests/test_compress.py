@@ -1,0 +1,135 @@
+"""SmartExchange decomposition properties, storage accounting, ablations."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from sedse.compress import (
+    LowRank,
+    MagnitudePrune,
+    Pow2Quant,
+    SmartExchange,
+    SmartExchangeConfig,
+    UniformQuant,
+    decompose,
+    quantise_pow2,
+    smartexchange_encoding,
+)
+from sedse.compress._smartexchange import _fit_basis, to_blocks
+from sedse.errors import SpecError
+
+
+def _weights(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    fan_in = int(np.prod(shape[1:]))
+    return rng.uniform(-1, 1, size=shape) / np.sqrt(fan_in)
+
+
+def test_every_ce_entry_is_zero_or_a_power_of_two_in_the_window():
+    cfg = SmartExchangeConfig(ce_bits=4, max_magnitude=32)
+    d = decompose(_weights((32, 16, 3, 3)), cfg)
+    nz = d.ce[d.ce != 0]
+    p = np.log2(np.abs(nz))
+    assert np.array_equal(p, np.round(p)) and p.max() <= 5
+    # per block, the exponents span at most the 2**(4-1) - 1 = 7 codes of the window
+    for blk in d.ce:
+        e = np.log2(np.abs(blk[blk != 0]))
+        if e.size:
+            assert e.max() - e.min() <= cfg.n_exponents - 1
+
+
+def test_quantiser_rounds_to_the_nearest_power_in_linear_distance():
+    cfg = SmartExchangeConfig(ce_bits=8)
+    c = np.array([[[1.4, 1.5, 2.9], [3.0, 0.74, -100.0]]])
+    assert quantise_pow2(c, cfg).tolist() == [[[1.0, 2.0, 2.0], [4.0, 0.5, -32.0]]]
+    # 4-bit window below 32 ends at 0.5; 0.25 is the midpoint to zero
+    q = quantise_pow2(np.array([[[32.0, 0.3, 0.2]]]), SmartExchangeConfig(ce_bits=4))
+    assert q.tolist() == [[[32.0, 0.5, 0.0]]]
+
+
+def test_least_squares_basis_step_never_increases_the_error():
+    cfg = SmartExchangeConfig()
+    blk = to_blocks(_weights((16, 32, 3, 3), seed=3), cfg)
+    rng = np.random.default_rng(1)
+    q = quantise_pow2(blk.x + 0.01 * rng.standard_normal(blk.x.shape), cfg)
+    b_prev = np.eye(3) + 0.1 * rng.standard_normal((len(q), 3, 3))
+    before = np.linalg.norm(blk.x - q @ b_prev, axis=(1, 2))
+    after = np.linalg.norm(blk.x - q @ _fit_basis(q, blk.x), axis=(1, 2))
+    assert (after <= before + 1e-12).all()
+
+
+def test_error_decreases_as_theta_decreases():
+    w = _weights((32, 32, 3, 3), seed=5)
+    errs = []
+    for theta in (3e-2, 1e-2, 3e-3, 1e-3, 3e-4):
+        d = decompose(w, SmartExchangeConfig(theta=theta, row_theta=5 * theta))
+        errs.append(np.linalg.norm(d.reconstruct() - w) / np.linalg.norm(w))
+    # non-increasing up to 0.5% (the alternating fit is not convex; once theta is below
+    # the 4-bit exponent window's smallest level, quantisation sets the floor)
+    assert all(b <= a * 1.005 for a, b in zip(errs, errs[1:], strict=False)), errs
+    assert errs[-1] < 0.25 * errs[0]
+
+
+def test_decomposition_is_deterministic_and_reconstructs_the_shape():
+    w = _weights((24, 20, 3, 3), seed=7)
+    a, b = decompose(w), decompose(w)
+    assert np.array_equal(a.ce, b.ce) and np.array_equal(a.basis, b.basis)
+    assert a.reconstruct().shape == w.shape
+    fc = _weights((10, 100), seed=8)        # 100 -> padded to 102 = 34 rows of 3
+    d = decompose(fc)
+    assert d.reconstruct().shape == (10, 100) and d.blocks.pad_cols == 2
+
+
+def test_storage_worked_example_from_the_paper():
+    """REFERENCE 1.4: a 3x3 filter, C = 256 (768 Ce rows in 4 blocks of 192), half of the
+    rows zero, non-zero rows dense: B 4 x 9 x 8 = 288 b, Ce 384 x 3 x 4 = 4608 b, index
+    768 b, total 5664 b vs 18432 b dense at 8 bits (3.3x)."""
+    ce = np.zeros((4, 192, 3))
+    ce[:, ::2, :] = 1.0                      # every other row non-zero
+    valid = np.ones((4, 192), dtype=bool)
+    enc = smartexchange_encoding(ce, valid, ce_bits=4, basis_bits=8, dense_weights=2304)
+    assert (enc.basis_bits, enc.index_bits, enc.total_bits) == (288, 768, 5664)
+    assert enc.compression_ratio(8) == pytest.approx(18432 / 5664)
+    assert enc.zero_row_frac == 0.5 and enc.coefficient_density_frac == 0.5
+    # a dense row of 3 non-zeros: 3 shifts + 2 adds per weight, 384 rows x 3 / 2304
+    assert enc.rebuild_ops_per_weight == pytest.approx(5 * 384 * 3 / 2304)
+
+
+def test_uncovered_kernels_are_kept_dense_and_reported():
+    out = SmartExchange().compress("stem", _weights((8, 3, 7, 7)))
+    assert out.method == "dense" and "7x7" in out.note
+    assert out.encoding.total_bits == 8 * 3 * 49 * 8
+
+
+def test_ablations_account_their_own_storage():
+    w = _weights((32, 16, 3, 3))
+    n = w.size
+    assert UniformQuant(4).compress("l", w).encoding.total_bits == 4 * n + 32
+    assert Pow2Quant(4).compress("l", w).encoding.total_bits == 4 * n + 32
+    p = MagnitudePrune(0.75).compress("l", w)
+    assert p.encoding.total_bits == (n // 4) * 8 + n + 32
+    assert (p.weight != 0).sum() <= n // 4
+    v = MagnitudePrune(0.5, "vector").compress("l", w)
+    assert v.encoding.zero_row_frac == pytest.approx(0.5)
+    lr = LowRank(4).compress("l", w)
+    assert lr.encoding.total_bits == 4 * (32 + 144) * 8 + 64
+    # more storage, less error
+    assert UniformQuant(8).compress("l", w).rel_error < UniformQuant(4).compress("l", w).rel_error
+    assert LowRank(16).compress("l", w).rel_error < lr.rel_error
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SmartExchangeConfig(theta=0), "smartexchange.theta: expected a number > 0"),
+    (lambda: SmartExchangeConfig(ce_bits=1), "smartexchange.ce_bits: expected an integer >= 2"),
+    (lambda: SmartExchangeConfig(basis_size=1), "smartexchange.basis_size"),
+    (lambda: SmartExchange(index="zip"), "smartexchange.index: expected one of direct, csr"),
+    (lambda: MagnitudePrune(1.0), "prune.sparsity: expected a fraction in [0, 1)"),
+    (lambda: UniformQuant(1), "uniform.bits: expected an integer >= 2"),
+    (lambda: decompose(np.zeros((4, 4, 5, 5))), "not decomposable with basis size 3"),
+])
+def test_bad_parameters(make, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        make()
