@@ -9,6 +9,7 @@ from sedse.compress._compressors import (
     SmartExchange,
     UniformQuant,
 )
+from sedse.compress._data import DATASETS, Dataset, load_dataset
 from sedse.compress._smartexchange import (
     Decomposition,
     SmartExchangeConfig,
@@ -18,7 +19,8 @@ from sedse.compress._smartexchange import (
 )
 from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
 
-__all__ = ["INDEX_SCHEMES", "CompressedLayer", "Compressor", "Decomposition", "LowRank",
+__all__ = ["DATASETS", "INDEX_SCHEMES", "CompressedLayer", "Compressor", "Dataset",
+           "Decomposition", "LowRank", "load_dataset",
            "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
            "UniformQuant", "decomposable", "decompose", "quantise_pow2",
            "smartexchange_encoding"]

@@ -1,0 +1,157 @@
+"""Datasets as numpy arrays, read from local files only (nothing is downloaded).
+
+* ``fashion-mnist``: the IDX files of Debian's ``dataset-fashion-mnist`` package
+  (``/usr/share/datasets/fashion-mnist``, or ``root``), read with numpy;
+* ``digits``: scikit-learn's bundled 8x8 digits (1797 images; a fixed 75/25 split);
+* ``cifar10``: the "python version" folder (``data_batch_1..5``, ``test_batch``) at
+  ``root``;
+* ``imagefolder``: ``root/train/<class>/*`` and ``root/test/<class>/*`` images (PIL),
+  resized to ``image_size``.
+
+Images are float32 (N, C, H, W) scaled to [0, 1] then standardised with the training
+set's per-channel mean and standard deviation; labels are int64.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sedse.errors import SpecError
+
+DATASETS = ("fashion-mnist", "digits", "cifar10", "imagefolder")
+FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    num_classes: int
+
+    @property
+    def input_chw(self) -> tuple[int, int, int]:
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+
+def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
+    if not path.is_file():
+        raise SpecError(str(path), "not found; install Debian's dataset-fashion-mnist "
+                        "(apt-get install dataset-fashion-mnist) or pass the folder holding "
+                        "the IDX files as the data root")
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise SpecError(str(path), f"cannot be read ({exc})") from None
+    head = np.frombuffer(raw[:4 + 4 * ndim], dtype=">u4") if len(raw) >= 4 + 4 * ndim \
+        else np.zeros(1 + ndim, dtype=np.uint32)
+    dims = tuple(int(d) for d in head[1:])
+    if int(head[0]) != magic or len(raw) != 4 + 4 * ndim + int(np.prod(dims)):
+        raise SpecError(str(path), f"not an IDX file of the expected kind (magic {magic}) or "
+                        "truncated")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = train.mean(axis=(0, 2, 3), keepdims=True)
+    std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+
+
+def _fashion_mnist(root: Path) -> Dataset:
+    def pair(split: str):
+        x = _read_idx(root / f"{split}-images-idx3-ubyte.gz", 2051, 3)
+        y = _read_idx(root / f"{split}-labels-idx1-ubyte.gz", 2049, 1)
+        if len(x) != len(y):
+            raise SpecError(str(root), f"{split}: {len(x)} images but {len(y)} labels")
+        return x[:, None].astype(np.float32) / 255.0, y.astype(np.int64)
+
+    tx, ty = pair("train")
+    vx, vy = pair("t10k")
+    tx, vx = _standardise(tx, vx)
+    return Dataset("fashion-mnist", tx, ty, vx, vy, 10)
+
+
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images[:, None] / 16.0).astype(np.float32)
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(x))
+    cut = int(0.75 * len(x))
+    tr, te = order[:cut], order[cut:]
+    tx, vx = _standardise(x[tr], x[te])
+    return Dataset("digits", tx, y[tr], vx, y[te], 10)
+
+
+def _cifar10(root: Path) -> Dataset:
+    def batch(name: str):
+        path = root / name
+        if not path.is_file():
+            raise SpecError(str(path), "not found; point the data root at the CIFAR-10 "
+                            "'python version' folder (cifar-10-batches-py)")
+        try:
+            with open(path, "rb") as f:
+                d = pickle.load(f, encoding="bytes")
+            x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            return x.astype(np.float32) / 255.0, np.asarray(d[b"labels"], dtype=np.int64)
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
+            raise SpecError(str(path), f"not a CIFAR-10 batch ({exc})") from None
+
+    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    tx = np.concatenate([p[0] for p in parts])
+    ty = np.concatenate([p[1] for p in parts])
+    vx, vy = batch("test_batch")
+    tx, vx = _standardise(tx, vx)
+    return Dataset("cifar10", tx, ty, vx, vy, 10)
+
+
+def _imagefolder(root: Path, image_size: int) -> Dataset:
+    from PIL import Image
+
+    def split(name: str, classes: list[str] | None):
+        base = root / name
+        if not base.is_dir():
+            raise SpecError(str(base), "not found; an image folder needs train/<class>/ and "
+                            "test/<class>/ subfolders")
+        classes = classes or sorted(p.name for p in base.iterdir() if p.is_dir())
+        xs, ys = [], []
+        for ci, c in enumerate(classes):
+            for f in sorted((base / c).iterdir()) if (base / c).is_dir() else []:
+                try:
+                    img = Image.open(f).convert("RGB").resize((image_size, image_size))
+                except OSError:
+                    raise SpecError(str(f), "not a readable image") from None
+                xs.append(np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+                ys.append(ci)
+        if not xs:
+            raise SpecError(str(base), "holds no images")
+        return np.stack(xs), np.array(ys, dtype=np.int64), classes
+
+    tx, ty, classes = split("train", None)
+    vx, vy, _ = split("test", classes)
+    tx, vx = _standardise(tx, vx)
+    return Dataset(f"imagefolder:{root.name}", tx, ty, vx, vy, len(classes))
+
+
+def load_dataset(name: str, root: str | Path | None = None, *,
+                 image_size: int = 32) -> Dataset:
+    """Return the named dataset (SpecError naming the path when files are missing)."""
+    if name == "fashion-mnist":
+        return _fashion_mnist(Path(root) if root else FASHION_MNIST_ROOT)
+    if name == "digits":
+        return _digits()
+    if name in ("cifar10", "imagefolder"):
+        if root is None:
+            raise SpecError("dataset", f"{name} needs a data root (the local folder)")
+        return _cifar10(Path(root)) if name == "cifar10" else \
+            _imagefolder(Path(root), image_size)
+    raise SpecError("dataset", f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")

@@ -1,0 +1,87 @@
+"""Datasets from local files: Fashion-MNIST IDX, sklearn digits, CIFAR-10, image folders."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from sedse.compress import load_dataset
+from sedse.compress._data import FASHION_MNIST_ROOT
+from sedse.errors import SpecError
+
+# CI installs Debian's dataset-fashion-mnist and sets this, so a missing dataset fails
+# there instead of skipping.
+REQUIRE = os.environ.get("SEDSE_REQUIRE_DATASETS") == "1"
+HAVE_FMNIST = (FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file()
+
+
+@pytest.mark.skipif(not HAVE_FMNIST and not REQUIRE,
+                    reason="apt-get install dataset-fashion-mnist to run")
+def test_fashion_mnist_from_debian_package():
+    d = load_dataset("fashion-mnist")
+    assert d.train_x.shape == (60000, 1, 28, 28) and d.test_x.shape == (10000, 1, 28, 28)
+    assert d.train_x.dtype == np.float32 and set(np.unique(d.train_y)) == set(range(10))
+    assert np.bincount(d.test_y).tolist() == [1000] * 10
+    assert abs(float(d.train_x.mean())) < 1e-3 and abs(float(d.train_x.std()) - 1) < 1e-2
+
+
+def test_digits():
+    d = load_dataset("digits")
+    assert d.train_x.shape == (1347, 1, 8, 8) and d.test_x.shape == (450, 1, 8, 8)
+    assert d.num_classes == 10
+
+
+def _write_idx(path, magic, arr):
+    head = np.array([magic, *arr.shape], dtype=">u4").tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(head + arr.astype(np.uint8).tobytes())
+
+
+def test_idx_reader_and_corrupted_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 20), ("t10k", 10)):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", 2051,
+                   rng.integers(0, 255, (n, 28, 28)))
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", 2049, np.arange(n) % 10)
+    d = load_dataset("fashion-mnist", tmp_path)
+    assert d.train_x.shape == (20, 1, 28, 28) and d.test_y.tolist() == list(range(10))
+    bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"\x00\x00\x08\x01garbage")
+    with pytest.raises(SpecError, match="t10k-labels-idx1-ubyte.gz: not an IDX file"):
+        load_dataset("fashion-mnist", tmp_path)
+
+
+def test_missing_dataset_names_path_and_fix(tmp_path):
+    with pytest.raises(SpecError, match=r"train-images-idx3-ubyte.gz: not found; install "
+                                        r"Debian's dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", tmp_path)
+    with pytest.raises(SpecError, match="unknown dataset 'mnist2'"):
+        load_dataset("mnist2")
+    with pytest.raises(SpecError, match="cifar10 needs a data root"):
+        load_dataset("cifar10")
+
+
+def test_cifar10_python_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(tmp_path / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8),
+                         b"labels": [0, 1, 2, 3]}, f)
+    d = load_dataset("cifar10", tmp_path)
+    assert d.train_x.shape == (20, 3, 32, 32) and d.test_x.shape == (4, 3, 32, 32)
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for c in ("cat", "dog"):
+            (tmp_path / split / c).mkdir(parents=True)
+            Image.new("RGB", (40, 30), (10, 20, 30)).save(tmp_path / split / c / "a.png")
+    d = load_dataset("imagefolder", tmp_path, image_size=16)
+    assert d.train_x.shape == (2, 3, 16, 16) and d.num_classes == 2
