@@ -18,9 +18,19 @@ from sedse.compress._smartexchange import (
     quantise_pow2,
 )
 from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
+from sedse.compress._train import (
+    CompressedModel,
+    TrainConfig,
+    accuracy,
+    compress_model,
+    project,
+    retrain,
+    train_float,
+)
 
 __all__ = ["DATASETS", "INDEX_SCHEMES", "CompressedLayer", "Compressor", "Dataset",
-           "Decomposition", "LowRank", "load_dataset",
+           "Decomposition", "LowRank", "load_dataset", "CompressedModel", "TrainConfig",
+           "accuracy", "compress_model", "project", "retrain", "train_float",
            "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
            "UniformQuant", "decomposable", "decompose", "quantise_pow2",
            "smartexchange_encoding"]
