@@ -106,6 +106,92 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+_METHODS = ("smartexchange", "prune", "vector-prune", "lowrank", "pow2", "uniform")
+
+
+def _compressor(args: argparse.Namespace):
+    from sedse.compress import (
+        LowRank,
+        MagnitudePrune,
+        Pow2Quant,
+        SmartExchange,
+        SmartExchangeConfig,
+        UniformQuant,
+    )
+
+    if args.method == "smartexchange":
+        cfg = SmartExchangeConfig(
+            basis_size=args.basis_size, block_rows=args.block_rows, theta=args.theta,
+            row_theta=None if args.row_theta <= 0 else args.row_theta, ce_bits=args.ce_bits,
+            max_magnitude=args.max_magnitude, basis_bits=args.basis_bits,
+            max_iter=args.max_iter)
+        return SmartExchange(cfg, index=args.index)
+    if args.method in ("prune", "vector-prune"):
+        return MagnitudePrune(args.sparsity, "vector" if args.method == "vector-prune"
+                              else "element", bits=args.bits)
+    if args.method == "lowrank":
+        return LowRank(args.rank, bits=args.bits)
+    if args.method == "pow2":
+        return Pow2Quant(args.bits)
+    return UniformQuant(args.bits)
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    import torch
+
+    import sedse_models
+    from sedse.compress import (
+        TrainConfig,
+        accuracy,
+        compress_model,
+        load_dataset,
+        project,
+        retrain,
+        train_float,
+    )
+    from sedse.compress._io import save_compressed
+
+    if args.model not in sedse_models.MODELS:
+        raise SpecError("--model", f"unknown model {args.model!r} (shipped: "
+                        f"{', '.join(sedse_models.MODELS)})")
+    comp = _compressor(args)
+    data = load_dataset(args.dataset, args.data_root)
+    entry = sedse_models.MODELS[args.model]
+    if tuple(entry.input_chw) != data.input_chw:
+        raise SpecError("--model", f"{args.model} expects {entry.input_chw} inputs but "
+                        f"{args.dataset} has {data.input_chw}")
+    torch.set_num_threads(args.threads)
+    model = train_float(args.model, entry.build, data, TrainConfig(epochs=args.epochs),
+                        cache_dir=Path(args.cache_dir))
+    float_acc = accuracy(model, data)
+    compressed = compress_model(model, comp)
+    project(model, compressed)
+    proj_acc = accuracy(model, data)
+    acc = proj_acc
+    if args.retrain_epochs:
+        compressed = retrain(model, data, comp, args.retrain_epochs)
+        acc = accuracy(model, data)
+    params = {k: v for k, v in vars(args).items() if k not in ("func", "debug", "out")}
+    out = Path(args.out)
+    save_compressed(out, {"model": args.model, "dataset": args.dataset,
+                          "method": args.method, "params": params,
+                          "float_accuracy": float_acc, "projected_accuracy": proj_acc,
+                          "accuracy": acc}, compressed)
+    header = ["layer", "method", "weights", "ratio_vs_8bit", "rel_error", "zero_rows_%", "note"]
+    rows = [[c.name, c.method, f"{c.encoding.dense_weights:,}",
+             f"{c.encoding.compression_ratio(8):.2f}", f"{c.rel_error:.3f}",
+             f"{100 * c.encoding.zero_row_frac:.1f}", c.note] for c in compressed.layers]
+    print(_fmt_table(header, rows))
+    print(f"total: {compressed.weights:,} weights in {compressed.total_bits:,} bits = "
+          f"{compressed.compression_ratio(8):.2f}x vs 8-bit, "
+          f"{compressed.compression_ratio(32):.2f}x vs 32-bit")
+    print(f"accuracy: float {float_acc:.4f}, after projection {proj_acc:.4f}"
+          + (f", after {args.retrain_epochs} retraining epochs {acc:.4f}"
+             if args.retrain_epochs else ""))
+    print(f"wrote {out / 'layers.json'} and {out / 'weights.npz'}")
+    return 0
+
+
 def cmd_models(_args: argparse.Namespace) -> int:
     import sedse_models
 
@@ -135,6 +221,33 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--csv", help="write the long-form action rows as CSV")
     e.add_argument("--show-mapping", action="store_true", help="print each layer's mapping")
     e.set_defaults(func=cmd_eval)
+    c = sub.add_parser("compress", help="compress a trained model and measure its accuracy")
+    c.add_argument("--model", required=True, help="shipped model name")
+    c.add_argument("--dataset", required=True,
+                   help="fashion-mnist, digits, cifar10 or imagefolder")
+    c.add_argument("--data-root", help="folder of the dataset (cifar10, imagefolder, or a "
+                   "non-default Fashion-MNIST location)")
+    c.add_argument("--method", choices=_METHODS, default="smartexchange")
+    c.add_argument("--theta", type=float, default=4e-3)
+    c.add_argument("--row-theta", type=float, default=2e-2, help="<= 0 turns it off")
+    c.add_argument("--basis-size", type=int, default=3)
+    c.add_argument("--block-rows", type=int, default=192)
+    c.add_argument("--ce-bits", type=int, default=4)
+    c.add_argument("--basis-bits", type=int, default=8)
+    c.add_argument("--max-magnitude", type=float, default=32.0)
+    c.add_argument("--max-iter", type=int, default=30)
+    c.add_argument("--index", choices=["direct", "csr", "rle"], default="direct")
+    c.add_argument("--sparsity", type=float, default=0.8, help="prune methods")
+    c.add_argument("--rank", type=int, default=8, help="lowrank")
+    c.add_argument("--bits", type=int, default=8, help="prune/lowrank/pow2/uniform bits")
+    c.add_argument("--epochs", type=int, default=5, help="float baseline epochs (cached)")
+    c.add_argument("--retrain-epochs", type=int, default=0,
+                   help="alternate SGD epochs with projections (the paper's retraining)")
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"),
+                   help="where trained float baselines are cached")
+    c.add_argument("--out", required=True, help="output directory")
+    c.set_defaults(func=cmd_compress)
     m = sub.add_parser("models", help="list the shipped models")
     m.set_defaults(func=cmd_models)
     return p

@@ -109,3 +109,47 @@ def test_design_that_does_not_fit_is_one_line(tmp_path):
     assert "\n" not in line
     assert line.startswith("sedse: error: features.0: no factorisation of")
     assert "level RF partition I holds 1 B < 2 B" in line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "nonet", "--dataset", "digits"], "--model: unknown model 'nonet'"),
+    (["--model", "lenet5", "--dataset", "digits"], "lenet5 expects (1, 28, 28) inputs but "
+     "digits has (1, 8, 8)"),
+    (["--model", "lenet5", "--dataset", "digits", "--theta", "0"],
+     "smartexchange.theta: expected a number > 0, found 0.0"),
+    (["--model", "lenet5", "--dataset", "svhn"], "dataset: unknown dataset 'svhn'"),
+    (["--model", "lenet5", "--dataset", "fashion-mnist", "--data-root", "/nonexistent"],
+     "/nonexistent/train-images-idx3-ubyte.gz: not found"),
+])
+def test_compress_errors_are_one_line(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, "-m", "sedse", "compress", *args, "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_compress_writes_a_readable_directory(tmp_path, capsys):
+    from sedse.compress._data import FASHION_MNIST_ROOT
+    from sedse.compress._io import load_compressed
+
+    from .test_data import REQUIRE
+
+    if not (FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file() and not REQUIRE:
+        pytest.skip("apt-get install dataset-fashion-mnist to run")
+    out = tmp_path / "o"
+    rc = main(["compress", "--model", "lenet5", "--dataset", "fashion-mnist", "--epochs", "1",
+               "--theta", "0.04", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "kept dense: kernel 5x5" in text and "vs 32-bit" in text
+    doc, enc = load_compressed(out)
+    assert doc["accuracy"] > 0.7 and doc["float_accuracy"] > 0.8
+    assert enc["classifier.1"].method == "smartexchange/direct"
+    assert enc["features.0"].method == "dense"
+    assert doc["ratio_vs_32bit"] == pytest.approx(
+        sum(e.dense_weights for e in enc.values()) * 32 / sum(e.total_bits for e in enc.values()))
+    (out / "layers.json").write_text("{broken")
+    from sedse.errors import SpecError
+
+    with pytest.raises(SpecError, match="layers.json: malformed"):
+        load_compressed(out)
