@@ -70,3 +70,24 @@ def test_smartexchange_on_a_trained_model_reports_every_layer(digits, tmp_path):
     c = compress_model(model, SmartExchange(SmartExchangeConfig(theta=1e-2)))
     assert [layer.name for layer in c.layers] == ["1", "3"]
     assert c.compression_ratio(32) > 4 and not c.notes()
+
+
+def test_decomposed_training_keeps_mask_and_powers_of_two(digits, tmp_path):
+    from sedse.compress import train_decomposed
+
+    torch.set_num_threads(1)
+    model = train_float("mlp", _mlp, digits, TrainConfig(epochs=6), cache_dir=tmp_path)
+    cfg = SmartExchangeConfig(theta=2e-2, row_theta=0.1)
+    first = compress_model(model, SmartExchange(cfg))
+    c = train_decomposed(model, digits, cfg, epochs=2)
+    for before, after in zip(first.layers, c.layers, strict=True):
+        ce = after.extra["ce"]
+        nz = ce[ce != 0]
+        assert np.array_equal(np.log2(np.abs(nz)), np.round(np.log2(np.abs(nz))))
+        # the mask is frozen: nothing the decomposition zeroed comes back
+        assert not ((before.extra["ce"] == 0) & (ce != 0)).any()
+        # the model computes with exactly Ce . B
+        assert np.allclose(after.weight, (ce @ after.extra["basis"]).reshape(
+            after.shape[0], -1)[:, :np.prod(after.shape[1:])].reshape(after.shape), atol=1e-5)
+    assert accuracy(model, digits) > 0.8
+    assert c.compression_ratio(32) > 4

@@ -10,6 +10,7 @@ from sedse.compress._compressors import (
     UniformQuant,
 )
 from sedse.compress._data import DATASETS, Dataset, load_dataset
+from sedse.compress._decomposed import to_decomposed, train_decomposed
 from sedse.compress._smartexchange import (
     Decomposition,
     SmartExchangeConfig,
@@ -31,6 +32,7 @@ from sedse.compress._train import (
 __all__ = ["DATASETS", "INDEX_SCHEMES", "CompressedLayer", "Compressor", "Dataset",
            "Decomposition", "LowRank", "load_dataset", "CompressedModel", "TrainConfig",
            "accuracy", "compress_model", "project", "retrain", "train_float",
+           "to_decomposed", "train_decomposed",
            "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
            "UniformQuant", "decomposable", "decompose", "quantise_pow2",
            "smartexchange_encoding"]

@@ -1,0 +1,116 @@
+"""Training in the decomposed form (SmartDeal, arXiv 2101.01163; REFERENCE 1.3).
+
+Every decomposable Conv2d / Linear weight is replaced, through a torch parametrization,
+by W = from_blocks(Q(Ce) * M . B): Ce and B are the trained parameters, Q is the
+per-block power-of-two quantiser of `quantise_pow2` with a straight-through estimator
+(the backward pass treats Q as the identity), and M is the sparsity mask of the initial
+decomposition, frozen. Layers the method does not cover stay ordinary dense weights.
+`train_decomposed` returns the final `CompressedModel` (storage from the trained Ce).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sedse.compress._compressors import CompressedLayer, SmartExchange, _rel_error
+from sedse.compress._data import Dataset
+from sedse.compress._smartexchange import Blocks, SmartExchangeConfig, decomposable, decompose
+from sedse.compress._storage import smartexchange_encoding
+from sedse.compress._train import CompressedModel, TrainConfig, _weight_modules, train_epochs
+
+
+def _quantise_torch(c, cfg: SmartExchangeConfig):
+    import torch
+
+    mag = c.abs().clamp(max=2.0 ** np.floor(np.log2(cfg.max_magnitude)))
+    e = torch.floor(torch.log2(mag.clamp(min=1e-30)))
+    p = torch.pow(2.0, e)
+    q = torch.where(mag >= 1.5 * p, 2 * p, p)
+    q = torch.where(mag > 0, q, torch.zeros_like(q))
+    top = q.amax(dim=(1, 2), keepdim=True)
+    floor = top * 2.0 ** (-(cfg.n_exponents - 1))
+    q = torch.where(mag < floor / 2, torch.zeros_like(q), torch.maximum(q, floor))
+    return torch.sign(c) * q
+
+
+class _Rebuild:
+    """Factory for the parametrization module (torch imported lazily)."""
+
+    @staticmethod
+    def make(ce: np.ndarray, basis: np.ndarray, blocks: Blocks, cfg: SmartExchangeConfig):
+        import torch
+        from torch import nn
+
+        class Rebuild(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.ce = nn.Parameter(torch.tensor(ce, dtype=torch.float32))
+                self.basis = nn.Parameter(torch.tensor(basis, dtype=torch.float32))
+                self.register_buffer("mask", torch.tensor(ce != 0, dtype=torch.float32))
+                self.blocks = blocks
+                self.cfg = cfg
+
+            def quantised(self):
+                c = self.ce
+                q = c + (_quantise_torch(c.detach(), self.cfg) - c).detach()   # STE
+                return q * self.mask
+
+            def forward(self, _w):
+                y = self.quantised() @ self.basis
+                b = self.blocks
+                k = b.shape[0]
+                rows = y.reshape(k, -1, y.shape[-1])[:, :b.rows_per_filter].reshape(k, -1)
+                if b.pad_cols:
+                    rows = rows[:, :rows.shape[1] - b.pad_cols]
+                return rows.reshape(b.shape)
+
+        return Rebuild()
+
+
+def to_decomposed(model, cfg: SmartExchangeConfig) -> list[str]:
+    """Parametrize every decomposable weight of `model` in place; return their names."""
+    import torch.nn.utils.parametrize as P
+
+    names = []
+    for name, mod in list(_weight_modules(model)):
+        w = mod.weight.detach().cpu().numpy()
+        if not decomposable(tuple(w.shape), cfg.basis_size):
+            continue
+        d = decompose(w, cfg)
+        P.register_parametrization(mod, "weight", _Rebuild.make(d.ce, d.basis, d.blocks, cfg),
+                                   unsafe=True)
+        names.append(name)
+    return names
+
+
+FINE_TUNE = TrainConfig(lr=0.01)
+
+
+def train_decomposed(model, data: Dataset, cfg: SmartExchangeConfig, epochs: int,
+                     train_cfg: TrainConfig = FINE_TUNE, device: str = "cpu",
+                     index: str = "direct") -> CompressedModel:
+    """Decompose, train Ce and B with the STE for `epochs`, and return the result; the
+    model keeps computing with the rebuilt weights."""
+    import torch
+
+    original = {n: m.weight.detach().cpu().numpy().copy() for n, m in _weight_modules(model)}
+    to_decomposed(model, cfg)
+    train_epochs(model, data, train_cfg, epochs, device, seed_offset=2)
+    out = []
+    dense = SmartExchange(cfg, index=index)
+    for name, mod in _weight_modules(model):
+        if not hasattr(mod, "parametrizations"):
+            out.append(dense.compress(name, original[name]))
+            continue
+        reb = mod.parametrizations.weight[0]
+        with torch.no_grad():
+            ce = reb.quantised().cpu().numpy().astype(np.float64)
+            basis = reb.basis.detach().cpu().numpy().astype(np.float64)
+            w = mod.weight.detach().cpu().numpy()
+        enc = smartexchange_encoding(ce, reb.blocks.valid, ce_bits=cfg.ce_bits,
+                                     basis_bits=cfg.basis_bits, dense_weights=w.size,
+                                     index=index)
+        out.append(CompressedLayer(name, tuple(w.shape), "smartexchange", enc,
+                                   _rel_error(original[name], w), w,
+                                   extra={"ce": ce, "basis": basis}))
+    return CompressedModel(tuple(out))
