@@ -99,7 +99,7 @@ def plot(float_acc: float, rows: list[dict], out: Path) -> None:
                                   if key == "acc_retrained" else [])
         for method in methods:
             pts = sorted((r[rkey], r[key]) for r in rows if r["method"] == method)
-            ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=method,
+            ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=method,
                     lw=2.5 if method.startswith("SmartExchange") else 1.2,
                     ls="--" if "decomposed" in method else "-")
         ax.axhline(100 * float_acc, color="k", ls="--", lw=1, label="float (32-bit)")
