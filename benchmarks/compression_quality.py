@@ -53,15 +53,31 @@ SWEEPS = {
 }
 
 
-def run(retrain_epochs: int, cache_dir: Path) -> tuple[float, list[dict]]:
+#: a shorter sweep for the CIFAR-style ResNet-8 (about 1 min per training epoch here)
+SWEEPS_RESNET8 = {
+    "SmartExchange": [(f"theta={t}", SmartExchange(SmartExchangeConfig(theta=t,
+                                                                      row_theta=5 * t)))
+                      for t in (0.02, 0.04, 0.06)],
+    "prune (element)": [(f"sparsity={s}", MagnitudePrune(s)) for s in (0.7, 0.9)],
+    "prune (vector)": [(f"sparsity={s}", MagnitudePrune(s, "vector")) for s in (0.7,)],
+    "low rank": [(f"rank={r}", LowRank(r)) for r in (8, 4)],
+    "power-of-2 quant": [(f"bits={b}", Pow2Quant(b)) for b in (3,)],
+    "uniform quant": [(f"bits={b}", UniformQuant(b)) for b in (3,)],
+}
+
+
+def run(retrain_epochs: int, cache_dir: Path, model_name: str = "lenet5",
+        float_epochs: int = 5) -> tuple[float, list[dict]]:
+    sweeps = SWEEPS_RESNET8 if model_name == "resnet8_gray" else SWEEPS
     torch.set_num_threads(2)
     data = load_dataset("fashion-mnist")
-    model = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
-                        TrainConfig(epochs=5), cache_dir=cache_dir)
+    build = sedse_models.MODELS[model_name].build
+    model = train_float(model_name, build, data, TrainConfig(epochs=float_epochs),
+                        cache_dir=cache_dir)
     base = {k: v.clone() for k, v in model.state_dict().items()}
     float_acc = accuracy(model, data)
     rows = []
-    for method, points in SWEEPS.items():
+    for method, points in sweeps.items():
         for label, comp in points:
             model.load_state_dict(base)
             c = compress_model(model, comp)
@@ -73,7 +89,7 @@ def run(retrain_epochs: int, cache_dir: Path) -> tuple[float, list[dict]]:
                          "ratio32": c.compression_ratio(32), "ratio8": c.compression_ratio(8),
                          "acc_projected": a0, "ratio32_retrained": c2.compression_ratio(32),
                          "acc_retrained": a1})
-    for label, comp in SWEEPS["SmartExchange"]:
+    for label, comp in sweeps["SmartExchange"]:
         # training in the decomposed form (STE, frozen mask) as the retraining step
         model.load_state_dict(base)
         c = compress_model(model, comp)
@@ -85,18 +101,19 @@ def run(retrain_epochs: int, cache_dir: Path) -> tuple[float, list[dict]]:
                      "ratio32": c.compression_ratio(32), "ratio8": c.compression_ratio(8),
                      "acc_projected": a0, "ratio32_retrained": c2.compression_ratio(32),
                      "acc_retrained": accuracy(model, data)})
-        model = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
-                            TrainConfig(epochs=5), cache_dir=cache_dir)
+        model = train_float(model_name, build, data, TrainConfig(epochs=float_epochs),
+                            cache_dir=cache_dir)
     return float_acc, rows
 
 
-def plot(float_acc: float, rows: list[dict], out: Path) -> None:
+def plot(float_acc: float, rows: list[dict], out: Path, model_name: str = "lenet5") -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, (key, rkey, title) in zip(axes, (
             ("acc_projected", "ratio32", "after projection (no retraining)"),
             ("acc_retrained", "ratio32_retrained", "after retraining")), strict=True):
-        methods = list(SWEEPS) + (["SmartExchange (decomposed training)"]
-                                  if key == "acc_retrained" else [])
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        if key != "acc_retrained":
+            methods.remove("SmartExchange (decomposed training)")
         for method in methods:
             pts = sorted((r[rkey], r[key]) for r in rows if r["method"] == method)
             ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=method,
@@ -115,7 +132,7 @@ def plot(float_acc: float, rows: list[dict], out: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
     axes[1].legend(fontsize=8, loc="lower left")
-    fig.suptitle("LeNet-5 on Fashion-MNIST: accuracy vs weight storage")
+    fig.suptitle(f"{model_name} on Fashion-MNIST: accuracy vs weight storage")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -125,19 +142,25 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--retrain-epochs", type=int, default=1)
     ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
-    ap.add_argument("--out", default="docs/compression_quality.png")
+    ap.add_argument("--model", choices=["lenet5", "resnet8_gray"], default="lenet5")
+    ap.add_argument("--float-epochs", type=int, default=5)
+    ap.add_argument("--out", default=None, help="figure (default docs/compression_quality"
+                    "[_MODEL].png)")
     args = ap.parse_args()
+    out = args.out or ("docs/compression_quality.png" if args.model == "lenet5"
+                       else f"docs/compression_quality_{args.model}.png")
     t0 = time.perf_counter()
-    float_acc, rows = run(args.retrain_epochs, Path(args.cache_dir))
-    print(f"LeNet-5 / Fashion-MNIST, float accuracy {100 * float_acc:.2f}%; retraining: "
+    float_acc, rows = run(args.retrain_epochs, Path(args.cache_dir), args.model,
+                          args.float_epochs)
+    print(f"{args.model} / Fashion-MNIST, float accuracy {100 * float_acc:.2f}%; retraining: "
           f"{args.retrain_epochs} epoch(s) alternating with projection")
     print("| method | params | x vs 32-bit | x vs 8-bit | acc. projected | acc. retrained |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['method']} | {r['params']} | {r['ratio32']:.1f} | {r['ratio8']:.2f} | "
               f"{100 * r['acc_projected']:.2f} | {100 * r['acc_retrained']:.2f} |")
-    plot(float_acc, rows, Path(args.out))
-    print(f"wrote {args.out} ({time.perf_counter() - t0:.0f} s)")
+    plot(float_acc, rows, Path(out), args.model)
+    print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ MODELS: dict[str, ModelEntry] = {
     "resnet50": ModelEntry(resnet50, (3, 224, 224), "ResNet-50, ImageNet"),
     "resnet20": ModelEntry(lambda: CifarResNet(20), (3, 32, 32), "ResNet-20, CIFAR-10"),
     "resnet56": ModelEntry(lambda: CifarResNet(56), (3, 32, 32), "ResNet-56, CIFAR-10"),
+    "resnet8_gray": ModelEntry(lambda: CifarResNet(8, in_channels=1), (1, 28, 28),
+                               "CIFAR-style ResNet-8, 28x28 grey (Fashion-MNIST)"),
     "mobilenetv2": ModelEntry(MobileNetV2, (3, 224, 224), "MobileNetV2 1.0, ImageNet"),
     "efficientnet_b0": ModelEntry(EfficientNetB0, (3, 224, 224), "EfficientNet-B0, ImageNet"),
     "deeplabv3plus": ModelEntry(DeepLabV3Plus, (3, 512, 512),

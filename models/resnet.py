@@ -90,14 +90,15 @@ class ResNet(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    """CIFAR ResNet-(6n+2): 16/32/64 channels, 32 x 32 input."""
+    """CIFAR ResNet-(6n+2): 16/32/64 channels, 32 x 32 input (any size works: global
+    average pooling before the classifier)."""
 
-    def __init__(self, depth: int = 20, num_classes: int = 10) -> None:
+    def __init__(self, depth: int = 20, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError("CIFAR ResNet depth must be 6n + 2")
         n = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU()
         stages, c_in = [], 16

@@ -168,8 +168,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
     project(model, compressed)
     proj_acc = accuracy(model, data)
     acc = proj_acc
+    if args.slim_frac and not args.retrain_epochs:
+        raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
     if args.retrain_epochs:
-        compressed = retrain(model, data, comp, args.retrain_epochs)
+        compressed = retrain(model, data, comp, args.retrain_epochs, slim_frac=args.slim_frac)
         acc = accuracy(model, data)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "debug", "out")}
     out = Path(args.out)
@@ -243,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=5, help="float baseline epochs (cached)")
     c.add_argument("--retrain-epochs", type=int, default=0,
                    help="alternate SGD epochs with projections (the paper's retraining)")
+    c.add_argument("--slim-frac", type=float, default=0.0,
+                   help="prune this fraction of conv channels by BN scale in the first "
+                        "retraining epoch (network slimming)")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"),
                    help="where trained float baselines are cached")

@@ -91,3 +91,27 @@ def test_decomposed_training_keeps_mask_and_powers_of_two(digits, tmp_path):
             after.shape[0], -1)[:, :np.prod(after.shape[1:])].reshape(after.shape), atol=1e-5)
     assert accuracy(model, digits) > 0.8
     assert c.compression_ratio(32) > 4
+
+
+def _bn_net():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+
+def test_network_slimming_prunes_channels_by_bn_scale(digits, tmp_path):
+    torch.set_num_threads(1)
+    model = train_float("bn", _bn_net, digits, TrainConfig(epochs=3), cache_dir=tmp_path)
+    c = retrain(model, digits, SmartExchange(SmartExchangeConfig(theta=1e-3, row_theta=None)),
+                epochs=2, slim_frac=0.25)
+    gammas = torch.cat([model[1].weight, model[4].weight]).detach()
+    assert int((gammas == 0).sum()) == 4                   # 25% of 16 channels
+    for conv, bn in ((model[0], model[1]), (model[3], model[4])):
+        dead = bn.weight.detach() == 0
+        assert (conv.weight.detach()[dead] == 0).all() and (bn.bias.detach()[dead] == 0).all()
+    # pruned filters are zero Ce rows in the storage accounting
+    assert c.layers[1].encoding.zero_row_frac > 0
+    with pytest.raises(SpecError, match="slim_frac: expected a fraction"):
+        from sedse.compress import slim
+
+        slim(model, 1.5)

@@ -26,12 +26,13 @@ from sedse.compress._train import (
     compress_model,
     project,
     retrain,
+    slim,
     train_float,
 )
 
 __all__ = ["DATASETS", "INDEX_SCHEMES", "CompressedLayer", "Compressor", "Dataset",
            "Decomposition", "LowRank", "load_dataset", "CompressedModel", "TrainConfig",
-           "accuracy", "compress_model", "project", "retrain", "train_float",
+           "accuracy", "compress_model", "project", "retrain", "slim", "train_float",
            "to_decomposed", "train_decomposed",
            "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
            "UniformQuant", "decomposable", "decompose", "quantise_pow2",

@@ -170,20 +170,80 @@ def project(model, compressed: CompressedModel) -> None:
                                                          dtype=np.float32)))
 
 
+def _conv_bn_pairs(model):
+    """(conv, bn) pairs where a BatchNorm2d directly follows a Conv2d of matching width
+    in registration order (the layout of every shipped CNN)."""
+    import torch
+
+    pairs, prev = [], None
+    for _, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Conv2d):
+            prev = mod
+        elif isinstance(mod, torch.nn.BatchNorm2d) and prev is not None \
+                and prev.out_channels == mod.num_features:
+            pairs.append((prev, mod))
+            prev = None
+    return pairs
+
+
+def slim(model, fraction: float) -> dict:
+    """Network slimming (Liu et al., ICCV 2017; REFERENCE 1.3): the `fraction` of all
+    BN-followed conv channels with the smallest |BN scale| (one global threshold) are
+    pruned: their filters, scales and shifts are set to zero. Returns the channel masks
+    (re-apply them with `apply_channel_masks` after further training)."""
+    import torch
+
+    if not 0.0 <= fraction < 1.0:
+        raise SpecError("slim_frac", f"expected a fraction in [0, 1), found {fraction!r}")
+    pairs = _conv_bn_pairs(model)
+    if not pairs or fraction == 0:
+        return {}
+    scales = torch.cat([bn.weight.detach().abs().flatten() for _, bn in pairs])
+    k = int(fraction * len(scales))
+    if k == 0:
+        return {}
+    threshold = torch.kthvalue(scales, k).values
+    masks = {id(bn): (bn.weight.detach().abs() > threshold) for _, bn in pairs}
+    apply_channel_masks(model, masks)
+    return masks
+
+
+def apply_channel_masks(model, masks: dict) -> None:
+    import torch
+
+    with torch.no_grad():
+        for conv, bn in _conv_bn_pairs(model):
+            keep = masks.get(id(bn))
+            if keep is None:
+                continue
+            conv.weight[~keep] = 0.0
+            bn.weight[~keep] = 0.0
+            bn.bias[~keep] = 0.0
+
+
 def retrain(model, data: Dataset, compressor: Compressor, epochs: int,
-            cfg: TrainConfig = TrainConfig(lr=0.01), device: str = "cpu") -> CompressedModel:
-    """The paper's retraining: one epoch of SGD, then project all layers; repeat."""
-    state: dict = {}
+            cfg: TrainConfig = TrainConfig(lr=0.01), device: str = "cpu",
+            slim_frac: float = 0.0) -> CompressedModel:
+    """The paper's retraining: one epoch of SGD, then project all layers; repeat. With
+    `slim_frac`, channels are pruned by BN scale after the first epoch (the paper prunes
+    channels in the first retraining epoch) and kept pruned afterwards."""
+    state: dict = {"epoch": 0, "masks": {}}
 
     def after(m):
+        if state["epoch"] == 1 and slim_frac > 0:
+            state["masks"] = slim(m, slim_frac)
+        apply_channel_masks(m, state["masks"])
         state["c"] = compress_model(m, compressor)
         project(m, state["c"])
+        state["epoch"] += 1
 
+    if slim_frac > 0 and epochs < 1:
+        raise SpecError("slim_frac", "channel pruning needs at least one retraining epoch")
     after(model)
     train_epochs(model, data, cfg, epochs, device, after_epoch=after, seed_offset=1)
     return state["c"]
 
 
-__all__ = ["CompressedModel", "TrainConfig", "accuracy", "compress_model", "project",
-           "retrain", "train_epochs", "train_float"]
+__all__ = ["CompressedModel", "TrainConfig", "accuracy", "apply_channel_masks",
+           "compress_model", "project", "retrain", "slim", "train_epochs", "train_float"]
 
