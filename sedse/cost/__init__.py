@@ -7,11 +7,10 @@ from sedse.cost._search import (
     SearchCache,
     SearchResult,
     SearchSettings,
-    default_mapping,
     objective_value,
     search_mapping,
 )
 
 __all__ = ["ACTIONS", "OBJECTIVES", "BatchCost", "SearchCache", "SearchResult",
-           "SearchSettings", "search_mapping", "LayerCost", "NetworkCost", "default_mapping",
+           "SearchSettings", "search_mapping", "LayerCost", "NetworkCost",
            "evaluate", "evaluate_mapping", "evaluate_workload", "objective_value"]

@@ -88,13 +88,6 @@ class BatchCost:
     idle_mac_slots: np.ndarray
     active_pes: np.ndarray  # PEs that do at least one real (unpadded) MAC
 
-    def first_overflow(self, i: int) -> tuple[int, int, int, int]:
-        """(level, partition, needed bytes, capacity) of candidate i's first overflow."""
-        over = self.tile_bytes[:, :, i] > self.capacity_bytes
-        li, pi = np.argwhere(over)[0]
-        return (int(li), int(pi), int(self.tile_bytes[li, pi, i]),
-                int(self.capacity_bytes[li, pi]))
-
 
 @dataclass
 class _LevelLoops:
@@ -348,6 +341,3 @@ def _active_pes(layer: Layer, tiles: np.ndarray, sf: np.ndarray) -> np.ndarray:
         active *= live.prod(axis=0)
     return active
 
-
-def seconds(cycles: float, acc: Accelerator) -> float:
-    return float(cycles) / (acc.clock_mhz * 1e6)

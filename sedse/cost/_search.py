@@ -167,9 +167,3 @@ def search_mapping(layer: Layer, acc: Accelerator,
     best = _rank(digits, obj, tie)[0]
     return SearchResult(space.to_candidates(digits[[best]]), space.size, evaluated, fitting,
                         exhaustive)
-
-
-def default_mapping(layer: Layer, acc: Accelerator, *, objective: str = "energy",
-                    seed: int = 0) -> Candidates:
-    """Return the searched best mapping (a batch of one) with default settings."""
-    return search_mapping(layer, acc, SearchSettings(objective=objective, seed=seed)).best

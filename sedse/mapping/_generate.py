@@ -1,7 +1,8 @@
 """Random candidate mappings, generated directly as integer arrays.
 
-This is the simple default mapper's candidate source (a systematic, dataflow-constrained
-search replaces it later). Per dim, the size (possibly padded up to a multiple of an
+Unconstrained random mappings (dataflows ignored) for property tests and benchmarks;
+the mapping search draws from `sedse.mapping._space` instead. Per dim, the size (possibly
+padded up to a multiple of an
 array axis) is split into factors over the spatial axes and the temporal levels, each
 factor a random divisor of what remains; slot order and loop orders are random, and
 half of the spatial picks take the largest divisor that fits, to favour utilisation.
@@ -59,18 +60,3 @@ def random_candidates(layer: Layer, acc: Accelerator, m: int,
         tf[:, 0, di] = remaining
     order = np.argsort(rng.random((m, L, D)), axis=2).astype(np.int64)
     return Candidates(tf, order, sf, default_keep_mask(acc))
-
-
-def trivial_candidate(layer: Layer, acc: Accelerator) -> Candidates:
-    """One mapping with every loop at the outermost level (tiles of one element)."""
-    L, A, D = len(acc.levels), len(acc.array_axes), len(DIMS)
-    tf = np.ones((1, L, D), dtype=np.int64)
-    tf[0, 0] = [getattr(layer, d) for d in DIMS]
-    return Candidates(tf, np.tile(np.arange(D), (1, L, 1)), np.ones((1, A, D), dtype=np.int64),
-                      default_keep_mask(acc))
-
-
-def concat(cands: list[Candidates]) -> Candidates:
-    return Candidates(np.concatenate([c.tf for c in cands]),
-                      np.concatenate([c.order for c in cands]),
-                      np.concatenate([c.sf for c in cands]), cands[0].keep)
