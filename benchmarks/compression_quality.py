@@ -13,6 +13,7 @@ weights) to docs/compression_quality.png.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -131,9 +132,10 @@ def plot(float_acc: float, rows: list[dict], out: Path, model_name: str = "lenet
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
-    axes[1].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"{model_name} on Fashion-MNIST: accuracy vs weight storage")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
 
@@ -146,12 +148,22 @@ def main() -> None:
     ap.add_argument("--float-epochs", type=int, default=5)
     ap.add_argument("--out", default=None, help="figure (default docs/compression_quality"
                     "[_MODEL].png)")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the figure from the last run's runs/ JSON, no training")
     args = ap.parse_args()
     out = args.out or ("docs/compression_quality.png" if args.model == "lenet5"
                        else f"docs/compression_quality_{args.model}.png")
+    saved = Path("runs") / f"compression_quality_{args.model}.json"
     t0 = time.perf_counter()
+    if args.replot:
+        doc = json.loads(saved.read_text())
+        plot(doc["float_accuracy"], doc["rows"], Path(out), args.model)
+        print(f"wrote {out}")
+        return
     float_acc, rows = run(args.retrain_epochs, Path(args.cache_dir), args.model,
                           args.float_epochs)
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps({"float_accuracy": float_acc, "rows": rows}, indent=1))
     print(f"{args.model} / Fashion-MNIST, float accuracy {100 * float_acc:.2f}%; retraining: "
           f"{args.retrain_epochs} epoch(s) alternating with projection")
     print("| method | params | x vs 32-bit | x vs 8-bit | acc. projected | acc. retrained |")
