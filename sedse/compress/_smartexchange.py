@@ -110,7 +110,7 @@ def to_blocks(w: np.ndarray, cfg: SmartExchangeConfig) -> Blocks:
     n_rows = rows.shape[1]
     per = -(-n_rows // H)                             # blocks per filter
     h = min(H, n_rows)
-    padded = np.zeros((k, per * h, S), dtype=w.dtype)
+    padded = np.zeros((k, per * h, S), dtype=np.float64)
     padded[:, :n_rows] = rows
     valid = np.zeros((k, per * h), dtype=bool)
     valid[:, :n_rows] = True
@@ -130,21 +130,18 @@ def from_blocks(y: np.ndarray, b: Blocks) -> np.ndarray:
 # ---------------------------------------------------------------------------------
 # the batched algorithm
 
-# IEEE-754 exponent mask and top mantissa bit, per float width
-_BITS = {np.dtype(np.float64): (np.int64, np.int64(0x7FF0000000000000),
-                                np.int64(0x0008000000000000)),
-         np.dtype(np.float32): (np.int32, np.int32(0x7F800000), np.int32(0x00400000))}
+_EXP = np.int64(0x7FF0000000000000)
+_TOP = np.int64(0x0008000000000000)
 
 
 def quantise_pow2(c: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
     """Signed powers of two (nearest in linear distance) within each block's exponent
-    window; below the window -> 0. `c` is (n_blocks, rows, S), float32 or float64."""
+    window; below the window -> 0. `c` is (n_blocks, rows, S), float64."""
     mag = np.abs(c)
     # mag = 1.f x 2**E: the nearer of 2**E and 2**(E+1) is the upper one iff 1.f >= 1.5,
     # i.e. iff the top mantissa bit is set; adding that bit one place up bumps E
-    itype, exp, top_bit = _BITS[mag.dtype]
-    bits = mag.view(itype)
-    q = ((bits & exp) + ((bits & top_bit) << 1)).view(mag.dtype)
+    bits = mag.view(np.int64)
+    q = ((bits & _EXP) + ((bits & _TOP) << 1)).view(np.float64)
     np.minimum(q, 2.0 ** np.floor(np.log2(cfg.max_magnitude)), out=q)
     top = q.max(axis=(1, 2), keepdims=True)
     floor = top * 2.0 ** (-(cfg.n_exponents - 1))      # smallest representable
@@ -210,9 +207,7 @@ def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -
         raise SpecError("smartexchange.basis_size",
                         f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
                         f"size {cfg.basis_size} (kernel width must equal it, or be 1x1/FC)")
-    # float32 halves the memory traffic of the iterations; exact power-of-two levels are
-    # unaffected and the relative reconstruction error changes below 1e-6
-    blk = to_blocks(np.asarray(w, dtype=np.float32), cfg)
+    blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
     x = blk.x
     n, _, S = x.shape
     basis = np.broadcast_to(np.eye(S), (n, S, S)).copy()
