@@ -82,3 +82,33 @@ def test_diannao_dram_dominates_large_fc_layers():
     rep = evaluate_workload(fc, acc, settings=SearchSettings(objective="energy"))
     for lc in rep.layers:
         assert lc.energy_by("level")["DRAM"] / lc.energy_pj > 0.90, lc.layer.name
+
+
+@pytest.mark.slow
+def test_smartexchange_10x_within_one_point_on_fashion_mnist(tmp_path):
+    """Issue #4's bar: SmartExchange (trained in the decomposed form) reaches >= 10x vs
+    32-bit weights, all bits counted, within 1 point of the float LeNet-5."""
+    import torch
+
+    from sedse.compress import (
+        SmartExchangeConfig,
+        TrainConfig,
+        accuracy,
+        load_dataset,
+        train_decomposed,
+        train_float,
+    )
+    from sedse.compress._data import FASHION_MNIST_ROOT
+
+    from .test_data import REQUIRE
+
+    if not (FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file() and not REQUIRE:
+        pytest.skip("apt-get install dataset-fashion-mnist to run")
+    torch.set_num_threads(2)
+    data = load_dataset("fashion-mnist")
+    model = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
+                        TrainConfig(epochs=5), cache_dir=tmp_path)
+    float_acc = accuracy(model, data)
+    c = train_decomposed(model, data, SmartExchangeConfig(theta=0.03, row_theta=0.15), 2)
+    assert c.compression_ratio(32) >= 10.0
+    assert accuracy(model, data) >= float_acc - 0.01
