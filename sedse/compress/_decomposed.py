@@ -14,23 +14,24 @@ import numpy as np
 
 from sedse.compress._compressors import CompressedLayer, SmartExchange, _rel_error
 from sedse.compress._data import Dataset
-from sedse.compress._smartexchange import Blocks, SmartExchangeConfig, decomposable, decompose
+from sedse.compress._smartexchange import (
+    Blocks,
+    SmartExchangeConfig,
+    decomposable,
+    decompose,
+    quantise_pow2,
+)
 from sedse.compress._storage import smartexchange_encoding
 from sedse.compress._train import CompressedModel, TrainConfig, _weight_modules, train_epochs
 
 
 def _quantise_torch(c, cfg: SmartExchangeConfig):
+    """The numpy quantiser applied to a (detached) tensor: one implementation, so the
+    trained Ce uses exactly the rounding the storage accounting assumes."""
     import torch
 
-    mag = c.abs().clamp(max=2.0 ** np.floor(np.log2(cfg.max_magnitude)))
-    e = torch.floor(torch.log2(mag.clamp(min=1e-30)))
-    p = torch.pow(2.0, e)
-    q = torch.where(mag >= 1.5 * p, 2 * p, p)
-    q = torch.where(mag > 0, q, torch.zeros_like(q))
-    top = q.amax(dim=(1, 2), keepdim=True)
-    floor = top * 2.0 ** (-(cfg.n_exponents - 1))
-    q = torch.where(mag < floor / 2, torch.zeros_like(q), torch.maximum(q, floor))
-    return torch.sign(c) * q
+    q = quantise_pow2(c.detach().cpu().double().numpy(), cfg)
+    return torch.from_numpy(q).to(device=c.device, dtype=c.dtype)
 
 
 class _Rebuild:

@@ -310,8 +310,6 @@ def accelerator_from_node(root: Node) -> Accelerator:
             raise lv_node.child(i).get("name").error(f"level name {n!r} used twice")
     if set(levels[0].operands) != set(OPERAND_NAMES):
         raise lv_node.child(0).error("the outermost level must store W, I and O")
-    if levels[0].partitions[0].capacity_bytes is not None and len(levels) > 1:
-        pass  # a bounded outermost level is allowed; tiles are checked against it
     owner: dict[str, str] = {}
     for i, lvl in enumerate(levels):
         for a in lvl.fanout_dims:
