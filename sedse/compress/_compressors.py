@@ -18,7 +18,7 @@ A layer a method cannot handle (SmartExchange on 5x5 / 7x7 kernels) is kept dens
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,6 +41,11 @@ class CompressedLayer:
     weight: np.ndarray = field(compare=False, repr=False)
     note: str = ""
     extra: dict = field(default_factory=dict, compare=False, repr=False)  # e.g. Ce, B
+
+
+def _density(enc: WeightEncoding, weight: np.ndarray) -> WeightEncoding:
+    """`enc` with the non-zero fraction of the weights the network computes with."""
+    return replace(enc, weight_density_frac=float(np.count_nonzero(weight)) / max(weight.size, 1))
 
 
 def _rel_error(w: np.ndarray, r: np.ndarray) -> float:
@@ -87,7 +92,8 @@ class SmartExchange(Compressor):
         enc = smartexchange_encoding(d.ce, d.blocks.valid, ce_bits=cfg.ce_bits,
                                      basis_bits=cfg.basis_bits, dense_weights=w.size,
                                      index=self.index)
-        return CompressedLayer(name, tuple(w.shape), self.method, enc, _rel_error(w, r), r,
+        return CompressedLayer(name, tuple(w.shape), self.method,
+                               _density(enc, r), _rel_error(w, r), r,
                                extra={"ce": d.ce, "basis": d.basis, "iterations": d.iterations})
 
 
@@ -130,7 +136,8 @@ class MagnitudePrune(Compressor):
         r = np.where(mask, _uniform(w, self.bits), 0.0).astype(w.dtype)
         enc = WeightEncoding(f"prune/{self.granularity}", float(mask.mean()), rows_zero,
                              float(self.bits), 0, index, 0.0, stored + index + SCALE_BITS, n)
-        return CompressedLayer(name, tuple(w.shape), self.method, enc, _rel_error(w, r), r)
+        return CompressedLayer(name, tuple(w.shape), self.method,
+                               _density(enc, r), _rel_error(w, r), r)
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,8 @@ class LowRank(Compressor):
         rec = (a @ b).reshape(w.shape).astype(w.dtype)
         stored = r * (m.shape[0] + m.shape[1]) * self.bits + 2 * SCALE_BITS
         enc = WeightEncoding("lowrank", 1.0, 0.0, float(self.bits), 0, 0, 0.0, stored, w.size)
-        return CompressedLayer(name, tuple(w.shape), self.method, enc, _rel_error(w, rec), rec)
+        return CompressedLayer(name, tuple(w.shape), self.method,
+                               _density(enc, rec), _rel_error(w, rec), rec)
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,8 @@ class Pow2Quant(Compressor):
         r = r.astype(w.dtype)
         enc = WeightEncoding("pow2", float((r != 0).mean()), 0.0, float(self.bits), 0, 0, 0.0,
                              w.size * self.bits + SCALE_BITS, w.size)
-        return CompressedLayer(name, tuple(w.shape), self.method, enc, _rel_error(w, r), r)
+        return CompressedLayer(name, tuple(w.shape), self.method,
+                               _density(enc, r), _rel_error(w, r), r)
 
 
 def _uniform(w: np.ndarray, bits: int) -> np.ndarray:
@@ -196,4 +205,5 @@ class UniformQuant(Compressor):
         enc = WeightEncoding(f"uniform{self.bits}", float((r != 0).mean()), 0.0,
                              float(self.bits), 0, 0, 0.0, w.size * self.bits + SCALE_BITS,
                              w.size)
-        return CompressedLayer(name, tuple(w.shape), self.method, enc, _rel_error(w, r), r)
+        return CompressedLayer(name, tuple(w.shape), self.method,
+                               _density(enc, r), _rel_error(w, r), r)

@@ -26,6 +26,7 @@ from sedse.errors import SpecError
 from sedse.workload import WeightEncoding
 
 _ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
+_REQUIRED = _ENC_FIELDS - {"weight_density_frac"}  # added later; older directories lack it
 
 
 def save_compressed(out: Path, meta: dict, compressed) -> None:
@@ -57,10 +58,13 @@ def load_compressed(path: Path) -> tuple[dict, dict[str, WeightEncoding]]:
         enc = {}
         for i, layer in enumerate(doc["layers"]):
             e = layer["encoding"]
-            if set(e) != _ENC_FIELDS:
+            if not _REQUIRED <= set(e) <= _ENC_FIELDS:
                 raise SpecError(str(f), f"layers[{i}].encoding: expected keys "
                                 f"{sorted(_ENC_FIELDS)}")
-            enc[layer["name"]] = WeightEncoding(**e)
+            try:
+                enc[layer["name"]] = WeightEncoding(**e)
+            except ValueError as exc:
+                raise SpecError(str(f), f"layers[{i}].encoding: {exc}") from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SpecError(str(f), f"malformed ({type(exc).__name__}: {exc})") from None
     if not (Path(path) / "weights.npz").is_file():

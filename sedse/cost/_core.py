@@ -49,6 +49,31 @@ partition's bandwidth-bound cycles = bytes moved per instance / bytes per cycle)
 a fill/drain term: the cycles to load the first tile of every on-chip level from its
 parent and to write the last output tile back, each at the parent's bandwidth
 (compute does not overlap them). Utilisation = MACs / (compute cycles x PEs).
+
+Weight formats and zeros (`sedse.mapping.weight_format`): weight counts stay in dense
+weight elements; their bits per element are those of the format held at the level
+(the stored form down to the rebuild or compressed level, dense below), so energy,
+bandwidth and capacity follow the format. On a compressed level the index share of
+the weight energy is its own row (operand ``W_index``). Words crossing a fan-out move
+in the parent's format (rebuild engines sit on the child side).
+
+* Rebuild: the dense weights delivered into the child of the rebuild level are rebuilt
+  (``REBUILD/W/shift_add``: delivered x the encoding's ops per weight; ``basis_load``:
+  basis bits x delivered / layer weights, B is loaded once per pass over its block;
+  ``INDEX/W/lookup``: one index check per delivered weight). Rebuild-bound cycles =
+  delivered weights left after row skipping / (active child instances x engines
+  rebuilding at once x weights per cycle); latency is the max of this and the other
+  bounds.
+* Skipping keeps `keep_frac` of the work: MACs, compute cycles, the input and dense
+  weight counts below the array-feeding level (the outermost level with a fan-out),
+  the feeder's reads and network transfers of them, and the partial-sum reads and
+  updates at the innermost output level (every output is still produced and drained).
+  Weights on compressed levels are not scaled again (their format holds only the kept
+  part). Gating zero inputs (weights) removes
+  that share of the MAC energy and of the innermost weight (input) reads, not cycles.
+* Element-sparse weights: one ``INDEX`` lookup per executed MAC.
+* Bit-serial MACs: compute cycles x non-zero digits per activation x `sync_factor`;
+  MAC energy = executed MACs x digits x `term_energy_pj`.
 """
 
 from __future__ import annotations
@@ -58,7 +83,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sedse.hardware import Accelerator
-from sedse.mapping import Candidates
+from sedse.mapping import Candidates, weight_format
 from sedse.mapping._tiles import capacity_need, footprint, soa, tile_extents
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
@@ -87,6 +112,9 @@ class BatchCost:
     macs: int
     idle_mac_slots: np.ndarray
     active_pes: np.ndarray  # PEs that do at least one real (unpadded) MAC
+    run_cycles: np.ndarray = None      # compute cycles after skipping / bit-serial work
+    rebuild_cycles: np.ndarray = None  # rebuild-throughput bound (0 without engines)
+    run_macs: int = 0                  # MACs executed after skipping
 
 
 @dataclass
@@ -175,6 +203,11 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     L = len(acc.levels)
     M = len(c)
     bits = {x: layer.operand_bits(x) for x in OPERANDS}
+    wf = weight_format(layer, acc)
+    wbits = wf.bits_at
+    rebuilt = None      # dense weights delivered across the rebuild boundary
+    net_bits: dict[tuple[int, str], float] = {}  # bits per word on each fan-out
+    net_parent: dict[tuple[int, str], int] = {}
     tf, sf = soa(c, acc)
     tiles = tile_extents(tf, sf)
     spatial_total = sf.prod(axis=1)                  # (L+1, M) children under each level
@@ -234,8 +267,12 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 add((pname, x, "read"), moved_ext * inst_p if multicast else delivered)
                 if ch < L:
                     add((acc.levels[ch].name, x, "fill"), delivered)
+                if x == "W" and wf.kind == "rebuild" and p == wf.compressed_to:
+                    rebuilt = delivered
                 for li in fanouts:
                     add_net(net_words, (li, x), delivered)
+                    net_bits[(li, x)] = wbits[p] if x == "W" else bits[x]
+                    net_parent[(li, x)] = p
             else:
                 R = V - D
                 add((pname, x, "read"), R * fp_ext * inst_p if multicast else R * fp_child * inst_c)
@@ -245,6 +282,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     add((acc.levels[ch].name, x, "drain"), V * fp_child * inst_c)
                 for li in fanouts:
                     add_net(net_words, (li, x), (V + R) * fp_child * inst_c)
+                    net_bits[(li, x)] = bits[x]
                 if fanouts:
                     n_children = spatial_total[p:ch].prod(axis=0)
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
@@ -265,20 +303,51 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             r = lvl.rlc.ratio(layer.output_zero_frac, bits["O"])
             counts[key] = counts[key] - final + int(np.ceil(final * r))
 
+    # ---- skipped and gated zeros ---------------------------------------------------
+    keep = wf.keep_frac
+    feeder = next((i for i, lvl in enumerate(acc.levels) if lvl.fanout_dims), L)
+    o_inner = max(li for li in range(L) if c.keep[li, OPERANDS.index("O")])
+    if keep < 1.0:
+        for (lname, x, action), n in list(counts.items()):
+            li = acc.level_index(lname)
+            if x == "O":  # outputs are all produced; only the MAC's accumulations go
+                scaled = li == o_inner and action in ("read", "update")
+            elif x == "W" and li <= wf.compressed_to:
+                scaled = False  # the stored form already holds only what is kept
+            else:
+                scaled = li > feeder or (li == feeder and action == "read")
+            if scaled:
+                counts[(lname, x, action)] = np.ceil(n * keep).astype(np.int64)
+        for (li, x), n in list(net_words.items()):
+            if x == "I" or (x == "W" and net_parent[(li, x)] > wf.compressed_to):
+                net_words[(li, x)] = np.ceil(n * keep).astype(np.int64)
+    for x, frac in (("W", wf.gate_input_frac), ("I", wf.gate_weight_frac)):
+        inner = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
+        key = (acc.levels[inner[-1]].name, x, "read") if inner else None
+        if frac < 1.0 and key in counts:
+            counts[key] = np.ceil(counts[key] * frac).astype(np.int64)
+
     # ---- energy ------------------------------------------------------------------
     total = np.zeros(M, dtype=np.float64)
-    for (lname, x, action), n in counts.items():
-        lvl = acc.levels[acc.level_index(lname)]
+    for (lname, x, action), n in list(counts.items()):
+        li = acc.level_index(lname)
+        lvl = acc.levels[li]
         part = lvl.partition_of(x)
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
-        en = n * ((bits[x] / lvl.word_bits) * e)
+        xbits = wbits[li] if x == "W" else bits[x]
+        en = n * ((xbits / lvl.word_bits) * e)
+        if x == "W" and li <= wf.compressed_to and wf.index_frac > 0:
+            energy[(lname, "W_index", action)] = en * wf.index_frac
+            counts[(lname, "W_index", action)] = n
+            en = en * (1.0 - wf.index_frac)
         energy[(lname, x, action)] = en
-        total += en
+        total += energy[(lname, x, action)]
+        total += energy.get((lname, "W_index", action), 0.0) if x == "W" else 0.0
     for (li, x), n in net_words.items():
         lvl = acc.levels[li]
         key = (lvl.name, x, "network")
         counts[key] = n
-        energy[key] = n * (bits[x] * lvl.network.transfer_energy_pj_per_bit)
+        energy[key] = n * (net_bits[(li, x)] * lvl.network.transfer_energy_pj_per_bit)
         total += energy[key]
     for li, n in red_words.items():
         lvl = acc.levels[li]
@@ -287,21 +356,55 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         energy[key] = n * (bits["O"] * lvl.network.reduction_energy_pj_per_bit)
         total += energy[key]
     macs = layer.macs
-    idle = compute_cycles * acc.num_pes - macs
-    mac_e = acc.mac.energy_pj(max(bits["W"], bits["I"]))
-    counts[("MAC", "-", "mac")] = np.full(M, macs, dtype=np.int64)
+    run_macs = int(np.ceil(macs * keep))
+    idle = np.ceil((compute_cycles * acc.num_pes - macs) * keep).astype(np.int64)
+    if acc.bit_serial is not None:
+        digits = layer.nonzero_bit_frac * bits["I"]
+        mac_e = digits * acc.bit_serial.term_energy_pj
+    else:
+        mac_e = acc.mac.energy_pj(max(bits["W"], bits["I"]))
+    mac_e *= wf.gate_frac
+    counts[("MAC", "-", "mac")] = np.full(M, run_macs, dtype=np.int64)
     counts[("MAC", "-", "idle")] = idle
-    energy[("MAC", "-", "mac")] = np.full(M, macs * mac_e)
+    energy[("MAC", "-", "mac")] = np.full(M, run_macs * mac_e)
     energy[("MAC", "-", "idle")] = idle * acc.mac.idle_energy_pj
-    total += macs * mac_e + idle * acc.mac.idle_energy_pj
+    total += run_macs * mac_e + idle * acc.mac.idle_energy_pj
+    rebuild_cycles = np.zeros(M)
+    if rebuilt is not None:
+        rb, enc = acc.rebuild, layer.encoding
+        built = rebuilt * wf.keep_weight_frac
+        for key, n, e in (
+                (("REBUILD", "W", "shift_add"), rebuilt * enc.rebuild_ops_per_weight,
+                 rb.shift_add_energy_pj),
+                (("REBUILD", "W", "basis_load"),
+                 rebuilt * (enc.basis_bits / max(enc.dense_weights, 1)),
+                 rb.basis_load_energy_pj_per_bit),
+                (("INDEX", "W", "lookup"), rebuilt, rb.index_energy_pj_per_weight)):
+            counts[key] = np.ceil(n).astype(np.int64)
+            energy[key] = n * e
+            total += energy[key]
+        child = acc.weight_child(wf.compressed_to)
+        at_once = rb.engines_per_instance // (2 if rb.ping_pong else 1)
+        rebuild_cycles = built / (active[child] * at_once * rb.weights_per_cycle)
+    elif wf.kind == "sparse" and acc.sparsity.index_energy_pj_per_weight > 0:
+        key = ("INDEX", "W", "lookup")
+        counts[key] = np.full(M, run_macs, dtype=np.int64)
+        energy[key] = np.full(M, run_macs * acc.sparsity.index_energy_pj_per_weight)
+        total += energy[key]
 
     # ---- capacity ----------------------------------------------------------------
-    need, cap = capacity_need(c, acc, layer, tiles)
+    need, cap = capacity_need(c, acc, layer, tiles, wbits)
     fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------
     bw_cycles: dict[tuple[str, int], np.ndarray] = {}
-    cycles = compute_cycles.astype(np.float64)
+    run_cycles = compute_cycles.astype(np.float64)
+    if keep < 1.0:
+        run_cycles = np.ceil(run_cycles * keep)
+    if acc.bit_serial is not None:
+        run_cycles = np.ceil(run_cycles * layer.nonzero_bit_frac * bits["I"]
+                             * acc.bit_serial.sync_factor)
+    cycles = np.maximum(run_cycles, rebuild_cycles)
     for li, lvl in enumerate(acc.levels):
         for pi, part in enumerate(lvl.partitions):
             if part.bandwidth_bytes_per_cycle is None:
@@ -311,7 +414,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 for a in ACTIONS:
                     n = counts.get((lvl.name, x, a))
                     if n is not None:
-                        moved_bits += n * bits[x]
+                        moved_bits += n * (wbits[li] if x == "W" else bits[x])
             bwc = moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
             bw_cycles[(lvl.name, pi)] = bwc
             cycles = np.maximum(cycles, bwc)
@@ -324,11 +427,13 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             if bw is None:
                 continue
             # one child tile per active child instance, through the parent's port
-            fill_drain += fp_at(x, ch) * (bits[x] / 8.0 / bw) * active[ch] / active[p]
+            xbits = wbits[p] if x == "W" else bits[x]
+            fill_drain += fp_at(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
     cycles = cycles + fill_drain
     util = macs / (compute_cycles * acc.num_pes)
     return BatchCost(counts, energy, total, cycles, compute_cycles, bw_cycles, fill_drain,
-                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sf))
+                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sf),
+                     run_cycles, rebuild_cycles, run_macs)
 
 
 def _active_pes(layer: Layer, tiles: np.ndarray, sf: np.ndarray) -> np.ndarray:

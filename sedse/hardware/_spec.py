@@ -11,6 +11,14 @@ Modelling assumptions (the cost model relies on them):
   model scales them by operand bits / word bits (operands are packed into words).
 - Network energies are per bit moved to one destination PE (transfer) or per bit of a
   partial sum added on the way up (spatial reduction, e.g. an adder tree).
+- Weight formats are data, not code paths. A design with a `rebuild` block keeps
+  weights in the layer's stored form (Ce + B + index of its `WeightEncoding`) at the
+  rebuild level and above, and rebuilds dense weights into the levels below; a design
+  whose `sparsity.weights` is `skip` or `gate` keeps element-sparse weights (non-zeros
+  + `weight_index_bits` each) down to `sparsity.compressed_down_to`; every other design
+  stores dense weights. `sparsity` also says which zeros are skipped (no cycle, no
+  fetch) or gated (no energy, still a cycle); `bit_serial` makes a MAC take one cycle
+  per non-zero Booth digit of the activation.
 """
 
 from __future__ import annotations
@@ -64,6 +72,10 @@ class RunLengthCoding:
         return min(1.0, (1.0 - zero_frac) * self.word_bits / pairs / value_bits)
 
 
+LEVEL_CATEGORIES = ("dram", "global_buffer", "register_file")
+SKIP_MODES = ("none", "gate", "skip")
+
+
 @dataclass(frozen=True)
 class MemoryLevel:
     name: str
@@ -73,6 +85,7 @@ class MemoryLevel:
     network: Network | None = None
     energy_source: str = ""
     rlc: RunLengthCoding | None = None
+    category: str = ""  # dram / global_buffer / register_file, for breakdowns
 
     @property
     def operands(self) -> tuple[str, ...]:
@@ -103,6 +116,64 @@ class MacUnit:
 
 
 @dataclass(frozen=True)
+class RebuildEngine:
+    """Engines that rebuild dense weights from the stored form (Ce . B by shift-and-add)
+    on the way from level `after_level` to the next level below it holding weights.
+
+    engines_per_instance: engines per instance of that child level (a PE line);
+    ping_pong: engines work in pairs, one rebuilding while the other feeds, so half
+        of them rebuild at any time;
+    weights_per_cycle: dense weights one engine rebuilds per cycle;
+    shift_add_energy_pj: one shift or one add (the encoding gives ops per weight);
+    basis_rf_bytes: one engine's basis register file;
+    basis_load_energy_pj_per_bit: writing the basis register file (B is loaded once per
+        rebuild pass over its block: basis bits x passes).
+    """
+
+    after_level: str
+    engines_per_instance: int = 2
+    ping_pong: bool = True
+    weights_per_cycle: float = 1.0
+    shift_add_energy_pj: float = 0.03
+    basis_rf_bytes: int = 9
+    basis_load_energy_pj_per_bit: float = 0.01
+    index_energy_pj_per_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """Which zeros a design exploits. Modes: none, gate (the MAC and the partner
+    operand's innermost read are switched off: energy saved, cycle spent), skip (neither
+    the cycle nor the fetches inside the array happen).
+
+    weights: element-wise zero weights (stored as non-zeros + `weight_index_bits`);
+    weight_rows: whole zero coefficient rows (SmartExchange's direct index);
+    inputs / input_rows: zero activations / all-zero activation rows;
+    index_energy_pj_per_weight: the index logic, per weight delivered below the
+        compressed levels;
+    compressed_down_to: lowest level storing element-sparse weights ("" = innermost).
+    """
+
+    weights: str = "none"
+    weight_rows: str = "none"
+    inputs: str = "none"
+    input_rows: str = "none"
+    weight_index_bits: int = 4
+    index_energy_pj_per_weight: float = 0.0
+    compressed_down_to: str = ""
+
+
+@dataclass(frozen=True)
+class BitSerial:
+    """Bit-serial MACs over Booth-encoded activations: a MAC takes one cycle and one
+    `term_energy_pj` per non-zero digit of the activation (the layer's statistics);
+    lanes that wait for the slowest in their group cost `sync_factor` x the mean."""
+
+    term_energy_pj: float
+    sync_factor: float = 1.0
+
+
+@dataclass(frozen=True)
 class Accelerator:
     name: str
     clock_mhz: float
@@ -114,6 +185,9 @@ class Accelerator:
     output_bits: int = 16
     dataflow: Dataflow | None = None
     description: str = ""
+    rebuild: RebuildEngine | None = None
+    sparsity: Sparsity = Sparsity()
+    bit_serial: BitSerial | None = None
     source: str = field(default="", compare=False, repr=False)
 
     @property
@@ -150,12 +224,42 @@ class Accelerator:
 
     @property
     def onchip_bytes(self) -> int:
-        """Total on-chip storage (all levels but the outermost, times their instances)."""
+        """Total on-chip storage (all levels but the outermost, times their instances,
+        plus the rebuild engines' basis register files)."""
         total = 0
         for i, lvl in enumerate(self.levels[1:], start=1):
             for p in lvl.partitions:
                 total += (p.capacity_bytes or 0) * self.instances(i)
+        if self.rebuild is not None:
+            total += self.rebuild.basis_rf_bytes * self.rebuild_engines
         return total
+
+    def category(self, level: int) -> str:
+        """The level's breakdown category (declared, else by position: the outermost is
+        DRAM, a level feeding the array is a global buffer, the rest register files)."""
+        lvl = self.levels[level]
+        if lvl.category:
+            return lvl.category
+        if level == 0:
+            return "dram"
+        if lvl.fanout_dims or any(x.fanout_dims for x in self.levels[level + 1:]):
+            return "global_buffer"
+        return "register_file"
+
+    def weight_child(self, level: int) -> int:
+        """Index of the next level below `level` holding weights (len(levels): the MAC)."""
+        for i in range(level + 1, len(self.levels)):
+            if "W" in self.levels[i].operands:
+                return i
+        return len(self.levels)
+
+    @property
+    def rebuild_engines(self) -> int:
+        """Physical rebuild engines (per instance x instances of the child level)."""
+        if self.rebuild is None:
+            return 0
+        child = self.weight_child(self.level_index(self.rebuild.after_level))
+        return self.rebuild.engines_per_instance * self.instances(child)
 
     @property
     def adder_tree_adders(self) -> int:
@@ -182,7 +286,7 @@ class Accelerator:
 
 _LEVEL_KEYS = {"name", "word_bits", "read_energy_pj", "write_energy_pj"}
 _LEVEL_OPT = {"operands", "capacity_bytes", "bandwidth_bytes_per_cycle", "partitions",
-              "fanout_dims", "network", "energy_source", "run_length_coding"}
+              "fanout_dims", "network", "energy_source", "run_length_coding", "category"}
 
 
 def _opt_float(node: Node, key: str, default, **kw):
@@ -261,7 +365,76 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         rn.check_keys(set(), {"run_bits", "word_bits"})
         rlc = RunLengthCoding(rn.get("run_bits").as_int() if rn.has("run_bits") else 5,
                               rn.get("word_bits").as_int() if rn.has("word_bits") else 64)
-    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc)
+    category = ""
+    if node.has("category"):
+        category = node.get("category").as_str()
+        if category not in LEVEL_CATEGORIES:
+            raise node.get("category").error(
+                f"expected one of {', '.join(LEVEL_CATEGORIES)}, found {category!r}")
+    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc, category)
+
+
+def _mode(node: Node, key: str) -> str:
+    if not node.has(key):
+        return "none"
+    v = node.get(key).as_str()
+    if v not in SKIP_MODES:
+        raise node.get(key).error(f"expected one of {', '.join(SKIP_MODES)}, found {v!r}")
+    return v
+
+
+def _level_name(node: Node, levels: tuple[MemoryLevel, ...]) -> str:
+    name = node.as_str()
+    names = [lvl.name for lvl in levels]
+    if name not in names:
+        raise node.error(f"unknown level {name!r} (levels: {', '.join(names)})")
+    return name
+
+
+def _rebuild(node: Node, levels: tuple[MemoryLevel, ...]) -> RebuildEngine:
+    node.check_keys({"after_level"}, {"engines_per_instance", "ping_pong", "weights_per_cycle",
+                                      "shift_add_energy_pj", "basis_rf_bytes",
+                                      "basis_load_energy_pj_per_bit",
+                                      "index_energy_pj_per_weight"})
+    after = _level_name(node.get("after_level"), levels)
+    lvl = levels[[x.name for x in levels].index(after)]
+    if "W" not in lvl.operands:
+        raise node.get("after_level").error(
+            f"level {after!r} holds no weights: a rebuild engine needs a weight buffer above it")
+    d = RebuildEngine(after)
+    kw = {}
+    for k in ("engines_per_instance", "basis_rf_bytes"):
+        if node.has(k):
+            kw[k] = node.get(k).as_int(min_value=1 if k == "engines_per_instance" else 0)
+    for k in ("weights_per_cycle",):
+        if node.has(k):
+            kw[k] = node.get(k).as_float(positive=True)
+    for k in ("shift_add_energy_pj", "basis_load_energy_pj_per_bit",
+              "index_energy_pj_per_weight"):
+        if node.has(k):
+            kw[k] = node.get(k).as_float(min_value=0.0)
+    if node.has("ping_pong"):
+        kw["ping_pong"] = node.get("ping_pong").as_bool()
+    if kw.get("ping_pong", d.ping_pong) and kw.get("engines_per_instance",
+                                                   d.engines_per_instance) % 2:
+        raise node.error("ping_pong engines work in pairs: engines_per_instance must be even")
+    return RebuildEngine(after, **kw)
+
+
+def _sparsity(node: Node, levels: tuple[MemoryLevel, ...]) -> Sparsity:
+    node.check_keys(set(), {"weights", "weight_rows", "inputs", "input_rows",
+                            "weight_index_bits", "index_energy_pj_per_weight",
+                            "compressed_down_to"})
+    kw: dict = {k: _mode(node, k) for k in ("weights", "weight_rows", "inputs", "input_rows")}
+    if node.has("weight_index_bits"):
+        kw["weight_index_bits"] = node.get("weight_index_bits").as_int(min_value=0)
+    if node.has("index_energy_pj_per_weight"):
+        kw["index_energy_pj_per_weight"] = node.get("index_energy_pj_per_weight").as_float(
+            min_value=0.0)
+    if node.has("compressed_down_to"):
+        kw["compressed_down_to"] = _level_name(node.get("compressed_down_to"), levels)
+    return Sparsity(**kw)
+
 
 
 def load_accelerator(path: str | Path) -> Accelerator:
@@ -272,7 +445,8 @@ def load_accelerator(path: str | Path) -> Accelerator:
 
 def accelerator_from_node(root: Node) -> Accelerator:
     root.check_keys({"name", "clock_mhz", "pe_array", "mac", "levels"},
-                    {"description", "precision", "dataflow"})
+                    {"description", "precision", "dataflow", "rebuild", "sparsity",
+                     "bit_serial"})
     name = root.get("name").as_str()
     clock = root.get("clock_mhz").as_float(positive=True)
     pe = root.get("pe_array")
@@ -328,9 +502,18 @@ def accelerator_from_node(root: Node) -> Accelerator:
                     f"partition {j}: on-chip memories need capacity_bytes")
     dataflow = dataflow_from_node(root.get("dataflow"), axes, list(levels)) \
         if root.has("dataflow") else None
+    rebuild = _rebuild(root.get("rebuild"), levels) if root.has("rebuild") else None
+    sparsity = _sparsity(root.get("sparsity"), levels) if root.has("sparsity") else Sparsity()
+    bit_serial = None
+    if root.has("bit_serial"):
+        bn = root.get("bit_serial")
+        bn.check_keys({"term_energy_pj"}, {"sync_factor"})
+        bit_serial = BitSerial(bn.get("term_energy_pj").as_float(min_value=0.0),
+                               _opt_float(bn, "sync_factor", 1.0, min_value=1.0))
     acc = Accelerator(name, clock, tuple(axes.items()), levels, mac, dataflow=dataflow,
                       description=root.get("description").as_str()
                       if root.has("description") else "",
+                      rebuild=rebuild, sparsity=sparsity, bit_serial=bit_serial,
                       source=root.file, **bits)
     try:
         mac.energy_pj(max(acc.input_bits, acc.weight_bits))

@@ -30,6 +30,7 @@ import numpy as np
 
 from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
+from sedse.mapping._formats import weight_format
 from sedse.mapping._mapping import Candidates, default_keep_mask
 from sedse.mapping._tiles import footprint
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
@@ -229,6 +230,14 @@ def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]
     return out
 
 
+def _bytes(x: str, elements: np.ndarray, layer: Layer, li: int, acc: Accelerator) -> np.ndarray:
+    """Bytes of `elements` of operand `x` held at level `li` (weights in their format)."""
+    if x == "W":
+        bits = weight_format(layer, acc).bits_at[li]
+        return np.ceil(elements * bits / 8).astype(np.int64)
+    return -(-elements * layer.operand_bits(x) // 8)
+
+
 def _overflow_text(layer: Layer, acc: Accelerator, keep: np.ndarray) -> str:
     """Which partitions even one-element tiles overflow (the binding constraint)."""
     out = []
@@ -237,7 +246,7 @@ def _overflow_text(layer: Layer, acc: Accelerator, keep: np.ndarray) -> str:
             if part.capacity_bytes is None:
                 continue
             held = [x for x in part.operands if keep[li, OPERANDS.index(x)]]
-            need = sum(-(-layer.operand_bits(x) // 8) for x in held)
+            need = sum(_bytes(x, np.ones(1, dtype=np.int64), layer, li, acc)[0] for x in held)
             if need > part.capacity_bytes:
                 out.append(f"level {lvl.name} partition {'+'.join(held)} holds "
                            f"{part.capacity_bytes} B < {need} B for one element each")
@@ -263,7 +272,7 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
             need = np.zeros(len(opts), dtype=np.int64)
             for x in part.operands:
                 if keep[li, OPERANDS.index(x)]:
-                    need += -(-footprint(x, t.T, layer) * layer.operand_bits(x) // 8)
+                    need += _bytes(x, footprint(x, t.T, layer), layer, li, acc)
             ok &= need <= part.capacity_bytes
     return opts[ok]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sedse.hardware import Accelerator
+from sedse.mapping._formats import weight_format
 from sedse.mapping._mapping import Candidates
 from sedse.workload import DIMS, OPERANDS, Layer
 
@@ -56,11 +57,14 @@ def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
 
 
 def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
-                  tiles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  tiles: np.ndarray | None = None,
+                  weight_bits_at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bytes each partition needs per instance (L, P, M) and capacities (L, P) (inf when
-    unbounded)."""
+    unbounded). Weights take `weight_bits_at[level]` bits each (their stored format)."""
     if tiles is None:
         tiles = tile_extents(*soa(c, acc))
+    if weight_bits_at is None:
+        weight_bits_at = weight_format(layer, acc).bits_at
     L = len(acc.levels)
     P = max(len(lvl.partitions) for lvl in acc.levels)
     need = np.zeros((L, P, len(c)), dtype=np.int64)
@@ -71,8 +75,12 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                 cap[li, pi] = part.capacity_bytes
             for x in part.operands:
                 if c.keep[li, OPERANDS.index(x)]:
-                    bits = layer.operand_bits(x)
-                    need[li, pi] += -(-footprint(x, tiles[li], layer) * bits // 8)
+                    if x == "W":
+                        need[li, pi] += np.ceil(footprint(x, tiles[li], layer)
+                                                * weight_bits_at[li] / 8).astype(np.int64)
+                    else:
+                        bits = layer.operand_bits(x)
+                        need[li, pi] += -(-footprint(x, tiles[li], layer) * bits // 8)
     return need, cap
 
 

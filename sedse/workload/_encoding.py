@@ -22,7 +22,9 @@ class WeightEncoding:
     rebuild_ops_per_weight: shift and add operations to rebuild one dense weight
         (0 when weights are stored dense);
     total_bits: everything stored for the layer's weights;
-    dense_weights: the layer's number of weights (for ratios).
+    dense_weights: the layer's number of weights (for ratios);
+    weight_density_frac: non-zeros of the weights the network computes with (the
+        rebuilt W = Ce . B for SmartExchange), what an element-sparse design stores.
     """
 
     method: str
@@ -34,6 +36,35 @@ class WeightEncoding:
     rebuild_ops_per_weight: float
     total_bits: int
     dense_weights: int
+    weight_density_frac: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in ("coefficient_density_frac", "zero_row_frac", "weight_density_frac"):
+            v = getattr(self, f)
+            if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"{f} must be in [0, 1], found {v!r}")
+        for f in ("bits_per_nonzero", "rebuild_ops_per_weight"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"{f} must be >= 0, found {getattr(self, f)!r}")
+        for f in ("basis_bits", "index_bits", "total_bits", "dense_weights"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{f} must be an integer >= 0, found {v!r}")
+
+    @property
+    def bits_per_weight(self) -> float:
+        """Stored bits per dense weight (everything: coefficients, bases, indices)."""
+        return self.total_bits / max(self.dense_weights, 1)
+
+    @property
+    def index_frac(self) -> float:
+        """Share of the stored bits that are index bits."""
+        return self.index_bits / max(self.total_bits, 1)
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True when the stored form must be rebuilt (Ce . B) before a MAC can use it."""
+        return self.rebuild_ops_per_weight > 0
 
     @classmethod
     def dense(cls, weights: int, bits: int) -> WeightEncoding:

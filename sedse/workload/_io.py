@@ -16,11 +16,14 @@ from pathlib import Path
 import yaml
 
 from sedse._yaml import load_yaml
+from sedse.workload._encoding import WeightEncoding
 from sedse.workload._layer import Layer, Workload
 
-_FRAC_FIELDS = {"input_zero_frac", "output_zero_frac"}
-_INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation"} \
-    - _FRAC_FIELDS
+_FRAC_FIELDS = {"input_zero_frac", "output_zero_frac", "input_zero_row_frac",
+                "input_nonzero_bit_frac"}
+_INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_activation",
+                                                  "weight_encoding"} - _FRAC_FIELDS
+_ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
 
 
 def load_workload(path: str | Path) -> Workload:
@@ -30,7 +33,8 @@ def load_workload(path: str | Path) -> Workload:
     name = root.get("name").as_str() if root.has("name") else Path(path).stem
     layers = []
     for node in root.get("layers").list():
-        node.check_keys({"name"}, _INT_FIELDS | _FRAC_FIELDS | {"kind", "weight_is_activation"})
+        node.check_keys({"name"}, _INT_FIELDS | _FRAC_FIELDS
+                        | {"kind", "weight_is_activation", "weight_encoding"})
         kw: dict = {"name": node.get("name").as_str()}
         for key, sub in node.items():
             if key in _INT_FIELDS:
@@ -47,7 +51,16 @@ def load_workload(path: str | Path) -> Workload:
                 kw[key] = v
             elif key == "weight_is_activation":
                 kw[key] = sub.as_bool()
-        layers.append(Layer(**kw))
+            elif key == "weight_encoding":
+                sub.check_keys(_ENC_FIELDS - {"weight_density_frac"}, {"weight_density_frac"})
+                try:
+                    kw[key] = WeightEncoding(**sub.value)
+                except (TypeError, ValueError) as exc:
+                    raise sub.error(str(exc)) from None
+        try:
+            layers.append(Layer(**kw))
+        except ValueError as exc:
+            raise node.error(str(exc)) from None
     if not layers:
         raise root.get("layers").error("expected at least one layer")
     try:

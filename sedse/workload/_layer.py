@@ -17,7 +17,9 @@ it is kept only to describe the layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from sedse.workload._encoding import WeightEncoding
 
 DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
 OPERANDS: tuple[str, ...] = ("W", "I", "O")
@@ -59,6 +61,15 @@ class Layer:
     #: Fraction of zeros in the input / output feature map (for run-length coding).
     input_zero_frac: float = 0.0
     output_zero_frac: float = 0.0
+    #: Fraction of input rows (R-long kernel-row windows of one channel) that are all
+    #: zero, what a row-skipping index selector skips.
+    input_zero_row_frac: float = 0.0
+    #: Mean non-zero Booth (non-adjacent form) digits per input value / input bits,
+    #: the work of a bit-serial MAC. None: the stated default (1 - input_zero_frac) / 3,
+    #: the expected NAF density of uniformly random non-zero values.
+    input_nonzero_bit_frac: float | None = None
+    #: How the weights are stored (None: dense at weight_bits).
+    weight_encoding: WeightEncoding | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -68,8 +79,11 @@ class Layer:
             v = getattr(self, d)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"layer {self.name}: {d} must be an integer >= 1, got {v!r}")
-        for d in ("input_zero_frac", "output_zero_frac"):
+        for d in ("input_zero_frac", "output_zero_frac", "input_zero_row_frac",
+                  "input_nonzero_bit_frac"):
             v = getattr(self, d)
+            if v is None and d == "input_nonzero_bit_frac":
+                continue
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ValueError(f"layer {self.name}: {d} must be in [0, 1], got {v!r}")
         for d in ("pad_h", "pad_w"):
@@ -115,17 +129,30 @@ class Layer:
     def operand_bits(self, operand: str) -> int:
         return {"W": self.weight_bits, "I": self.input_bits, "O": self.output_bits}[operand]
 
+    @property
+    def encoding(self) -> WeightEncoding:
+        """The weight encoding (dense at weight_bits when none was given)."""
+        if self.weight_encoding is not None:
+            return self.weight_encoding
+        return WeightEncoding.dense(self.operand_elements("W"), self.weight_bits)
+
+    @property
+    def nonzero_bit_frac(self) -> float:
+        """`input_nonzero_bit_frac`, or its stated default."""
+        if self.input_nonzero_bit_frac is not None:
+            return self.input_nonzero_bit_frac
+        return (1.0 - self.input_zero_frac) / 3.0
+
     def with_batch(self, n: int) -> Layer:
         """Return the layer at batch `n` (matmuls scale their batch the same way)."""
-        from dataclasses import replace
-
         return replace(self, N=n)
 
     def shape_key(self) -> tuple:
         """Everything the cost model depends on (the name excluded), for caching."""
         return (self.kind, *(getattr(self, d) for d in DIMS), self.stride_h, self.stride_w,
                 self.dilation_h, self.dilation_w, self.input_bits, self.weight_bits,
-                self.output_bits, self.input_zero_frac, self.output_zero_frac)
+                self.output_bits, self.input_zero_frac, self.output_zero_frac,
+                self.input_zero_row_frac, self.input_nonzero_bit_frac, self.weight_encoding)
 
 
 @dataclass(frozen=True)
@@ -149,8 +176,17 @@ class Workload:
         return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers))
 
     def with_precision(self, input_bits: int, weight_bits: int, output_bits: int) -> Workload:
-        from dataclasses import replace
-
         return Workload(self.name, tuple(
             replace(layer, input_bits=input_bits, weight_bits=weight_bits,
                     output_bits=output_bits) for layer in self.layers))
+
+    def with_layer_fields(self, per_layer: dict[str, dict]) -> Workload:
+        """Return the workload with `Layer` fields replaced per layer name (e.g.
+        ``{"conv1": {"weight_encoding": enc, "input_zero_frac": 0.4}}``); KeyError for a
+        name the workload does not have."""
+        names = {layer.name for layer in self.layers}
+        unknown = sorted(set(per_layer) - names)
+        if unknown:
+            raise KeyError(f"workload {self.name} has no layer {unknown[0]!r}")
+        return Workload(self.name, tuple(replace(layer, **per_layer.get(layer.name, {}))
+                                         for layer in self.layers))
