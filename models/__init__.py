@@ -26,6 +26,7 @@ MODELS: dict[str, ModelEntry] = {
     "lenet5": ModelEntry(LeNet5, (1, 28, 28), "LeNet-5, 28x28 grey (Fashion-MNIST)"),
     "alexnet": ModelEntry(AlexNet, (3, 227, 227), "AlexNet, original grouped form, ImageNet"),
     "vgg16": ModelEntry(lambda: VGG(16), (3, 224, 224), "VGG-16, ImageNet"),
+    "vgg19": ModelEntry(lambda: VGG(19), (3, 224, 224), "VGG-19, ImageNet"),
     "vgg19_cifar": ModelEntry(lambda: VGG(19, 10, cifar=True), (3, 32, 32),
                               "VGG-19 with BN and a CIFAR-10 head"),
     "resnet18": ModelEntry(resnet18, (3, 224, 224), "ResNet-18, ImageNet"),

@@ -106,6 +106,78 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPARE_COLUMNS = ["design", "energy_uj", "latency_ms", "edp_uj_ms", "pj_per_mac",
+                   "dram_uj", "global_buffer_uj", "noc_uj", "register_file_uj", "mac_uj",
+                   "rebuild_uj", "index_uj", "energy_vs_ref_x", "latency_vs_ref_x"]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sedse.compare import (
+        DEFAULT_TECH,
+        compare,
+        load_designs,
+        plot_breakdown,
+        plot_layers,
+        stats_by_decomposition,
+        stats_from_compressed,
+        stats_from_file,
+        to_markdown,
+    )
+    from sedse.cost import SearchSettings
+    from sedse.hardware import load_technology
+
+    if args.batch < 1:
+        raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
+    if args.compressed and args.stats:
+        raise SpecError("--stats", "give either --compressed or --stats, not both")
+    names = [n.strip() for h in args.hw for n in h.split(",") if n.strip()]
+    designs = load_designs(names)
+    wl = _load_workload(args.model, args.batch)
+    if args.compressed:
+        stats = stats_from_compressed(args.compressed, wl, args.model)
+    elif args.stats:
+        stats = stats_from_file(args.stats, wl)
+    elif args.dense:
+        stats = None
+    else:
+        import sedse_models
+
+        if args.model not in sedse_models.MODELS:
+            raise SpecError("--model", "a workload YAML has no weights to decompose: give "
+                            "--stats FILE or --dense")
+        print(f"decomposing {args.model}'s weights as they are (cached after the first "
+              "run) ...", flush=True)
+        stats = stats_by_decomposition(args.model, wl, args.cache_dir)
+    args.tech = args.tech or str(DEFAULT_TECH)
+    tech = load_technology(args.tech) if not args.native else None
+    reference = args.reference or designs[0].name
+    cmp = compare(wl, designs, reference=reference, matched=not args.native, tech=tech,
+                  stats=stats, settings=SearchSettings(objective=args.objective,
+                                                       budget=args.budget))
+    table = cmp.table()
+    print(f"\n== {wl.name} (batch {args.batch}, {table.macs.iloc[0]:,} MACs): "
+          f"{'matched' if cmp.matched else 'native'} designs ==")
+    if cmp.budget is not None:
+        b = cmp.budget
+        print(f"budget (from {reference}): {b.macs} MACs, {b.onchip_bytes:,} B on chip, "
+              f"{b.clock_mhz:g} MHz, {b.bits}-bit; technology {Path(args.tech).name}")
+    print(f"weights: {cmp.weights_source}\nactivations: {cmp.activations_source}")
+    show = table[COMPARE_COLUMNS].copy()
+    print(_fmt_table(list(show.columns), [[str(v) if isinstance(v, str) else f"{v:.4g}"
+                                           for v in row] for row in show.itertuples(index=False)]))
+    out = Path(args.out or Path("runs") / "compare" / wl.name)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "compare.csv", index=False)
+    cmp.layers().to_csv(out / "layers.csv", index=False)
+    (out / "compare.md").write_text(
+        f"{wl.name}, batch {args.batch}; weights: {cmp.weights_source}; activations: "
+        f"{cmp.activations_source}\n\n" + to_markdown(show) + "\n")
+    plot_breakdown(cmp, out / "breakdown.png")
+    plot_layers(cmp, out / "per_layer.png")
+    print(f"wrote {out}/compare.csv, compare.md, layers.csv, breakdown.png, per_layer.png")
+    return 0
+
+
 _METHODS = ("smartexchange", "prune", "vector-prune", "lowrank", "pow2", "uniform")
 
 
@@ -149,6 +221,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         retrain,
         train_float,
     )
+    from sedse.compress._activations import activation_stats
     from sedse.compress._io import save_compressed
 
     if args.model not in sedse_models.MODELS:
@@ -178,7 +251,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
     save_compressed(out, {"model": args.model, "dataset": args.dataset,
                           "method": args.method, "params": params,
                           "float_accuracy": float_acc, "projected_accuracy": proj_acc,
-                          "accuracy": acc}, compressed)
+                          "accuracy": acc,
+                          "activations": activation_stats(model, data),
+                          "activations_source": f"measured on {args.dataset} test images, "
+                                                "8-bit"}, compressed)
     header = ["layer", "method", "weights", "ratio_vs_8bit", "rel_error", "zero_rows_%", "note"]
     rows = [[c.name, c.method, f"{c.encoding.dense_weights:,}",
              f"{c.encoding.compression_ratio(8):.2f}", f"{c.rel_error:.3f}",
@@ -253,6 +329,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where trained float baselines are cached")
     c.add_argument("--out", required=True, help="output directory")
     c.set_defaults(func=cmd_compress)
+    k = sub.add_parser("compare", help="one model on several designs: energy, latency, "
+                       "breakdown and ratios vs a reference")
+    k.add_argument("--model", required=True, help="shipped model name or workload YAML")
+    k.add_argument("--hw", required=True, action="append",
+                   help="comma-separated design names (hw_configs/NAME.yaml) or YAML paths; "
+                        "the first is the reference unless --reference")
+    k.add_argument("--reference", help="design the ratios are taken against")
+    k.add_argument("--compressed", help="a `sedse compress` output directory (real Ce and "
+                   "measured activation statistics)")
+    k.add_argument("--stats", help="per-layer statistics YAML (weight_encoding, activations)")
+    k.add_argument("--dense", action="store_true",
+                   help="no weight compression at all (dense weights everywhere)")
+    k.add_argument("--native", action="store_true",
+                   help="compare the designs as configured (default: --matched, every "
+                        "design rescaled to the reference's MACs, SRAM, clock, precision "
+                        "and one technology)")
+    k.add_argument("--matched", dest="native", action="store_false",
+                   help="the default (see --native)")
+    k.add_argument("--tech", default=None, help="technology YAML for --matched "
+                   "(default hw_configs/tech/65nm.yaml)")
+    k.add_argument("--batch", type=int, default=1)
+    k.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp")
+    k.add_argument("--budget", type=int, default=SEARCH_BUDGET)
+    k.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
+    k.add_argument("--out", help="output folder (default runs/compare/<model>)")
+    k.set_defaults(func=cmd_compare)
     m = sub.add_parser("models", help="list the shipped models")
     m.set_defaults(func=cmd_models)
     return p

@@ -1,7 +1,14 @@
 """The analytical cost model: vectorised action counts, energy and latency."""
 
 from sedse.cost._core import ACTIONS, BatchCost, evaluate
-from sedse.cost._report import LayerCost, NetworkCost, evaluate_mapping, evaluate_workload
+from sedse.cost._report import (
+    CATEGORIES,
+    LayerCost,
+    NetworkCost,
+    category,
+    evaluate_mapping,
+    evaluate_workload,
+)
 from sedse.cost._search import (
     OBJECTIVES,
     SearchCache,
@@ -11,6 +18,6 @@ from sedse.cost._search import (
     search_mapping,
 )
 
-__all__ = ["ACTIONS", "OBJECTIVES", "BatchCost", "SearchCache", "SearchResult",
-           "SearchSettings", "search_mapping", "LayerCost", "NetworkCost",
+__all__ = ["ACTIONS", "CATEGORIES", "OBJECTIVES", "BatchCost", "SearchCache", "SearchResult",
+           "category", "SearchSettings", "search_mapping", "LayerCost", "NetworkCost",
            "evaluate", "evaluate_mapping", "evaluate_workload", "objective_value"]

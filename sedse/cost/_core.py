@@ -283,6 +283,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 for li in fanouts:
                     add_net(net_words, (li, x), (V + R) * fp_child * inst_c)
                     net_bits[(li, x)] = bits[x]
+                    net_parent[(li, x)] = p
                 if fanouts:
                     n_children = spatial_total[p:ch].prod(axis=0)
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
@@ -315,11 +316,13 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             elif x == "W" and li <= wf.compressed_to:
                 scaled = False  # the stored form already holds only what is kept
             else:
-                scaled = li > feeder or (li == feeder and action == "read")
+                # off-chip reads are not skipped: compressed feature maps are RLC
+                scaled = li > feeder or (0 < li == feeder and action == "read")
             if scaled:
                 counts[(lname, x, action)] = np.ceil(n * keep).astype(np.int64)
         for (li, x), n in list(net_words.items()):
-            if x == "I" or (x == "W" and net_parent[(li, x)] > wf.compressed_to):
+            if x != "O" and net_parent[(li, x)] > 0 and (x == "I" or (
+                    x == "W" and net_parent[(li, x)] > wf.compressed_to)):
                 net_words[(li, x)] = np.ceil(n * keep).astype(np.int64)
     for x, frac in (("W", wf.gate_input_frac), ("I", wf.gate_weight_frac)):
         inner = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]

@@ -25,8 +25,11 @@ class LayerCost:
     fill_drain_cycles: float
     utilisation: float
     active_pes: int
-    rows: tuple[dict, ...]  # long form: layer, level, operand, action, count, energy_pj
+    rows: tuple[dict, ...]  # long form: layer, level, operand, action, category, count,
+    #                         energy_pj
     mapping_text: str = ""
+    rebuild_cycles: float = 0.0  # the rebuild-throughput bound (0 without engines)
+    run_macs: int = 0            # MACs executed after skipping zeros
 
     def energy_by(self, key: str) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -68,6 +71,13 @@ class NetworkCost:
     def rows(self) -> list[dict]:
         return [r for lc in self.layers for r in lc.rows]
 
+    def energy_by_category(self) -> dict[str, float]:
+        """pJ per breakdown category (every category of `CATEGORIES`, zeros included)."""
+        out = dict.fromkeys(CATEGORIES, 0.0)
+        for r in self.rows():
+            out[r["category"]] += r["energy_pj"]
+        return out
+
     def to_dict(self) -> dict:
         """JSON-ready summary: totals, per-layer figures and per-level-per-operand rows."""
         energy_by_level: dict[str, float] = {}
@@ -84,6 +94,7 @@ class NetworkCost:
                 "latency_s": self.latency_s,
                 "utilisation_frac": self.utilisation,
                 "energy_pj_by_level": energy_by_level,
+                "energy_pj_by_category": self.energy_by_category(),
             },
             "layers": [
                 {
@@ -96,6 +107,8 @@ class NetworkCost:
                     "fill_drain_cycles": lc.fill_drain_cycles,
                     "utilisation_frac": lc.utilisation,
                     "active_pes": lc.active_pes,
+                    "rebuild_cycles": lc.rebuild_cycles,
+                    "run_macs": lc.run_macs,
                     "mapping_source": lc.mapping_source,
                     "mapping": lc.mapping_text,
                 }
@@ -105,19 +118,37 @@ class NetworkCost:
         }
 
 
+CATEGORIES = ("dram", "global_buffer", "noc", "register_file", "mac", "rebuild", "index")
+
+
+def category(acc: Accelerator, level: str, operand: str, action: str) -> str:
+    """The breakdown category of one action row (one of `CATEGORIES`)."""
+    if level == "MAC":
+        return "mac"
+    if level == "REBUILD":
+        return "rebuild"
+    if level == "INDEX" or operand == "W_index":
+        return "index"
+    if action in ("network", "spatial_reduce"):
+        return "noc"
+    return acc.category(acc.level_index(level))
+
+
 def _layer_cost(layer: Layer, acc: Accelerator, cand: Candidates, source: str) -> LayerCost:
     res = evaluate(layer, acc, cand)
     rows = []
     for (level, operand, action), n in res.counts.items():
         rows.append({"layer": layer.name, "level": level, "operand": operand,
-                     "action": action, "count": int(n[0]),
+                     "action": action, "category": category(acc, level, operand, action),
+                     "count": int(n[0]),
                      "energy_pj": float(res.energy_pj[(level, operand, action)][0])})
     mapping = cand.mapping(0, acc)
     return LayerCost(layer, mapping, source, float(res.total_energy_pj[0]),
                      float(res.cycles[0]), int(res.compute_cycles[0]),
                      float(res.fill_drain_cycles[0]), float(res.utilisation[0]),
                      int(res.active_pes[0]), tuple(rows),
-                     mapping.to_text(acc))
+                     mapping.to_text(acc), float(res.rebuild_cycles[0]),
+                     res.run_macs)
 
 
 def evaluate_mapping(layer: Layer, acc: Accelerator, mapping: Mapping,

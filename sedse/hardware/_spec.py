@@ -167,10 +167,13 @@ class Sparsity:
 class BitSerial:
     """Bit-serial MACs over Booth-encoded activations: a MAC takes one cycle and one
     `term_energy_pj` per non-zero digit of the activation (the layer's statistics);
-    lanes that wait for the slowest in their group cost `sync_factor` x the mean."""
+    lanes that wait for the slowest in their group cost `sync_factor` x the mean;
+    `units_per_mac`: serial units that fit in the area of one bit-parallel MAC (what
+    `--matched` gives a bit-serial design per budgeted MAC)."""
 
     term_energy_pj: float
     sync_factor: float = 1.0
+    units_per_mac: int = 1
 
 
 @dataclass(frozen=True)
@@ -507,9 +510,11 @@ def accelerator_from_node(root: Node) -> Accelerator:
     bit_serial = None
     if root.has("bit_serial"):
         bn = root.get("bit_serial")
-        bn.check_keys({"term_energy_pj"}, {"sync_factor"})
+        bn.check_keys({"term_energy_pj"}, {"sync_factor", "units_per_mac"})
         bit_serial = BitSerial(bn.get("term_energy_pj").as_float(min_value=0.0),
-                               _opt_float(bn, "sync_factor", 1.0, min_value=1.0))
+                               _opt_float(bn, "sync_factor", 1.0, min_value=1.0),
+                               bn.get("units_per_mac").as_int()
+                               if bn.has("units_per_mac") else 1)
     acc = Accelerator(name, clock, tuple(axes.items()), levels, mac, dataflow=dataflow,
                       description=root.get("description").as_str()
                       if root.has("description") else "",

@@ -1,0 +1,126 @@
+"""`sedse compare`: one workload on several designs, side by side.
+
+Every design runs the same network with the same per-layer statistics (`LayerStats`):
+a design exploits what its spec says it can (rebuild engines, sparse formats, skipping,
+bit-serial MACs) and nothing else. In `matched` mode (the default of the CLI) every
+design is first rescaled to the reference design's budget (`match_design`).
+Ratios are "how many times the reference is better": design energy / reference energy
+and design latency / reference latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sedse.cost import CATEGORIES, NetworkCost, SearchCache, SearchSettings, evaluate_workload
+from sedse.errors import SpecError
+from sedse.hardware import Accelerator, Budget, Technology, load_accelerator, match_design
+from sedse.workload import Workload
+
+HW_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
+DEFAULT_TECH = HW_DIR / "tech" / "65nm.yaml"
+
+
+def resolve_hw(name: str) -> Path:
+    """A design name (`eyeriss`) or YAML path -> the file (SpecError if none)."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        return p
+    for base in (Path("hw_configs"), HW_DIR):
+        if (base / f"{name}.yaml").is_file():
+            return base / f"{name}.yaml"
+    shipped = sorted(f.stem for f in HW_DIR.glob("*.yaml"))
+    raise SpecError("--hw", f"unknown design {name!r} (shipped: {', '.join(shipped)}; or a "
+                    "YAML path)")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    workload: str
+    reference: str
+    matched: bool
+    budget: Budget | None
+    designs: tuple[Accelerator, ...]
+    reports: tuple[NetworkCost, ...]
+    weights_source: str
+    activations_source: str
+
+    def table(self) -> pd.DataFrame:
+        """One row per design: totals, breakdown (uJ) and ratios vs the reference."""
+        rows = []
+        for acc, rep in zip(self.designs, self.reports, strict=True):
+            cat = rep.energy_by_category()
+            row = {"design": acc.name, "macs": rep.macs,
+                   "pes": acc.num_pes, "onchip_kib": acc.onchip_bytes / 1024,
+                   "clock_mhz": acc.clock_mhz, "bits": acc.weight_bits,
+                   "energy_uj": rep.energy_pj / 1e6, "latency_ms": rep.latency_s * 1e3,
+                   "edp_uj_ms": rep.energy_pj / 1e6 * rep.latency_s * 1e3,
+                   "pj_per_mac": rep.energy_pj / rep.macs}
+            row.update({f"{c}_uj": cat[c] / 1e6 for c in CATEGORIES})
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        ref = df[df.design == self._ref_name()].iloc[0]
+        df["energy_vs_ref_x"] = df.energy_uj / ref.energy_uj
+        df["latency_vs_ref_x"] = df.latency_ms / ref.latency_ms
+        df["edp_vs_ref_x"] = df.edp_uj_ms / ref.edp_uj_ms
+        return df
+
+    def layers(self) -> pd.DataFrame:
+        rows = []
+        for acc, rep in zip(self.designs, self.reports, strict=True):
+            for lc in rep.layers:
+                cat = dict.fromkeys(CATEGORIES, 0.0)
+                for r in lc.rows:
+                    cat[r["category"]] += r["energy_pj"]
+                rows.append({"design": acc.name, "layer": lc.layer.name,
+                             "macs": lc.layer.macs, "energy_uj": lc.energy_pj / 1e6,
+                             "latency_ms": lc.cycles / acc.clock_mhz / 1e3,
+                             "rebuild_bound": lc.rebuild_cycles >= lc.cycles - 1e-9
+                             and lc.rebuild_cycles > 0,
+                             "utilisation_frac": lc.utilisation,
+                             **{f"{c}_uj": v / 1e6 for c, v in cat.items()}})
+        return pd.DataFrame(rows)
+
+    def _ref_name(self) -> str:
+        for acc in self.designs:
+            if acc.name.split(" ")[0] == self.reference:
+                return acc.name
+        return self.designs[0].name
+
+
+def compare(workload: Workload, designs: list[Accelerator], *, reference: str | None = None,
+            matched: bool = True, tech: Technology | None = None,
+            stats=None, settings: SearchSettings | None = None,
+            cache: SearchCache | None = None) -> Comparison:
+    """Evaluate `workload` (with `stats` applied) on every design."""
+    if not designs:
+        raise SpecError("--hw", "expected at least one design")
+    names = [d.name for d in designs]
+    reference = reference or names[0]
+    if reference not in names:
+        raise SpecError("--reference", f"{reference!r} is not among the designs "
+                        f"({', '.join(names)})")
+    budget = None
+    if matched:
+        if tech is None:
+            raise SpecError("--tech", "matched comparisons need a technology file")
+        budget = Budget.of(designs[names.index(reference)])
+        designs = [match_design(d, budget, tech) for d in designs]
+    wl = stats.apply(workload) if stats is not None else workload
+    settings = settings or SearchSettings(objective="edp")
+    cache = cache if cache is not None else SearchCache()
+    reports = []
+    for acc in designs:
+        w = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
+        reports.append(evaluate_workload(w, acc, settings=settings, cache=cache))
+    return Comparison(workload.name, reference, matched, budget, tuple(designs),
+                      tuple(reports),
+                      stats.weights_source if stats is not None else "dense weights",
+                      stats.activations_source if stats is not None else "none")
+
+
+def load_designs(names: list[str]) -> list[Accelerator]:
+    return [load_accelerator(resolve_hw(n)) for n in names]

@@ -1,0 +1,183 @@
+"""Technology tables and `--matched` comparisons: every design at the same resources.
+
+Comparing a 16-bit 168-PE chip with a 1024-multiplier one says little about dataflows.
+`match_design` rescales a design to a `Budget` (MAC count, on-chip SRAM bytes, clock,
+precision) and re-derives every per-access energy from one `Technology`, so designs
+differ only in their organisation (hierarchy, dataflow, formats, skipping):
+
+* PE array: the axes are rescaled to the integer shape whose product is exactly the
+  budget's MAC count (times `bit_serial.units_per_mac` for bit-serial designs, whose
+  serial units are that much smaller than a parallel MAC) and whose per-axis ratios are
+  closest (in log space) to the design's own. The dataflow's axis constraints carry
+  over; pins on an axis larger than the new axis are dropped.
+* SRAM: register files keep their per-PE size (the design's character); the global
+  buffer partitions are scaled by one factor so the total on-chip bytes equal the
+  budget (if the register files alone exceed it, every level scales).
+* Precision and clock: set to the budget's.
+* Energies (Accelergy-style, per bit): DRAM `dram_pj_per_bit`; every on-chip partition
+  from its capacity per instance by log-log interpolation of `sram_pj_per_bit`; network
+  transfers `network_pj_per_bit` below a global buffer or DRAM, and
+  `local_network_pj_per_bit` below a register-file level (a broadcast inside a PE or a
+  line); a reduction keeps the design's own energy (an adder tree's adds and Eyeriss's
+  psum forwarding are different circuits); MACs from `mac_pj_by_bits`; bit-serial
+  terms = MAC energy / operand bits; rebuild shift/add `shift_add_pj`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from sedse._yaml import Node, load_yaml
+from sedse.errors import SpecError
+from sedse.hardware._dataflow import FULL, Dataflow, SlotConstraint
+from sedse.hardware._spec import Accelerator, MacUnit, Network, Partition
+
+
+@dataclass(frozen=True)
+class Technology:
+    name: str
+    dram_pj_per_bit: float
+    sram_pj_per_bit: tuple[tuple[int, float], ...]  # (capacity bytes, pJ per bit), sorted
+    network_pj_per_bit: float
+    local_network_pj_per_bit: float
+    mac_pj_by_bits: tuple[tuple[int, float], ...]
+    shift_add_pj: float
+    source: str = ""
+
+    def sram(self, capacity_bytes: float) -> float:
+        """pJ per bit of an SRAM of `capacity_bytes` (log-log interpolation, flat beyond
+        the table's ends)."""
+        caps = np.log([c for c, _ in self.sram_pj_per_bit])
+        e = np.log([v for _, v in self.sram_pj_per_bit])
+        return float(np.exp(np.interp(math.log(max(capacity_bytes, 1)), caps, e)))
+
+    def mac(self, bits: int) -> float:
+        for b, e in self.mac_pj_by_bits:
+            if b == bits:
+                return e
+        raise SpecError(f"technology {self.name}", f"no MAC energy for {bits}-bit operands")
+
+
+def load_technology(path: str | Path) -> Technology:
+    root = load_yaml(path)
+    root.check_keys({"name", "dram_pj_per_bit", "sram_pj_per_bit", "network_pj_per_bit",
+                     "local_network_pj_per_bit", "mac_pj_by_bits", "shift_add_pj"},
+                    {"source"})
+
+    def pairs(node: Node, key_name: str) -> tuple:
+        if not isinstance(node.value, dict) or not node.value:
+            raise node.error(f"expected a mapping from {key_name} to pJ")
+        out = []
+        for k, v in node.value.items():
+            sub = Node(v, node.file, f"{node.path}.{k}")
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise sub.error(f"keys are {key_name} (integers >= 1), found {k!r}")
+            out.append((k, sub.as_float(positive=True)))
+        return tuple(sorted(out))
+
+    return Technology(
+        root.get("name").as_str(), root.get("dram_pj_per_bit").as_float(positive=True),
+        pairs(root.get("sram_pj_per_bit"), "capacity bytes"),
+        root.get("network_pj_per_bit").as_float(min_value=0.0),
+        root.get("local_network_pj_per_bit").as_float(min_value=0.0),
+        pairs(root.get("mac_pj_by_bits"), "operand bits"),
+        root.get("shift_add_pj").as_float(min_value=0.0),
+        root.get("source").as_str() if root.has("source") else "")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The resources every matched design gets."""
+
+    macs: int
+    onchip_bytes: int
+    clock_mhz: float
+    bits: int
+
+    @classmethod
+    def of(cls, acc: Accelerator) -> Budget:
+        """The budget of an existing design (MAC units, SRAM, clock, weight precision)."""
+        per = acc.bit_serial.units_per_mac if acc.bit_serial is not None else 1
+        return cls(acc.num_pes // per, acc.onchip_bytes, acc.clock_mhz, acc.weight_bits)
+
+
+def _shape(axes: tuple[tuple[str, int], ...], target: int) -> tuple[tuple[str, int], ...]:
+    """Integer axis sizes with product `target`, ratios closest to `axes` (log space)."""
+    n = len(axes)
+    own = np.log([s for _, s in axes])
+    scale = (math.log(target) - own.sum()) / n
+    want = own + scale
+    divisors = [d for d in range(1, target + 1) if target % d == 0]
+    best, best_err = None, math.inf
+    for combo in itertools.product(divisors, repeat=n - 1):
+        p = math.prod(combo)
+        if target % p:
+            continue
+        sizes = (*combo, target // p)
+        err = float(((np.log(sizes) - want) ** 2).sum())
+        if err < best_err:
+            best, best_err = sizes, err
+    return tuple((a, s) for (a, _), s in zip(axes, best, strict=True))
+
+
+def _dataflow(df: Dataflow | None, shape: dict[str, int]) -> Dataflow | None:
+    if df is None:
+        return None
+    spatial = []
+    for axis, sc in df.spatial:
+        pins = tuple((d, f) for d, f in sc.pin if f == FULL or f <= shape[axis])
+        spatial.append((axis, SlotConstraint(sc.allow, pins, sc.order, sc.keep)))
+    return replace(df, spatial=tuple(spatial))
+
+
+def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelerator:
+    """Return `acc` rescaled to `budget` with every energy from `tech`."""
+    per = acc.bit_serial.units_per_mac if acc.bit_serial is not None else 1
+    shape = _shape(acc.array_shape, budget.macs * per)
+    sized = replace(acc, array_shape=shape)
+    # global buffers absorb the SRAM difference; register files keep their size
+    rf = sum((p.capacity_bytes or 0) * sized.instances(i)
+             for i, lvl in enumerate(acc.levels[1:], start=1)
+             if sized.category(i) == "register_file" for p in lvl.partitions)
+    extra = sized.rebuild.basis_rf_bytes * sized.rebuild_engines if sized.rebuild else 0
+    gb = sized.onchip_bytes - rf - extra
+    room = budget.onchip_bytes - extra
+    scale_gb, scale_rf = ((room - rf) / gb, 1.0) if room > rf and gb > 0 else \
+        (room / max(gb + rf, 1), room / max(gb + rf, 1))
+    levels = []
+    for i, lvl in enumerate(acc.levels):
+        parts = []
+        for p in lvl.partitions:
+            if i == 0:
+                e = tech.dram_pj_per_bit * lvl.word_bits
+                parts.append(replace(p, read_energy_pj=e, write_energy_pj=e))
+                continue
+            f = scale_rf if sized.category(i) == "register_file" else scale_gb
+            cap = max(1, int(p.capacity_bytes * f))
+            e = tech.sram(cap) * lvl.word_bits
+            parts.append(Partition(p.operands, cap, e, e, p.bandwidth_bytes_per_cycle))
+        net = None
+        if lvl.network is not None:
+            local = sized.category(i) == "register_file"
+            net = Network(tech.local_network_pj_per_bit if local else tech.network_pj_per_bit,
+                          lvl.network.multicast, lvl.network.spatial_reduction,
+                          lvl.network.reduction_energy_pj_per_bit)
+        levels.append(replace(lvl, partitions=tuple(parts), network=net,
+                              energy_source=f"matched: {tech.name}"))
+    bits = budget.bits
+    mac = MacUnit(((bits, tech.mac(bits)),), 0.0, f"matched: {tech.name}")
+    rebuild = replace(acc.rebuild, shift_add_energy_pj=tech.shift_add_pj) \
+        if acc.rebuild is not None else None
+    bit_serial = replace(acc.bit_serial, term_energy_pj=tech.mac(bits) / bits) \
+        if acc.bit_serial is not None else None
+    out = replace(acc, name=f"{acc.name} (matched)", clock_mhz=budget.clock_mhz,
+                  array_shape=shape, levels=tuple(levels), mac=mac, input_bits=bits,
+                  weight_bits=bits, output_bits=bits, rebuild=rebuild, bit_serial=bit_serial,
+                  dataflow=_dataflow(acc.dataflow, dict(shape)))
+    return out
+
