@@ -31,7 +31,8 @@ def test_eval_prints_tables_and_writes_json_and_csv(tmp_path, capsys):
     assert rep["totals"]["energy_pj"] == pytest.approx(sum(r["energy_pj"] for r in rep["rows"]))
     assert {"DRAM", "GLB", "RF", "MAC"} == set(rep["totals"]["energy_pj_by_level"])
     df = pd.read_csv(cs)
-    assert list(df.columns[:6]) == ["layer", "level", "operand", "action", "count", "energy_pj"]
+    assert list(df.columns[:7]) == ["layer", "level", "operand", "action", "category", "count",
+                               "energy_pj"]
     assert df.groupby("accelerator")["energy_pj"].sum()["eyeriss"] == pytest.approx(
         rep["totals"]["energy_pj"])
 

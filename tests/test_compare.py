@@ -1,0 +1,175 @@
+"""Matched designs, per-layer statistics and `sedse compare` (tables, figures, errors)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sedse_models
+from sedse.cli import main
+from sedse.compare import compare, load_designs, stats_from_compressed, stats_from_file
+from sedse.compress._activations import naf_digits
+from sedse.cost import CATEGORIES
+from sedse.errors import SpecError
+from sedse.hardware import Budget, load_accelerator, load_technology, match_design
+from sedse.hardware._matched import _shape
+from sedse.workload import WeightEncoding
+
+from .conftest import HW
+
+TECH = HW / "tech" / "65nm.yaml"
+SE = WeightEncoding("smartexchange/direct", 0.3, 0.4, 4.0, 512, 300, 1.2, 4000, 9000, 0.6)
+
+
+def test_shape_keeps_the_aspect_ratio_and_the_exact_count():
+    assert _shape((("rows", 12), ("cols", 14)), 256) == (("rows", 16), ("cols", 16))
+    assert _shape((("a", 4), ("b", 6), ("c", 7)), 168) == (("a", 4), ("b", 6), ("c", 7))
+    shape = _shape((("f", 16), ("w", 16), ("l", 16)), 168 * 16)
+    assert np.prod([s for _, s in shape]) == 168 * 16
+
+
+@pytest.mark.parametrize("name", ["eyeriss", "diannao", "scnn", "cambricon_x", "bit_pragmatic",
+                                  "smartexchange", "systolic_ws_32x32"])
+def test_matched_designs_get_the_budget(name):
+    """Same MACs (x16 serial units for bit-serial), SRAM within 1% (integer rounding of
+    scaled partitions), clock, precision, and every energy from the technology."""
+    tech = load_technology(TECH)
+    budget = Budget.of(load_accelerator(HW / "smartexchange.yaml"))
+    assert budget == Budget(168, 198_864, 200.0, 8)
+    acc = match_design(load_accelerator(HW / f"{name}.yaml"), budget, tech)
+    per = acc.bit_serial.units_per_mac if acc.bit_serial else 1
+    assert acc.num_pes == 168 * per
+    assert acc.onchip_bytes == pytest.approx(budget.onchip_bytes, rel=0.01)
+    assert acc.clock_mhz == 200 and acc.weight_bits == acc.input_bits == 8
+    dram = acc.levels[0]
+    assert dram.partitions[0].read_energy_pj == pytest.approx(21.25 * dram.word_bits)
+    for lvl in acc.levels[1:]:
+        for p in lvl.partitions:
+            assert p.read_energy_pj == pytest.approx(tech.sram(p.capacity_bytes) * lvl.word_bits)
+    assert acc.mac.energy_pj(8) == 0.45
+
+
+def test_sram_energy_interpolates_between_anchors():
+    tech = load_technology(TECH)
+    assert tech.sram(512) == pytest.approx(0.10625)
+    assert tech.sram(110592) == pytest.approx(0.6375)
+    assert 0.10625 < tech.sram(8192) < 0.6375
+    assert tech.sram(1) == pytest.approx(0.0422)  # flat below the table
+
+
+def _stats_file(write, zero=0.5):
+    wl = sedse_models.workload("lenet5")
+    layers = {layer.name: {"weight_encoding": asdict(SE), "input_zero_frac": zero,
+                           "input_zero_row_frac": 0.1} for layer in wl.layers}
+    return write("stats.yaml", json.dumps({"source": "test", "layers": layers}))
+
+
+def test_compare_breakdown_sums_and_ratios(write):
+    wl = sedse_models.workload("lenet5")
+    stats = stats_from_file(_stats_file(write), wl)
+    cmp = compare(wl, load_designs(["smartexchange", "eyeriss", "cambricon_x"]),
+                  tech=load_technology(TECH), stats=stats)
+    t = cmp.table()
+    assert list(t.design) == ["smartexchange (matched)", "eyeriss (matched)",
+                              "cambricon_x (matched)"]
+    parts = t[[f"{c}_uj" for c in CATEGORIES]].sum(axis=1)
+    assert np.allclose(parts, t.energy_uj, rtol=1e-9)
+    assert t.energy_vs_ref_x.iloc[0] == 1.0 and t.latency_vs_ref_x.iloc[0] == 1.0
+    # only SmartExchange rebuilds; only the designs with indices pay for them
+    assert t.rebuild_uj.iloc[0] > 0 and t.rebuild_uj.iloc[1] == 0 == t.rebuild_uj.iloc[2]
+    assert t.index_uj.iloc[0] > 0 and t.index_uj.iloc[1] == 0 and t.index_uj.iloc[2] > 0
+    # the stored weights are 4000/9000 bits per weight: SE's DRAM traffic is lower
+    assert t.dram_uj.iloc[0] < t.dram_uj.iloc[1]
+    lf = cmp.layers()
+    assert len(lf) == 3 * len(wl.layers)
+    assert np.allclose(lf.groupby("design", sort=False).energy_uj.sum().values, t.energy_uj)
+
+
+def test_more_zero_activations_help_the_skipping_design(write):
+    wl = sedse_models.workload("lenet5")
+    acc = load_designs(["smartexchange"])
+    tech = load_technology(TECH)
+    lo = compare(wl, acc, tech=tech, stats=stats_from_file(_stats_file(write, 0.1), wl))
+    # input_zero_row_frac is what SmartExchange skips; element zeros only change defaults
+    assert lo.table().energy_uj.iloc[0] > 0
+
+
+def test_naf_digit_counts():
+    # 0 -> 0; 1 -> 1; 3 = 4 - 1 -> 2; 7 = 8 - 1 -> 2; 5 = 4 + 1 -> 2; 255 = 256 - 1 -> 2;
+    # 85 = 1010101b -> 4
+    assert naf_digits(np.array([0, 1, 3, 7, 5, 255, 85])).tolist() == [0, 1, 2, 2, 2, 2, 4]
+
+
+def _compressed_dir(tmp_path, model="lenet5"):
+    import torch
+
+    from sedse.compress import SmartExchange, compress_model
+    from sedse.compress._io import save_compressed
+
+    torch.manual_seed(0)
+    comp = compress_model(sedse_models.build(model), SmartExchange())
+    out = tmp_path / "comp"
+    save_compressed(out, {"model": model, "method": "smartexchange", "accuracy": 0.5}, comp)
+    return out, comp
+
+
+def test_compressed_directory_gives_real_encodings(tmp_path):
+    out, comp = _compressed_dir(tmp_path)
+    wl = sedse_models.workload("lenet5")
+    stats = stats_from_compressed(out, wl, "lenet5")
+    for c in comp.layers:
+        assert stats.per_layer[c.name]["weight_encoding"] == c.encoding
+    assert "compressed weights from" in stats.weights_source
+    assert stats.activations_source.startswith("default")
+    with pytest.raises(SpecError, match="layers.json: model: the directory holds 'lenet5'"):
+        stats_from_compressed(out, sedse_models.workload("resnet8_gray"), "resnet8_gray")
+
+
+def test_compare_cli_writes_tables_and_figures(tmp_path, write, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--model", "lenet5", "--hw", "smartexchange,eyeriss",
+               "--hw", "diannao", "--stats", str(_stats_file(write)), "--out", str(out),
+               "--budget", "300"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "matched designs" in text and "budget (from smartexchange): 168 MACs" in text
+    assert "weights: statistics file" in text
+    for f in ("compare.csv", "compare.md", "layers.csv", "breakdown.png", "per_layer.png"):
+        assert (out / f).stat().st_size > 0
+    df = pd.read_csv(out / "compare.csv")
+    assert len(df) == 3 and df.energy_vs_ref_x[0] == 1.0
+    md = (out / "compare.md").read_text()
+    assert md.count("\n|") == 5 and "| smartexchange (matched) |" in md
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hw", "nosuchdesign"], "--hw: unknown design 'nosuchdesign'"),
+    (["--hw", "eyeriss", "--reference", "diannao"], "--reference: 'diannao' is not among"),
+    (["--hw", "eyeriss", "--stats", "a.yaml", "--compressed", "b"], "either --compressed"),
+])
+def test_compare_errors_are_one_line(args, message, capsys):
+    rc = main(["compare", "--model", "lenet5", *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_stats_file_errors_name_file_and_key(write, capsys):
+    bad = write("s.yaml", "layers:\n  features.0: {input_zero_frac: 1.5}\n")
+    rc = main(["compare", "--model", "lenet5", "--hw", "eyeriss", "--stats", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "s.yaml: layers.features.0.input_zero_frac: expected a fraction" in err
+    bad = write("t.yaml", "layers:\n  nosuch: {input_zero_frac: 0.5}\n")
+    rc = main(["compare", "--model", "lenet5", "--hw", "eyeriss", "--stats", str(bad)])
+    assert "t.yaml: layers.nosuch: lenet5 has no layer 'nosuch'" in capsys.readouterr().err
+
+
+def test_compressed_dir_of_another_model_is_refused(tmp_path, capsys):
+    out, _ = _compressed_dir(tmp_path)
+    rc = main(["compare", "--model", "resnet8_gray", "--hw", "eyeriss", "--compressed",
+               str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "layers.json: model: the directory holds 'lenet5'" in err
