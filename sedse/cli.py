@@ -219,6 +219,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         load_dataset,
         project,
         retrain,
+        train_decomposed,
         train_float,
     )
     from sedse.compress._activations import activation_stats
@@ -243,8 +244,18 @@ def cmd_compress(args: argparse.Namespace) -> int:
     acc = proj_acc
     if args.slim_frac and not args.retrain_epochs:
         raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
+    if args.decomposed_epochs and args.method != "smartexchange":
+        raise SpecError("--decomposed-epochs", "decomposed-form training is for "
+                        "--method smartexchange")
+    if args.decomposed_epochs and args.retrain_epochs:
+        raise SpecError("--decomposed-epochs", "give either --retrain-epochs or "
+                        "--decomposed-epochs")
     if args.retrain_epochs:
         compressed = retrain(model, data, comp, args.retrain_epochs, slim_frac=args.slim_frac)
+        acc = accuracy(model, data)
+    elif args.decomposed_epochs:
+        compressed = train_decomposed(model, data, comp.config, args.decomposed_epochs,
+                                      index=args.index)
         acc = accuracy(model, data)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "debug", "out")}
     out = Path(args.out)
@@ -263,9 +274,11 @@ def cmd_compress(args: argparse.Namespace) -> int:
     print(f"total: {compressed.weights:,} weights in {compressed.total_bits:,} bits = "
           f"{compressed.compression_ratio(8):.2f}x vs 8-bit, "
           f"{compressed.compression_ratio(32):.2f}x vs 32-bit")
-    print(f"accuracy: float {float_acc:.4f}, after projection {proj_acc:.4f}"
-          + (f", after {args.retrain_epochs} retraining epochs {acc:.4f}"
-             if args.retrain_epochs else ""))
+    trained = (f", after {args.retrain_epochs} retraining epochs {acc:.4f}"
+               if args.retrain_epochs else
+               f", after {args.decomposed_epochs} epochs of decomposed-form training "
+               f"{acc:.4f}" if args.decomposed_epochs else "")
+    print(f"accuracy: float {float_acc:.4f}, after projection {proj_acc:.4f}{trained}")
     print(f"wrote {out / 'layers.json'} and {out / 'weights.npz'}")
     return 0
 
@@ -321,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=5, help="float baseline epochs (cached)")
     c.add_argument("--retrain-epochs", type=int, default=0,
                    help="alternate SGD epochs with projections (the paper's retraining)")
+    c.add_argument("--decomposed-epochs", type=int, default=0,
+                   help="train Ce and B directly (straight-through estimator, frozen "
+                        "mask) instead of alternating retraining")
     c.add_argument("--slim-frac", type=float, default=0.0,
                    help="prune this fraction of conv channels by BN scale in the first "
                         "retraining epoch (network slimming)")
