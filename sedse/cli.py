@@ -228,6 +228,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if args.model not in sedse_models.MODELS:
         raise SpecError("--model", f"unknown model {args.model!r} (shipped: "
                         f"{', '.join(sedse_models.MODELS)})")
+    if args.decomposed_epochs and args.method != "smartexchange":
+        raise SpecError("--decomposed-epochs", "decomposed-form training is for "
+                        "--method smartexchange")
+    if args.decomposed_epochs and args.retrain_epochs:
+        raise SpecError("--decomposed-epochs", "give either --retrain-epochs or "
+                        "--decomposed-epochs")
     comp = _compressor(args)
     data = load_dataset(args.dataset, args.data_root)
     entry = sedse_models.MODELS[args.model]
@@ -244,12 +250,6 @@ def cmd_compress(args: argparse.Namespace) -> int:
     acc = proj_acc
     if args.slim_frac and not args.retrain_epochs:
         raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
-    if args.decomposed_epochs and args.method != "smartexchange":
-        raise SpecError("--decomposed-epochs", "decomposed-form training is for "
-                        "--method smartexchange")
-    if args.decomposed_epochs and args.retrain_epochs:
-        raise SpecError("--decomposed-epochs", "give either --retrain-epochs or "
-                        "--decomposed-epochs")
     if args.retrain_epochs:
         compressed = retrain(model, data, comp, args.retrain_epochs, slim_frac=args.slim_frac)
         acc = accuracy(model, data)

@@ -173,3 +173,20 @@ def test_compressed_dir_of_another_model_is_refused(tmp_path, capsys):
                str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and "layers.json: model: the directory holds 'lenet5'" in err
+
+
+def test_compressed_dir_with_a_statistic_out_of_range(tmp_path, capsys):
+    out, _ = _compressed_dir(tmp_path)
+    doc = json.loads((out / "layers.json").read_text())
+    doc["layers"][2]["encoding"]["zero_row_frac"] = 1.7
+    (out / "layers.json").write_text(json.dumps(doc))
+    rc = main(["compare", "--model", "lenet5", "--hw", "eyeriss", "--compressed", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "layers.json: layers[2].encoding: zero_row_frac must be in [0, 1]" in err
+
+
+def test_decomposed_training_flag_needs_smartexchange(capsys):
+    rc = main(["compress", "--model", "lenet5", "--dataset", "digits", "--method", "prune",
+               "--decomposed-epochs", "1", "--out", "/tmp/unused"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--decomposed-epochs: decomposed-form training is for" in err

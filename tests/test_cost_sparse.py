@@ -96,11 +96,12 @@ def test_skipping_zero_coefficient_rows(write):
     """Half the Ce rows are zero and skipped (keep 0.5).
 
     Inside the array W and I counts halve (RF W fill 4, read 4; RF I fill 4, read 4),
-    the feeder's input reads and input network words halve (DRAM I read 2, network I
-    4), the MAC's accumulations halve (RF O read 3, update 4), outputs are still
-    drained (RF O drain 2, DRAM O update 2); the stored weights are not scaled again.
-    Energy: DRAM 20 + 20 + 20 = 60; RF 4+4+4+4+3+4+2 = 25; network W 4 + I 8 + O 4 = 16;
-    4 MACs; rebuild 12 + 4 + 1 = 17. Total 122 pJ. Cycles ceil(4 x 0.5) = 2; rebuild
+    the MAC's accumulations halve (RF O read 3, update 4), outputs are still drained
+    (RF O drain 2, DRAM O update 2); the stored weights are not scaled again. The array
+    is fed straight from DRAM here, and off-chip reads are never skipped (DRAM I read 4,
+    network I 8 words).
+    Energy: DRAM 20 + 40 + 20 = 80; RF 4+4+4+4+3+4+2 = 25; network W 4 + I 16 + O 4 = 24;
+    4 MACs; rebuild 12 + 4 + 1 = 17. Total 150 pJ. Cycles ceil(4 x 0.5) = 2; rebuild
     8 x 0.5 / 2 = 2.
     """
     res, counts = _run(write, REBUILD.format(wpc=1) + "sparsity: {weight_rows: skip}\n",
@@ -109,9 +110,9 @@ def test_skipping_zero_coefficient_rows(write):
         ("RF", "W", "fill"): 4, ("RF", "W", "read"): 4, ("RF", "I", "fill"): 4,
         ("RF", "I", "read"): 4, ("RF", "O", "read"): 3, ("RF", "O", "update"): 4,
         ("RF", "O", "drain"): 2, ("MAC", "-", "mac"): 4}
-    assert counts[("DRAM", "I", "read")] == 2 and counts[("DRAM", "I", "network")] == 4
+    assert counts[("DRAM", "I", "read")] == 4 and counts[("DRAM", "I", "network")] == 8
     assert counts[("DRAM", "W", "network")] == 8 and counts[("DRAM", "O", "update")] == 2
-    assert res.total_energy_pj[0] == pytest.approx(122.0, abs=1e-9)
+    assert res.total_energy_pj[0] == pytest.approx(150.0, abs=1e-9)
     assert res.cycles[0] == 2
 
 
@@ -137,19 +138,20 @@ def test_element_sparse_weights_with_index(write):
 
     W (compressed, unscaled): DRAM read 8 x 5/16 x 10 = 25; RF fill 8 x 5/16 = 2.5,
     RF read 2.5; network 8 x 5 x 0.125 = 5.
-    I: DRAM read 4 x 0.25 = 1 -> 10 pJ; RF fill 2, read 2; network 2 x 2 = 4 pJ.
+    I: DRAM read 4 (off-chip reads are not skipped) -> 40 pJ; RF fill 2, read 2;
+    network 8 words x 2 = 16 pJ.
     O: DRAM update 2 (20 pJ), RF drain 2, RF read ceil(1.5) = 2, update 2; network 4.
     MACs 2 -> 2 pJ; index 2 x 0.25 = 0.5 pJ.
-    Total = 25 + 2.5 + 2.5 + 5 + 10 + 2 + 2 + 4 + 20 + 2 + 2 + 2 + 4 + 2 + 0.5 = 85.5.
+    Total = 25 + 2.5 + 2.5 + 5 + 40 + 2 + 2 + 16 + 20 + 2 + 2 + 2 + 4 + 2 + 0.5 = 127.5.
     """
     enc = WeightEncoding("prune/element", 0.25, 0.0, 16.0, 0, 8, 0.0, 48, 8, 0.25)
     extra = ("sparsity: {weights: skip, weight_index_bits: 4, compressed_down_to: RF,"
              " index_energy_pj_per_weight: 0.25}\n")
     res, counts = _run(write, extra, _fc(weight_encoding=enc))
     assert counts[("MAC", "-", "mac")] == 2 and counts[("INDEX", "W", "lookup")] == 2
-    assert counts[("RF", "W", "read")] == 8 and counts[("DRAM", "I", "read")] == 1
+    assert counts[("RF", "W", "read")] == 8 and counts[("DRAM", "I", "read")] == 4
     assert res.energy_pj[("DRAM", "W_index", "read")][0] == pytest.approx(5.0)
-    assert res.total_energy_pj[0] == pytest.approx(85.5, abs=1e-9)
+    assert res.total_energy_pj[0] == pytest.approx(127.5, abs=1e-9)
     assert res.cycles[0] == 1
 
 
@@ -185,3 +187,44 @@ def test_statistics_outside_unit_interval_are_refused():
         WeightEncoding("x", 0.5, 1.5, 4.0, 0, 0, 0.0, 8, 8)
     with pytest.raises(ValueError, match="input_zero_row_frac must be in"):
         _fc(input_zero_row_frac=-0.1)
+
+
+THREE_LEVEL = """
+name: three_level
+clock_mhz: 100
+pe_array: {shape: {x: 2}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - {name: DRAM, operands: [W, I, O], word_bits: 16, read_energy_pj: 100.0,
+     write_energy_pj: 100.0}
+  - name: GLB
+    operands: [W, I, O]
+    capacity_bytes: 1024
+    word_bits: 16
+    read_energy_pj: 10.0
+    write_energy_pj: 10.0
+    fanout_dims: [x]
+    network: {transfer_energy_pj_per_bit: 0.125}
+  - {name: RF, operands: [W, I, O], capacity_bytes: 64, word_bits: 16, read_energy_pj: 1.0,
+     write_energy_pj: 1.0}
+sparsity: {inputs: skip}
+"""
+
+
+def test_skipping_scales_the_on_chip_feeder_but_not_dram(write):
+    """With an on-chip global buffer feeding the array, skipping half the inputs halves
+    its reads and network words of inputs and dense weights (the partners of skipped
+    inputs are not fetched either); DRAM traffic and output drains stay."""
+    acc = load_accelerator(write("c.yaml", THREE_LEVEL))
+    mp = Mapping((LevelMapping(()), LevelMapping((("C", 2),), (("x", (("K", 2),)),)),
+                  LevelMapping((("C", 2),))))
+    cand = to_candidates([mp], acc)
+    full = evaluate(_fc(), acc, cand).counts
+    half = evaluate(_fc(input_zero_frac=0.5), acc, cand).counts
+    for key in (("GLB", "I", "read"), ("GLB", "I", "network"), ("RF", "I", "fill"),
+                ("RF", "I", "read"), ("RF", "W", "read"), ("MAC", "-", "mac"),
+                ("GLB", "W", "read"), ("GLB", "W", "network")):
+        assert half[key][0] * 2 == full[key][0], key
+    for key in (("DRAM", "I", "read"), ("DRAM", "W", "read"), ("GLB", "O", "update"),
+                ("RF", "O", "drain")):
+        assert half[key][0] == full[key][0], key

@@ -60,6 +60,7 @@ class Comparison:
                    "edp_uj_ms": rep.energy_pj / 1e6 * rep.latency_s * 1e3,
                    "pj_per_mac": rep.energy_pj / rep.macs}
             row.update({f"{c}_uj": cat[c] / 1e6 for c in CATEGORIES})
+            row["exploits"] = features(acc)
             rows.append(row)
         df = pd.DataFrame(rows)
         ref = df[df.design == self._ref_name()].iloc[0]
@@ -89,6 +90,26 @@ class Comparison:
             if acc.name.split(" ")[0] == self.reference:
                 return acc.name
         return self.designs[0].name
+
+
+def features(acc: Accelerator) -> str:
+    """What a design exploits, in words (rebuild engines, skipped / gated zeros, RLC,
+    bit-serial MACs)."""
+    out = []
+    if acc.rebuild is not None:
+        out.append(f"rebuild after {acc.rebuild.after_level}")
+    sp = acc.sparsity
+    for mode in ("skip", "gate"):
+        kinds = [k.replace("_", " ") for k in ("weights", "weight_rows", "inputs", "input_rows")
+                 if getattr(sp, k) == mode]
+        if kinds:
+            out.append(f"{mode} zero {', '.join(kinds)}")
+    rlc = [lvl.name for lvl in acc.levels if lvl.rlc is not None]
+    if rlc:
+        out.append(f"RLC at {', '.join(rlc)}")
+    if acc.bit_serial is not None:
+        out.append("bit-serial")
+    return "; ".join(out) or "dense"
 
 
 def compare(workload: Workload, designs: list[Accelerator], *, reference: str | None = None,

@@ -89,14 +89,14 @@ FINE_TUNE = TrainConfig(lr=0.01)
 
 def train_decomposed(model, data: Dataset, cfg: SmartExchangeConfig, epochs: int,
                      train_cfg: TrainConfig = FINE_TUNE, device: str = "cpu",
-                     index: str = "direct") -> CompressedModel:
+                     index: str = "direct", max_steps: int | None = None) -> CompressedModel:
     """Decompose, train Ce and B with the STE for `epochs`, and return the result; the
     model keeps computing with the rebuilt weights."""
     import torch
 
     original = {n: m.weight.detach().cpu().numpy().copy() for n, m in _weight_modules(model)}
     to_decomposed(model, cfg)
-    train_epochs(model, data, train_cfg, epochs, device, seed_offset=2)
+    train_epochs(model, data, train_cfg, epochs, device, seed_offset=2, max_steps=max_steps)
     out = []
     dense = SmartExchange(cfg, index=index)
     for name, mod in _weight_modules(model):

@@ -86,8 +86,10 @@ def accuracy(model, data: Dataset, device: str = "cpu", batch: int = 1000) -> fl
 
 
 def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: str = "cpu",
-                 after_epoch: Callable | None = None, seed_offset: int = 0) -> None:
-    """SGD for `epochs` epochs; `after_epoch(model)` runs after each (e.g. projection)."""
+                 after_epoch: Callable | None = None, seed_offset: int = 0,
+                 max_steps: int | None = None) -> None:
+    """SGD for `epochs` epochs (or `max_steps` mini-batches, whichever ends first);
+    `after_epoch(model)` runs after each epoch (e.g. projection)."""
     import torch
 
     torch.manual_seed(cfg.seed + seed_offset)
@@ -96,9 +98,13 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
+    steps = 0
     for _ in range(epochs):
         model.train()
         for idx in _batches(len(data.train_x), cfg.batch_size, rng):
+            if max_steps is not None and steps >= max_steps:
+                return
+            steps += 1
             x = torch.from_numpy(data.train_x[idx]).to(device)
             y = torch.from_numpy(data.train_y[idx]).to(device)
             opt.zero_grad()
