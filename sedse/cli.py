@@ -78,8 +78,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     reports = []
     for hw in args.hw:
         acc = load_accelerator(hw)
-        wl = _load_workload(args.model, args.batch).with_precision(
-            acc.input_bits, acc.weight_bits, acc.output_bits)
+        wl = _load_workload(args.model, args.batch)
+        if args.compressed:
+            from sedse.compare import stats_from_compressed
+
+            stats = stats_from_compressed(args.compressed, wl, args.model)
+            wl = stats.apply(wl)
+            print(f"weights: {stats.weights_source}; activations: {stats.activations_source}")
+        wl = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
         mappings = {}
         if args.mapping:
             root = load_yaml(args.mapping)
@@ -175,6 +181,158 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plot_breakdown(cmp, out / "breakdown.png")
     plot_layers(cmp, out / "per_layer.png")
     print(f"wrote {out}/compare.csv, compare.md, layers.csv, breakdown.png, per_layer.png")
+    return 0
+
+
+def _run_folder(run: str):
+    """RUN (a folder made by `sedse run`, or a study YAML) -> (spec, storage URL, folder)."""
+    from sedse.study import load_study
+
+    p = Path(run)
+    if p.is_file():
+        spec = load_study(p)
+        folder = Path("runs") / spec.name
+    else:
+        meta = p / "study.json"
+        if not meta.is_file():
+            raise SpecError(str(p), "not a run folder (no study.json; give the folder "
+                            "`sedse run` wrote, e.g. runs/quickstart, or the study YAML)")
+        info = json.loads(meta.read_text())
+        spec = load_study(info["spec_file"])
+        folder = p
+    info_file = folder / "study.json"
+    storage = json.loads(info_file.read_text())["storage"] if info_file.is_file() else \
+        f"sqlite:///{(folder / 'study.db').resolve()}"
+    return spec, storage, folder
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sedse.study import load_study, results_table, run_study
+
+    spec = load_study(args.study)
+    folder = Path(args.runs_dir) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
+    (folder / "study.json").write_text(json.dumps({"spec_file": spec.file,
+                                                   "storage": storage}, indent=1))
+    if args.n_trials is not None and args.n_trials < 1:
+        raise SpecError("--n-trials", f"expected an integer >= 1, found {args.n_trials}")
+    print(f"study {spec.name}: {len(spec.params)} parameters, objectives "
+          f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
+    try:
+        study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
+                          progress=not args.no_progress, threads=args.threads)
+    except KeyboardInterrupt:
+        print(f"sedse: interrupted; completed trials are kept in {storage}. Run the same "
+              "command again to resume.", file=sys.stderr)
+        return 130
+    df = results_table(study, list(spec.objectives))
+    done = df[df.state == "COMPLETE"]
+    print(f"{len(done)} completed trials ({int(df.feasible.sum())} feasible, "
+          f"{int((df.state == 'FAIL').sum())} failed), {int(df.is_pareto.sum())} on the "
+          f"Pareto front")
+    if args.pareto:
+        return _pareto(spec, study, folder)
+    print(f"next: sedse pareto {folder}")
+    return 0
+
+
+def _pareto(spec, study, folder: Path) -> int:
+    from sedse.study import (
+        baseline_points,
+        importances,
+        plot_importances,
+        plot_layer_breakdown,
+        plot_pareto,
+        results_table,
+    )
+
+    objectives = list(spec.objectives)
+    df = results_table(study, objectives)
+    if df.empty:
+        raise SpecError(str(folder), "the study has no trials yet")
+    folder.mkdir(parents=True, exist_ok=True)
+    df.to_csv(folder / "results.csv", index=False)
+    base = baseline_points(spec, study.user_attrs.get("float_accuracy"))
+    if len(base):
+        base.to_csv(folder / "baselines.csv", index=False)
+    written = [folder / "results.csv"]
+    if len(objectives) >= 2:
+        written.append(plot_pareto(df, base, objectives, folder / "pareto.png",
+                                   f"{spec.name} ({spec.model})"))
+    front = df[df.is_pareto].sort_values(OBJECTIVE_COL[objectives[0]])
+    if len(front):
+        picks = list(front.trial.astype(int))
+        step = max(1, len(picks) // 4)
+        written.append(plot_layer_breakdown(study, picks[::step][:4],
+                                            folder / "pareto_layers.png",
+                                            f"{spec.name}: per-layer energy of Pareto points"))
+    imp = importances(study, objectives)
+    if len(imp):
+        imp.to_csv(folder / "importances.csv", index=False)
+        written.append(plot_importances(imp, folder / "importances.png",
+                                        f"{spec.name}: parameter importances (fANOVA)"))
+    cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
+    extra = [c for c in ("compression_ratio_x", "latency_ms", "area_mm2") if c not in cols]
+    print(f"Pareto front ({len(front)} of {len(df)} trials):")
+    if len(front):
+        show = front[cols + extra]
+        print(_fmt_table(list(show.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
+                                               for v in r] for r in show.itertuples(index=False)]))
+    if len(base):
+        print("baselines (dense weights, matched to the study accelerator):")
+        print(_fmt_table(list(base.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
+                                               for v in r] for r in base.itertuples(index=False)]))
+    print("wrote " + ", ".join(str(w) for w in written))
+    return 0
+
+
+OBJECTIVE_COL = {"accuracy": "accuracy_frac", "energy": "energy_uj", "latency": "latency_ms",
+                 "edp": "edp_uj_ms", "area": "area_mm2"}
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    from sedse.study import open_study
+
+    spec, storage, folder = _run_folder(args.run)
+    if args.storage:
+        storage = args.storage
+    study = open_study(spec, storage, create=False) if _study_exists(spec, storage) else None
+    if study is None:
+        raise SpecError(str(args.run), f"no study {spec.name!r} in {storage} (run "
+                        "`sedse run` first)")
+    return _pareto(spec, study, Path(args.out) if args.out else folder)
+
+
+def _study_exists(spec, storage: str) -> bool:
+    import optuna
+
+    try:
+        names = optuna.study.get_all_study_names(storage)
+    except Exception as exc:  # noqa: BLE001 - any storage failure is the user's URL
+        raise SpecError("--storage", f"cannot open {storage}: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:200]}") from None
+    return spec.name in names
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sedse.study import export_point, open_study
+
+    spec, storage, _folder = _run_folder(args.run)
+    if args.storage:
+        storage = args.storage
+    if not _study_exists(spec, storage):
+        raise SpecError(str(args.run), f"no study {spec.name!r} in {storage}")
+    study = open_study(spec, storage, create=False)
+    info = export_point(study, spec, args.trial, Path(args.out))
+    print(f"exported trial {args.trial} of {spec.name} to {args.out}: accelerator.yaml"
+          + (", compression.yaml, compressed/" if spec.method != "none" else "")
+          + ", trial.json")
+    print("stored values: " + ", ".join(f"{k} {v:.6g}" for k, v in info["values"].items()))
+    hw = f"{args.out}/accelerator.yaml"
+    comp = f" --compressed {args.out}/compressed" if spec.method != "none" else ""
+    print(f"re-evaluate: sedse eval --model {spec.model} --hw {hw}{comp} --budget "
+          f"{spec.search_budget} --objective {spec.search_objective} --batch {spec.batch}")
     return 0
 
 
@@ -302,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--hw", required=True, action="append",
                    help="accelerator YAML (repeat to compare several)")
     e.add_argument("--mapping", help="mapping YAML for some or all layers (others: searched)")
+    e.add_argument("--compressed", help="a `sedse compress` (or `sedse export`) directory: "
+                   "its weight encodings and activation statistics")
     e.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp",
                    help="what the mapping search minimises per layer (default edp)")
     e.add_argument("--budget", type=int, default=SEARCH_BUDGET,
@@ -371,6 +531,28 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
     k.add_argument("--out", help="output folder (default runs/compare/<model>)")
     k.set_defaults(func=cmd_compare)
+    r = sub.add_parser("run", help="run (or resume) a co-design study with Optuna")
+    r.add_argument("study", help="study YAML (see studies/)")
+    r.add_argument("--storage", help="Optuna storage URL (default sqlite in runs/<study>/)")
+    r.add_argument("--n-trials", type=int, help="completed trials to reach (default: the "
+                   "study's n_trials)")
+    r.add_argument("--runs-dir", default="runs", help="where run folders go (default runs)")
+    r.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--pareto", action="store_true", help="also write the results and "
+                   "figures (as `sedse pareto`) at the end")
+    r.set_defaults(func=cmd_run)
+    pa = sub.add_parser("pareto", help="results table, Pareto figures, importances of a run")
+    pa.add_argument("run", help="run folder (runs/<study>) or the study YAML")
+    pa.add_argument("--storage", help="Optuna storage URL (default: the run's)")
+    pa.add_argument("--out", help="output folder (default: the run folder)")
+    pa.set_defaults(func=cmd_pareto)
+    ex = sub.add_parser("export", help="write one trial's accelerator and compression")
+    ex.add_argument("run", help="run folder (runs/<study>) or the study YAML")
+    ex.add_argument("--trial", type=int, required=True)
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--storage", help="Optuna storage URL (default: the run's)")
+    ex.set_defaults(func=cmd_export)
     m = sub.add_parser("models", help="list the shipped models")
     m.set_defaults(func=cmd_models)
     return p

@@ -48,6 +48,10 @@ class Technology:
     mac_pj_by_bits: tuple[tuple[int, float], ...]
     shift_add_pj: float
     source: str = ""
+    # area [A]: mm^2 per MAC at each precision, per KiB of SRAM, per rebuild engine
+    mac_mm2_by_bits: tuple[tuple[int, float], ...] = ()
+    sram_mm2_per_kib: float = 0.0
+    rebuild_engine_mm2: float = 0.0
 
     def sram(self, capacity_bytes: float) -> float:
         """pJ per bit of an SRAM of `capacity_bytes` (log-log interpolation, flat beyond
@@ -67,7 +71,7 @@ def load_technology(path: str | Path) -> Technology:
     root = load_yaml(path)
     root.check_keys({"name", "dram_pj_per_bit", "sram_pj_per_bit", "network_pj_per_bit",
                      "local_network_pj_per_bit", "mac_pj_by_bits", "shift_add_pj"},
-                    {"source"})
+                    {"source", "area"})
 
     def pairs(node: Node, key_name: str) -> tuple:
         if not isinstance(node.value, dict) or not node.value:
@@ -87,7 +91,36 @@ def load_technology(path: str | Path) -> Technology:
         root.get("local_network_pj_per_bit").as_float(min_value=0.0),
         pairs(root.get("mac_pj_by_bits"), "operand bits"),
         root.get("shift_add_pj").as_float(min_value=0.0),
-        root.get("source").as_str() if root.has("source") else "")
+        root.get("source").as_str() if root.has("source") else "",
+        **_area(root.get("area")) if root.has("area") else {})
+
+
+def _area(node: Node) -> dict:
+    node.check_keys({"mac_mm2_by_bits", "sram_mm2_per_kib", "rebuild_engine_mm2"})
+    macs = []
+    for k, v in node.get("mac_mm2_by_bits").value.items():
+        sub = Node(v, node.file, f"{node.path}.mac_mm2_by_bits.{k}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise sub.error(f"keys are operand bits (integers >= 1), found {k!r}")
+        macs.append((k, sub.as_float(positive=True)))
+    return {"mac_mm2_by_bits": tuple(sorted(macs)),
+            "sram_mm2_per_kib": node.get("sram_mm2_per_kib").as_float(positive=True),
+            "rebuild_engine_mm2": node.get("rebuild_engine_mm2").as_float(min_value=0.0)}
+
+
+def area_mm2(acc: Accelerator, tech: Technology) -> float:
+    """Silicon area of `acc` in `tech` (mm^2): MACs (bit-serial units at 1/units_per_mac
+    of a MAC each), on-chip SRAM (basis register files included) and rebuild engines.
+    Wires, control and the NoC are not counted."""
+    if not tech.mac_mm2_by_bits:
+        raise SpecError(f"technology {tech.name}", "no area block (area.mac_mm2_by_bits)")
+    bits = max(acc.input_bits, acc.weight_bits)
+    table = dict(tech.mac_mm2_by_bits)
+    if bits not in table:
+        raise SpecError(f"technology {tech.name}", f"no MAC area for {bits}-bit operands")
+    per = acc.bit_serial.units_per_mac if acc.bit_serial is not None else 1
+    return (acc.num_pes / per * table[bits] + acc.onchip_bytes / 1024 * tech.sram_mm2_per_kib
+            + acc.rebuild_engines * tech.rebuild_engine_mm2)
 
 
 @dataclass(frozen=True)

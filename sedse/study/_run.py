@@ -1,0 +1,151 @@
+"""Running a study on an Optuna storage: create or resume, sample, evaluate, record.
+
+* Storage: a SQLite file ``runs/<study>/study.db`` by default, or any Optuna database
+  URL (PostgreSQL for many workers). The study is created or loaded by name, so
+  rerunning the same command resumes it, and any number of workers can share it.
+* Objectives follow the spec's directions; a design that is invalid or does not fit
+  is recorded through Optuna's constraint mechanism (``trial.set_constraint``) with the
+  reason in the ``infeasible_reason`` user attribute, and gets the worst values (0
+  accuracy, infinite costs), so samplers rank it last. Constraints from the spec
+  (latency, area ...) are constraint values too (value - limit > 0 means violated).
+* A trial that raises anything else is recorded as failed with its message (user
+  attribute ``error``) and the study goes on; `n_trials` counts completed trials (a
+  round in which every trial fails stops the run with the last error).
+* The study records the spec file, float accuracy and objectives as study attributes,
+  which `sedse pareto` and `sedse export` read back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+
+from sedse.errors import SedseError
+from sedse.study._evaluate import Evaluator
+from sedse.study._spec import OBJECTIVE_UNITS, StudySpec
+
+log = logging.getLogger(__name__)
+
+
+def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
+    d = Path(runs_dir) / spec.name
+    d.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(d / 'study.db').resolve()}"
+
+
+def make_sampler(spec: StudySpec):
+    import optuna
+
+    if spec.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=spec.seed,
+                                             population_size=spec.population_size)
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True)
+    return optuna.samplers.RandomSampler(seed=spec.seed)
+
+
+def open_study(spec: StudySpec, storage: str, *, create: bool = True):
+    """Create or load the spec's study on `storage` (heartbeats let a crashed worker's
+    running trial be marked failed by the next worker)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kw = {"engine_kwargs": {"connect_args": {"timeout": 60}}} if storage.startswith("sqlite") \
+        else {}
+    with warnings.catch_warnings():   # heartbeats are "experimental" in Optuna 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        stor = optuna.storages.RDBStorage(storage, heartbeat_interval=10, grace_period=30,
+                                          **kw)
+    if create:
+        study = optuna.create_study(study_name=spec.name, storage=stor,
+                                    directions=spec.directions, sampler=make_sampler(spec),
+                                    load_if_exists=True)
+    else:
+        study = optuna.load_study(study_name=spec.name, storage=stor,
+                                  sampler=make_sampler(spec))
+    if list(study.directions) != [
+            optuna.study.StudyDirection.MAXIMIZE if d == "maximize"
+            else optuna.study.StudyDirection.MINIMIZE for d in spec.directions]:
+        from sedse.errors import SpecError
+
+        raise SpecError(f"{spec.file}: objectives", f"the stored study {spec.name!r} has "
+                        "other objectives; rename the study or use a new storage")
+    return study
+
+
+def objective_fn(spec: StudySpec, evaluator: Evaluator):
+    """The Optuna objective: suggest, evaluate, record attributes and constraints."""
+
+    def objective(trial):
+        params = {p.name: p.suggest(trial) for p in spec.params}
+        try:
+            res = evaluator.evaluate(params)
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        for k, v in res.attrs.items():
+            trial.set_user_attr(k, v)
+        trial.set_user_attr("feasible", res.feasible)
+        if not res.feasible:
+            trial.set_user_attr("infeasible_reason", res.reason[:2000])
+        violation = 0.0 if res.feasible else 1.0
+        trial.set_constraint("design_fits", violation)
+        for key, limit in spec.constraints:
+            v = res.values.get(key, math.inf)
+            trial.set_constraint(key, (v - limit) / limit if res.feasible else 1.0)
+        out = []
+        for o in spec.objectives:
+            unit = OBJECTIVE_UNITS[o]
+            if res.feasible:
+                out.append(res.values[unit])
+            else:
+                out.append(0.0 if o == "accuracy" else math.inf)
+        return out
+
+    return objective
+
+
+def _completed(study) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
+              run_dir: str | Path | None = None, progress: bool = True,
+              threads: int = 1, evaluator: Evaluator | None = None):
+    """Run trials until the study holds `n_trials` (default: the spec's) completed ones;
+    returns the study. Safe to call from several processes on one storage."""
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    target = n_trials if n_trials is not None else spec.n_trials
+    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    study = open_study(spec, storage)
+    evaluator = evaluator or Evaluator(spec, run_dir, threads=threads)
+    if spec.needs_accuracy:
+        study.set_user_attr("float_accuracy", evaluator.float_accuracy)
+    study.set_user_attr("spec_file", spec.file)
+    study.set_user_attr("objectives", list(spec.objectives))
+    study.set_user_attr("run_dir", str(run_dir.resolve()))
+    deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
+    while True:
+        done = _completed(study)
+        left = target - done
+        if left <= 0:
+            break
+        timeout = None if deadline is None else deadline - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            break
+        study.optimize(objective_fn(spec, evaluator), n_trials=left, timeout=timeout,
+                       catch=(Exception,), show_progress_bar=progress,
+                       callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,))])
+        if _completed(study) == done:   # a whole round failed: a broken set-up
+            errors = [t.user_attrs.get("error", "") for t in study.get_trials(
+                deepcopy=False, states=(TrialState.FAIL,))][-1:]
+            raise SedseError(f"study {spec.name}: {left} trials in a row failed; last error: "
+                             f"{errors[0] if errors else '?'}")
+    return study

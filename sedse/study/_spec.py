@@ -1,0 +1,358 @@
+"""Study YAML -> frozen `StudySpec` (every error names the file and key, before any trial).
+
+Format (paths relative to the study file)::
+
+    name: quickstart
+    model: lenet5                       # shipped model (`sedse models`)
+    dataset: fashion-mnist              # fashion-mnist | digits | cifar10 | imagefolder
+    data_root: null                     # folder for cifar10 / imagefolder
+    accelerator: ../hw_configs/smartexchange.yaml
+    technology: ../hw_configs/tech/65nm.yaml   # for area and matched baselines
+    batch: 1
+    float_epochs: 5                     # the float baseline (trained once, cached)
+    compression:                        # fixed SmartExchangeConfig fields; or {method: none}
+      theta: 0.02
+    weights: decompose                  # only with method none: decompose | stats FILE
+    fidelity: {kind: projection}        # projection | finetune (with steps: N)
+    search_space:                       # name: {low, high[, log][, step]} or {choices: [...]}
+      compression.theta: {low: 0.005, high: 0.06, log: true}
+      hardware.pe_array.shape.slices: {choices: [2, 4, 8]}
+      hardware.levels.GLB.partitions.W.capacity_bytes: {low: 4096, high: 65536, log: true}
+      hardware.bit_serial: {choices: [false, true]}
+      hardware.dataflow: {choices: [rs_os, os]}     # names under `dataflows:`
+    dataflows: {rs_os: {...dataflow block...}, os: {...}}
+    objectives: [accuracy, energy]      # accuracy (max); energy, latency, edp, area (min)
+    constraints: {latency_ms: 50, area_mm2: 8}
+    mapping_search: {objective: edp, budget: 2000}
+    sampler: {name: nsga2, seed: 0, population_size: 10}   # nsga2 | tpe | random
+    n_trials: 30
+    timeout_s: null
+    baselines: [eyeriss, diannao]       # overlaid on the Pareto figures
+
+Parameters: ``compression.<SmartExchangeConfig field>`` and ``hardware.<path>`` where
+the path walks the accelerator YAML (list items by their ``name``; partitions by their
+operands joined with ``+``), plus ``hardware.bit_serial`` (adds bit-serial MACs whose
+term costs MAC energy / bits) and ``hardware.dataflow`` (a named dataflow block).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sedse._yaml import Node, load_yaml
+from sedse.errors import SpecError
+
+OBJECTIVES = {"accuracy": "maximize", "energy": "minimize", "latency": "minimize",
+              "edp": "minimize", "area": "minimize"}
+OBJECTIVE_UNITS = {"accuracy": "accuracy_frac", "energy": "energy_uj", "latency": "latency_ms",
+                   "edp": "edp_uj_ms", "area": "area_mm2"}
+CONSTRAINTS = ("latency_ms", "energy_uj", "area_mm2", "edp_uj_ms")
+SAMPLERS = ("nsga2", "tpe", "random")
+FIDELITIES = ("projection", "finetune")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+    choices: tuple | None = None
+
+    def suggest(self, trial) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log,
+                                     step=int(self.step or 1))
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    file: str
+    model: str
+    dataset: str | None
+    data_root: str | None
+    accelerator: str                 # resolved path
+    technology: str
+    batch: int
+    float_epochs: int
+    method: str                      # smartexchange | none
+    compression: tuple[tuple[str, Any], ...]
+    weights: str                     # decompose | path of a stats file (method none)
+    fidelity: str
+    finetune_steps: int
+    params: tuple[Param, ...]
+    dataflows: tuple[tuple[str, Any], ...]
+    objectives: tuple[str, ...]
+    constraints: tuple[tuple[str, float], ...]
+    search_objective: str
+    search_budget: int
+    sampler: str
+    seed: int
+    population_size: int
+    n_trials: int
+    timeout_s: float | None
+    baselines: tuple[str, ...]
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[o] for o in self.objectives]
+
+    @property
+    def needs_accuracy(self) -> bool:
+        return self.method != "none"
+
+    def compression_fixed(self) -> dict:
+        return dict(self.compression)
+
+    def dataflow(self, name: str) -> Any:
+        return copy.deepcopy(dict(self.dataflows)[name])
+
+
+_KEYS = {"name", "model", "accelerator", "objectives", "search_space", "n_trials"}
+_OPT = {"dataset", "data_root", "technology", "batch", "float_epochs", "compression", "weights",
+        "fidelity", "dataflows", "constraints", "mapping_search", "sampler", "timeout_s",
+        "baselines", "description"}
+
+
+def _path(node: Node, base: Path) -> str:
+    p = Path(node.as_str())
+    p = p if p.is_absolute() else (base / p)
+    if not p.exists():
+        raise node.error(f"{p} does not exist")
+    return str(p.resolve())
+
+
+def _walk(doc: Any, parts: list[str]) -> bool:
+    """True when `parts` names an existing value in the accelerator document."""
+    cur = doc
+    for part in parts:
+        if isinstance(cur, dict):
+            if part not in cur:
+                return False
+            cur = cur[part]
+        elif isinstance(cur, list):
+            cur = next((x for x in cur if isinstance(x, dict) and (
+                x.get("name") == part or "+".join(x.get("operands", [])) == part)), None)
+            if cur is None:
+                return False
+        else:
+            return False
+    return True
+
+
+def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
+    from sedse.compress import SmartExchangeConfig
+
+    space, _, rest = name.partition(".")
+    if space == "compression":
+        known = {f.name for f in fields(SmartExchangeConfig)}
+        if rest not in known:
+            raise node.error(f"unknown compression parameter {rest!r} (known: "
+                             f"{', '.join(sorted(known))})")
+    elif space == "hardware":
+        if rest == "dataflow":
+            pass
+        elif rest != "bit_serial" and not _walk(accel_doc, rest.split(".")):
+            raise node.error(f"no value at {rest!r} in the accelerator YAML (paths walk its "
+                             "keys; list items by name, partitions by operands like W or I+O)")
+    else:
+        raise node.error(f"unknown parameter {name!r}: names start with compression. or "
+                         "hardware.")
+    if node.has("choices"):
+        node.check_keys({"choices"})
+        choices = node.get("choices").value
+        if not isinstance(choices, list) or not choices:
+            raise node.get("choices").error("expected a non-empty list")
+        for i, c in enumerate(choices):
+            if not (c is None or isinstance(c, (bool, int, float, str))):
+                raise node.get("choices").child(i).error("choices must be numbers, strings, "
+                                                         "booleans or null")
+        if rest == "dataflow":
+            for i, c in enumerate(choices):
+                if c not in dataflows:
+                    raise node.get("choices").child(i).error(
+                        f"unknown dataflow {c!r} (the study's dataflows: "
+                        f"{', '.join(dataflows) or 'none'})")
+        if rest == "bit_serial" and not all(isinstance(c, bool) for c in choices):
+            raise node.get("choices").error("hardware.bit_serial takes true/false")
+        return Param(name, choices=tuple(choices))
+    if rest in ("dataflow", "bit_serial"):
+        raise node.error(f"{name} takes choices: [...]")
+    node.check_keys({"low", "high"}, {"log", "step"})
+    lo, hi = node.get("low").value, node.get("high").value
+    for k, v in (("low", lo), ("high", hi)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise node.get(k).error(f"expected a number, found {v!r}")
+    if not lo < hi:
+        raise node.error(f"empty range: low {lo} must be below high {hi}")
+    log = node.get("log").as_bool() if node.has("log") else False
+    if log and lo <= 0:
+        raise node.get("low").error("a log-scale range needs low > 0")
+    step = node.get("step").as_float(positive=True) if node.has("step") else None
+    integer = isinstance(lo, int) and isinstance(hi, int) and (step is None or step == int(step))
+    if log and step is not None:
+        raise node.get("step").error("give either log or step, not both")
+    return Param(name, float(lo), float(hi), log, step, integer)
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Return the study at `path` (SpecError naming file and key when anything is wrong)."""
+    from sedse.compress import DATASETS, SmartExchangeConfig
+
+    root = load_yaml(path)
+    root.check_keys(_KEYS, _OPT)
+    base = Path(path).resolve().parent
+    name = root.get("name").as_str()
+    if not name or any(c in name for c in "/\\ "):
+        raise root.get("name").error("expected a plain name (no spaces or slashes)")
+    import sedse_models
+
+    model = root.get("model").as_str()
+    if model not in sedse_models.MODELS:
+        raise root.get("model").error(f"unknown model {model!r} (shipped: "
+                                      f"{', '.join(sedse_models.MODELS)})")
+    accel = _path(root.get("accelerator"), base)
+    accel_doc = load_yaml(accel).value
+    from sedse.hardware import load_accelerator
+
+    load_accelerator(accel)   # the base design itself must be valid
+    tech = _path(root.get("technology"), base) if root.has("technology") else \
+        str(Path(__file__).resolve().parents[2] / "hw_configs" / "tech" / "65nm.yaml")
+
+    comp = root.get("compression") if root.has("compression") else None
+    method, fixed = "smartexchange", {}
+    if comp is not None:
+        known = {f.name for f in fields(SmartExchangeConfig)}
+        comp.check_keys(set(), known | {"method"})
+        for k, sub in comp.items():
+            if k == "method":
+                method = sub.as_str()
+                if method not in ("smartexchange", "none"):
+                    raise sub.error(f"expected smartexchange or none, found {method!r}")
+            else:
+                fixed[k] = sub.value
+        try:
+            SmartExchangeConfig(**fixed)
+        except (SpecError, TypeError, ValueError) as exc:
+            raise comp.error(str(exc)) from None
+    dataset = root.get("dataset").as_str() if root.has("dataset") else None
+    data_root = None
+    if root.has("data_root") and root.get("data_root").value is not None:
+        data_root = _path(root.get("data_root"), base)
+    if method != "none":
+        if dataset is None:
+            raise root.error("missing key 'dataset' (compression needs data for accuracy)")
+        if dataset not in DATASETS:
+            raise root.get("dataset").error(f"expected one of {', '.join(DATASETS)}, found "
+                                            f"{dataset!r}")
+        if dataset in ("cifar10", "imagefolder") and data_root is None:
+            raise root.error(f"missing key 'data_root' ({dataset} is read from a local folder)")
+    weights = "decompose"
+    if root.has("weights"):
+        wn = root.get("weights")
+        if method != "none":
+            raise wn.error("only studies with compression.method none take fixed weights")
+        if isinstance(wn.value, dict):
+            wn.check_keys({"stats"})
+            weights = _path(wn.get("stats"), base)
+        elif wn.as_str() != "decompose":
+            raise wn.error("expected decompose or {stats: FILE}")
+    fid, steps = "projection", 0
+    if root.has("fidelity"):
+        fn = root.get("fidelity")
+        fn.check_keys({"kind"}, {"steps"})
+        fid = fn.get("kind").as_str()
+        if fid not in FIDELITIES:
+            raise fn.get("kind").error(f"expected one of {', '.join(FIDELITIES)}, found {fid!r}")
+        if fid == "finetune":
+            if not fn.has("steps"):
+                raise fn.error("missing key 'steps' (mini-batches of fine-tuning per trial)")
+            steps = fn.get("steps").as_int(min_value=1)
+    dataflows = {}
+    if root.has("dataflows"):
+        from sedse.hardware._dataflow import dataflow_from_node
+
+        acc0 = load_accelerator(accel)
+        axes = dict(acc0.array_shape)
+        for dname, dn in root.get("dataflows").items():
+            dataflow_from_node(dn, axes, list(acc0.levels))   # validate now
+            dataflows[dname] = dn.value
+    sp = root.get("search_space")
+    params = tuple(_param(k, v, accel_doc, dataflows) for k, v in sp.items())
+    if not params:
+        raise sp.error("expected at least one parameter")
+    if method == "none" and any(p.name.startswith("compression.") for p in params):
+        raise sp.error("compression parameters need compression.method smartexchange")
+    objs = root.get("objectives").as_str_list()
+    for i, o in enumerate(objs):
+        if o not in OBJECTIVES:
+            raise root.get("objectives").child(i).error(
+                f"unknown objective {o!r} (known: {', '.join(OBJECTIVES)})")
+    if not 1 <= len(objs) <= 3 or len(set(objs)) != len(objs):
+        raise root.get("objectives").error("expected one to three distinct objectives")
+    if "accuracy" in objs and method == "none":
+        raise root.get("objectives").error("accuracy needs compression (method none has no "
+                                           "accuracy to measure)")
+    cons = []
+    if root.has("constraints"):
+        for k, v in root.get("constraints").items():
+            if k not in CONSTRAINTS:
+                raise v.error(f"unknown constraint {k!r} (known: {', '.join(CONSTRAINTS)})")
+            cons.append((k, v.as_float(positive=True)))
+    s_obj, s_budget = "edp", 2000
+    if root.has("mapping_search"):
+        mn = root.get("mapping_search")
+        mn.check_keys(set(), {"objective", "budget"})
+        if mn.has("objective"):
+            s_obj = mn.get("objective").as_str()
+            if s_obj not in ("energy", "latency", "edp"):
+                raise mn.get("objective").error(f"expected energy, latency or edp, found "
+                                                f"{s_obj!r}")
+        if mn.has("budget"):
+            s_budget = mn.get("budget").as_int(min_value=1)
+    sampler, seed, pop = "nsga2", 0, 10
+    if root.has("sampler"):
+        sn = root.get("sampler")
+        sn.check_keys({"name"}, {"seed", "population_size"})
+        sampler = sn.get("name").as_str()
+        if sampler not in SAMPLERS:
+            raise sn.get("name").error(f"expected one of {', '.join(SAMPLERS)}, found "
+                                       f"{sampler!r}")
+        seed = sn.get("seed").as_int(min_value=0) if sn.has("seed") else 0
+        pop = sn.get("population_size").as_int(min_value=2) if sn.has("population_size") \
+            else 10
+    n_trials = root.get("n_trials").as_int(min_value=1)
+    timeout = None
+    if root.has("timeout_s") and root.get("timeout_s").value is not None:
+        timeout = root.get("timeout_s").as_float(positive=True)
+    baselines: tuple[str, ...] = ()
+    if root.has("baselines"):
+        from sedse.compare import resolve_hw
+
+        baselines = root.get("baselines").as_str_list()
+        for i, b in enumerate(baselines):
+            try:
+                resolve_hw(b)
+            except SpecError:
+                raise root.get("baselines").child(i).error(f"unknown design {b!r}") from None
+    return StudySpec(
+        name=name, file=str(Path(path).resolve()), model=model, dataset=dataset,
+        data_root=data_root, accelerator=accel, technology=tech,
+        batch=root.get("batch").as_int() if root.has("batch") else 1,
+        float_epochs=root.get("float_epochs").as_int(min_value=0)
+        if root.has("float_epochs") else 5,
+        method=method, compression=tuple(sorted(fixed.items())), weights=weights,
+        fidelity=fid, finetune_steps=steps, params=params,
+        dataflows=tuple(sorted(dataflows.items(), key=lambda kv: kv[0])),
+        objectives=objs, constraints=tuple(cons), search_objective=s_obj,
+        search_budget=s_budget, sampler=sampler, seed=seed, population_size=pop,
+        n_trials=n_trials, timeout_s=timeout, baselines=baselines)
