@@ -273,13 +273,15 @@ def _pareto(spec, study, folder: Path) -> int:
         written.append(plot_importances(imp, folder / "importances.png",
                                         f"{spec.name}: parameter importances (fANOVA)"))
     cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
-    extra = [c for c in ("compression_ratio_x", "latency_ms", "area_mm2") if c not in cols]
+    extra = [c for c in ("compression_ratio_x", "latency_ms", "area_mm2")
+             if c not in cols and df[c].notna().any()]
     print(f"Pareto front ({len(front)} of {len(df)} trials):")
     if len(front):
         show = front[cols + extra]
         print(_fmt_table(list(show.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
                                                for v in r] for r in show.itertuples(index=False)]))
     if len(base):
+        base = base.dropna(axis=1, how="all")
         print("baselines (dense weights, matched to the study accelerator):")
         print(_fmt_table(list(base.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
                                                for v in r] for r in base.itertuples(index=False)]))

@@ -254,8 +254,9 @@ def _overflow_text(layer: Layer, acc: Accelerator, keep: np.ndarray) -> str:
 
 
 def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
-                      keep: np.ndarray) -> np.ndarray:
-    """Drop options whose own tile alone overflows some partition."""
+                      keep: np.ndarray) -> tuple[np.ndarray, str]:
+    """Drop options whose own tile alone overflows some partition; also return, when
+    every option goes, the partition that overflows for the most of them."""
     A, L = len(acc.array_axes), len(acc.levels)
     sfl = np.ones((len(opts), L), dtype=np.int64)
     for ai, a in enumerate(acc.array_axes):
@@ -263,6 +264,7 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
     per_level = opts[:, A:] * sfl
     inner = np.flip(np.cumprod(np.flip(per_level, axis=1), axis=1), axis=1)
     ok = np.ones(len(opts), dtype=bool)
+    worst, worst_n = "", 0
     for li, lvl in enumerate(acc.levels):
         t = np.ones((len(opts), 8), dtype=np.int64)
         t[:, di] = inner[:, li]
@@ -270,11 +272,17 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
             if part.capacity_bytes is None:
                 continue
             need = np.zeros(len(opts), dtype=np.int64)
-            for x in part.operands:
-                if keep[li, OPERANDS.index(x)]:
-                    need += _bytes(x, footprint(x, t.T, layer), layer, li, acc)
-            ok &= need <= part.capacity_bytes
-    return opts[ok]
+            held = [x for x in part.operands if keep[li, OPERANDS.index(x)]]
+            for x in held:
+                need += _bytes(x, footprint(x, t.T, layer), layer, li, acc)
+            over = need > part.capacity_bytes
+            if over.sum() > worst_n:
+                worst_n = int(over.sum())
+                worst = (f"level {lvl.name} partition {'+'.join(held)} "
+                         f"({part.capacity_bytes} B) cannot hold the smallest tile "
+                         f"({int(need[over].min())} B)")
+            ok &= ~over
+    return opts[ok], worst
 
 
 def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
@@ -298,10 +306,10 @@ def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
     options = []
     for di, d in enumerate(DIMS):
         raw = _dim_options(layer, acc, d)
-        opts = _prune_single_dim(raw, di, layer, acc, keep)
+        opts, worst = _prune_single_dim(raw, di, layer, acc, keep)
         if len(opts) == 0:
             raise MappingError(layer.name, f"no factorisation of {d} = {getattr(layer, d)} "
-                               f"fits {acc.name}: " + _overflow_text(layer, acc, keep))
+                               f"fits {acc.name}: " + (worst or _overflow_text(layer, acc, keep)))
         options.append(opts)
     canon = canonical_orders()
     orders = []

@@ -119,7 +119,7 @@ def _plt():
     return plt
 
 
-def _scatter(ax, df, base, x: str, y: str, title: str):
+def _scatter(ax, df, base, x: str, y: str, title: str, line: bool = True):
     xu, yu = OBJECTIVE_UNITS[x], OBJECTIVE_UNITS[y]
     feas = df[df.feasible]
     other = df[(~df.feasible) & df[xu].notna() & np.isfinite(df[xu])]
@@ -128,8 +128,9 @@ def _scatter(ax, df, base, x: str, y: str, title: str):
         ax.scatter(other[xu], other[yu], s=18, marker="x", c="#d62728", alpha=0.6,
                    label="violates a constraint", zorder=2)
     front = df[df.is_pareto].sort_values(xu)
-    ax.plot(front[xu], front[yu], "-o", c="#1f77b4", ms=6, lw=1.5, label="Pareto front",
-            zorder=3)
+    # with three objectives a projection of the front is not a curve: points only
+    ax.plot(front[xu], front[yu], "-o" if line else "o", c="#1f77b4", ms=6, lw=1.5,
+            label="Pareto front" if line else "Pareto-optimal (all objectives)", zorder=3)
     for _, r in front.iterrows():
         ax.annotate(f"#{int(r.trial)}", (r[xu], r[yu]), textcoords="offset points",
                     xytext=(4, 4), fontsize=7, color="#1f77b4")
@@ -160,7 +161,7 @@ def plot_pareto(df: pd.DataFrame, base: pd.DataFrame, objectives: list[str], pat
         raise SpecError("objectives", "Pareto figures need two or three objectives")
     fig, axes = plt.subplots(1, len(pairs), figsize=(6.2 * len(pairs), 4.8), squeeze=False)
     for ax, (x, y) in zip(axes[0], pairs, strict=True):
-        _scatter(ax, df, base, x, y, f"{y} vs {x}")
+        _scatter(ax, df, base, x, y, f"{y} vs {x}", line=len(objectives) == 2)
     axes[0][0].legend(fontsize=7, loc="best")
     n_ok = int(df.feasible.sum())
     fig.suptitle(f"{title}: {len(df)} trials, {n_ok} feasible, "

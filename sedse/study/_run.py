@@ -9,8 +9,8 @@
   accuracy, infinite costs), so samplers rank it last. Constraints from the spec
   (latency, area ...) are constraint values too (value - limit > 0 means violated).
 * A trial that raises anything else is recorded as failed with its message (user
-  attribute ``error``) and the study goes on; `n_trials` counts completed trials (a
-  round in which every trial fails stops the run with the last error).
+  attribute ``error``) and the study goes on; `n_trials` counts completed trials (ten
+  failures in a row stop the run with the last error).
 * The study records the spec file, float accuracy and objectives as study attributes,
   which `sedse pareto` and `sedse export` read back.
 """
@@ -28,6 +28,7 @@ from sedse.study._evaluate import Evaluator
 from sedse.study._spec import OBJECTIVE_UNITS, StudySpec
 
 log = logging.getLogger(__name__)
+MAX_FAILED_IN_A_ROW = 10
 
 
 def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
@@ -143,9 +144,13 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
         study.optimize(objective_fn(spec, evaluator), n_trials=left, timeout=timeout,
                        catch=(Exception,), show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,))])
-        if _completed(study) == done:   # a whole round failed: a broken set-up
-            errors = [t.user_attrs.get("error", "") for t in study.get_trials(
-                deepcopy=False, states=(TrialState.FAIL,))][-1:]
-            raise SedseError(f"study {spec.name}: {left} trials in a row failed; last error: "
-                             f"{errors[0] if errors else '?'}")
+        streak = 0   # trailing failed trials: many in a row mean a broken set-up
+        for t in reversed(study.get_trials(deepcopy=False)):
+            if t.state != TrialState.FAIL:
+                break
+            streak += 1
+        if streak >= MAX_FAILED_IN_A_ROW:
+            last = study.get_trials(deepcopy=False)[-1].user_attrs.get("error", "?")
+            raise SedseError(f"study {spec.name}: {streak} trials in a row failed; last "
+                             f"error: {last}")
     return study

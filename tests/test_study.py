@@ -1,0 +1,191 @@
+"""Co-design studies: spec errors, running and resuming, infeasible and failing trials,
+export round trip, determinism, and the run/pareto/export commands."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import optuna
+import pandas as pd
+import pytest
+
+from sedse.cli import main
+from sedse.compare import stats_from_compressed
+from sedse.compress._data import FASHION_MNIST_ROOT
+from sedse.cost import SearchSettings, evaluate_workload
+from sedse.errors import SpecError
+from sedse.hardware import load_accelerator
+from sedse.study import Evaluator, export_point, load_study, results_table, run_study
+
+from .conftest import HW
+
+REQUIRE = os.environ.get("SEDSE_REQUIRE_DATASETS") == "1"
+needs_fmnist = pytest.mark.skipif(
+    not (FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file() and not REQUIRE,
+    reason="apt-get install dataset-fashion-mnist to run")
+
+STUDY = f"""
+name: tiny
+model: lenet5
+dataset: fashion-mnist
+accelerator: {HW / "smartexchange.yaml"}
+technology: {HW / "tech" / "65nm.yaml"}
+compression: {{method: smartexchange}}
+search_space:
+  compression.theta: {{low: 0.01, high: 0.05, log: true}}
+  compression.ce_bits: {{choices: [3, 4]}}
+  hardware.pe_array.shape.slices: {{choices: [2, 4]}}
+  hardware.levels.LINE.partitions.W.capacity_bytes: {{choices: [32, 64]}}
+objectives: [accuracy, energy]
+mapping_search: {{budget: 200}}
+sampler: {{name: nsga2, seed: 3, population_size: 4}}
+n_trials: 4
+baselines: [eyeriss]
+"""
+
+
+def _study(write, text=STUDY, name="s.yaml"):
+    return load_study(write(name, text))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("compression.theta: {low: 0.01, high: 0.05, log: true}",
+      "compression.theta: {low: 0.05, high: 0.01}"),
+     "search_space.compression.theta: empty range: low 0.05 must be below high 0.01"),
+    (("compression.ce_bits:", "compression.ce_width:"),
+     "search_space.compression.ce_width: unknown compression parameter 'ce_width'"),
+    (("hardware.pe_array.shape.slices:", "hardware.pe_array.shape.rows:"),
+     "search_space.hardware.pe_array.shape.rows: no value at 'pe_array.shape.rows'"),
+    (("objectives: [accuracy, energy]", "objectives: [accuracy, joules]"),
+     "objectives[1]: unknown objective 'joules'"),
+    (("dataset: fashion-mnist", "dataset: cifar10\ndata_root: /no/such/folder"),
+     "data_root: /no/such/folder does not exist"),
+    (("compression.ce_bits: {choices: [3, 4]}", "compression.ce_bits: {choices: []}"),
+     "search_space.compression.ce_bits.choices: expected a non-empty list"),
+    (("n_trials: 4", "n_trials: 4\nsurprise: 1"), "surprise: unknown key"),
+    (("sampler: {name: nsga2", "sampler: {name: cmaes"),
+     "sampler.name: expected one of nsga2, tpe, random"),
+])
+def test_bad_study_files_fail_before_any_trial(write, edit, message):
+    text = STUDY.replace(*edit)
+    assert text != STUDY
+    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")
+                       .replace("(", r"\(").replace(")", r"\)")):
+        _study(write, text)
+
+
+def test_cli_run_on_a_bad_study_is_one_line(write, capsys):
+    f = write("bad.yaml", STUDY.replace("accuracy, energy", "accuracy, joules"))
+    rc = main(["run", str(f)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "unknown objective" in err
+
+
+@needs_fmnist
+def test_run_resume_export_and_reevaluate_exactly(write, tmp_path):
+    spec = _study(write)
+    storage = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    study = run_study(spec, storage, n_trials=3, run_dir=tmp_path / "run", progress=False)
+    first = [(t.params, t.values) for t in study.trials]
+    assert len(first) == 3
+    study = run_study(spec, storage, n_trials=5, run_dir=tmp_path / "run", progress=False)
+    df = results_table(study, ["accuracy", "energy"])
+    assert (df.state == "COMPLETE").sum() == 5
+    assert [(t.params, t.values) for t in study.trials[:3]] == first   # resumed, kept
+    assert {"accuracy_frac", "energy_uj", "latency_ms", "area_mm2", "compression_ratio_x",
+            "is_pareto", "feasible", "param_compression.theta"} <= set(df.columns)
+    assert df.is_pareto.any() and df.accuracy_frac.between(0.1, 1.0).all()
+    # export the best-accuracy point, reload, re-evaluate: the same numbers exactly
+    best = int(df.sort_values("accuracy_frac").trial.iloc[-1])
+    out = tmp_path / "export"
+    info = export_point(study, spec, best, out)
+    acc = load_accelerator(out / "accelerator.yaml")
+    stats = stats_from_compressed(out / "compressed", spec_workload(spec), spec.model)
+    wl = stats.apply(spec_workload(spec)).with_precision(acc.input_bits, acc.weight_bits,
+                                                         acc.output_bits)
+    rep = evaluate_workload(wl, acc, settings=SearchSettings(objective="edp", budget=200))
+    assert rep.energy_pj / 1e6 == info["values"]["energy_uj"]
+    assert rep.latency_s * 1e3 == info["values"]["latency_ms"]
+    doc = json.loads((out / "compressed" / "layers.json").read_text())
+    assert doc["accuracy"] == info["values"]["accuracy_frac"]
+
+
+def spec_workload(spec):
+    import sedse_models
+
+    return sedse_models.workload(spec.model, spec.batch)
+
+
+@needs_fmnist
+def test_design_that_does_not_fit_is_an_infeasible_trial(write, tmp_path):
+    # a 2-byte rebuilt-weight buffer cannot hold one 3-weight kernel row (S is pinned)
+    text = STUDY.replace("{choices: [32, 64]}", "{choices: [2]}")
+    spec = _study(write, text)
+    study = run_study(spec, f"sqlite:///{tmp_path / 'db.sqlite'}", n_trials=1,
+                      run_dir=tmp_path / "run", progress=False)
+    t = study.trials[0]
+    assert t.state == optuna.trial.TrialState.COMPLETE
+    assert t.user_attrs["feasible"] is False
+    assert "does not fit" in t.user_attrs["infeasible_reason"]
+    assert "LINE" in t.user_attrs["infeasible_reason"]
+    df = results_table(study, ["accuracy", "energy"])
+    assert not df.feasible.any() and not df.is_pareto.any()
+
+
+class _Flaky(Evaluator):
+    """Raises on every second call: the study must record and go on."""
+
+    calls = 0
+
+    def evaluate(self, params):
+        type(self).calls += 1
+        if type(self).calls % 2 == 0:
+            raise RuntimeError("simulated crash in the cost model")
+        return super().evaluate(params)
+
+
+@needs_fmnist
+def test_a_raising_trial_is_recorded_failed_and_the_study_goes_on(write, tmp_path):
+    spec = _study(write)
+    ev = _Flaky(spec, tmp_path / "run")
+    study = run_study(spec, f"sqlite:///{tmp_path / 'db.sqlite'}", n_trials=3,
+                      run_dir=tmp_path / "run", progress=False, evaluator=ev)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert failed and all("simulated crash" in t.user_attrs["error"] for t in failed)
+
+
+@needs_fmnist
+def test_same_seed_same_trials(write, tmp_path):
+    spec = _study(write)
+    runs = []
+    for i in range(2):
+        s = run_study(spec, f"sqlite:///{tmp_path / f'db{i}.sqlite'}", n_trials=4,
+                      run_dir=tmp_path / "run", progress=False)
+        df = results_table(s, ["accuracy", "energy"])
+        runs.append((df.filter(like="param_").to_dict("records"),
+                     df[["accuracy_frac", "energy_uj"]].to_dict("records"),
+                     df.is_pareto.tolist()))
+    assert runs[0] == runs[1]
+
+
+@needs_fmnist
+def test_cli_run_pareto_export(write, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = write("tiny.yaml", STUDY)
+    assert main(["run", str(f), "--n-trials", "3", "--no-progress", "--threads", "1"]) == 0
+    assert main(["pareto", "runs/tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front (" in out and "baselines (dense weights" in out and "eyeriss" in out
+    for name in ("results.csv", "pareto.png", "pareto_layers.png", "baselines.csv"):
+        assert (tmp_path / "runs" / "tiny" / name).stat().st_size > 0
+    df = pd.read_csv(tmp_path / "runs" / "tiny" / "results.csv")
+    trial = int(df[df.is_pareto].trial.iloc[0])
+    assert main(["export", "runs/tiny", "--trial", str(trial), "--out", "exp"]) == 0
+    assert (tmp_path / "exp" / "accelerator.yaml").is_file()
+    rc = main(["export", "runs/tiny", "--trial", "99", "--out", "exp2"])
+    assert rc == 2 and "--trial: study 'tiny' has no trial 99" in capsys.readouterr().err
+    rc = main(["pareto", "nowhere"])
+    assert rc == 2 and "not a run folder" in capsys.readouterr().err
