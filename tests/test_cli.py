@@ -109,7 +109,7 @@ def test_design_that_does_not_fit_is_one_line(tmp_path):
     line = proc.stderr.strip()
     assert "\n" not in line
     assert line.startswith("sedse: error: features.0: no factorisation of")
-    assert "level RF partition I holds 1 B < 2 B" in line
+    assert "level RF partition I (1 B) cannot hold the smallest tile (2 B)" in line
 
 
 @pytest.mark.parametrize("args, message", [

@@ -144,7 +144,8 @@ def test_empty_space_after_capacity_is_a_clear_error(write):
     tiny = TWO_LEVEL.replace("capacity_bytes: 64", "capacity_bytes: 1")
     acc = load_accelerator(write("t.yaml", tiny))
     with pytest.raises(MappingError, match=r"fc: no factorisation of .* fits two_level: level "
-                                           r"RF partition W\+I\+O holds 1 B < 6 B"):
+                                           r"RF partition W\+I\+O \(1 B\) cannot hold the "
+                                           r"smallest tile \(6 B\)"):
         search_mapping(Layer("fc", kind="fc", K=2, C=2), acc)
 
 
