@@ -213,6 +213,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder = Path(args.runs_dir) / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
+    from sedse.study._run import storage_of
+
+    storage_of(storage, args.heartbeat_s)   # a bad URL is one line before anything runs
     (folder / "study.json").write_text(json.dumps({"spec_file": spec.file,
                                                    "storage": storage}, indent=1))
     if args.n_trials is not None and args.n_trials < 1:
@@ -221,7 +224,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
     try:
         study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
-                          progress=not args.no_progress, threads=args.threads)
+                          progress=not args.no_progress, threads=args.threads,
+                          heartbeat_s=args.heartbeat_s)
     except KeyboardInterrupt:
         print(f"sedse: interrupted; completed trials are kept in {storage}. Run the same "
               "command again to resume.", file=sys.stderr)
@@ -234,6 +238,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.pareto:
         return _pareto(spec, study, folder)
     print(f"next: sedse pareto {folder}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run trials of an existing study (created by `sedse run` on the same storage)."""
+    import optuna
+
+    from sedse.study import load_study, results_table, run_study
+    from sedse.study._run import storage_of
+
+    stor = storage_of(args.storage, args.heartbeat_s)
+    names = optuna.study.get_all_study_names(stor)
+    if args.study not in names:
+        raise SpecError("--study", f"no study {args.study!r} in {args.storage} (studies: "
+                        f"{', '.join(names) or 'none'}; create it with `sedse run STUDY.yaml "
+                        "--storage URL`)")
+    attrs = optuna.load_study(study_name=args.study, storage=stor).user_attrs
+    spec_file = args.spec or attrs.get("spec_file")
+    if not spec_file or not Path(spec_file).is_file():
+        raise SpecError("--spec", f"the study's YAML {spec_file!r} is not on this machine; "
+                        "give its path with --spec")
+    spec = load_study(spec_file)
+    if spec.name != args.study:
+        raise SpecError("--spec", f"{spec_file} defines study {spec.name!r}, not "
+                        f"{args.study!r}")
+    folder = Path(args.runs_dir) / spec.name
+    try:
+        study = run_study(spec, args.storage, n_trials=args.n_trials, run_dir=folder,
+                          progress=not args.no_progress, threads=args.threads,
+                          heartbeat_s=args.heartbeat_s)
+    except KeyboardInterrupt:
+        print(f"sedse: interrupted; completed trials are kept in {args.storage}. Start the "
+              "worker again to continue.", file=sys.stderr)
+        return 130
+    df = results_table(study, list(spec.objectives))
+    print(f"worker done: the study has {int((df.state == 'COMPLETE').sum())} completed trials")
     return 0
 
 
@@ -543,7 +583,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--pareto", action="store_true", help="also write the results and "
                    "figures (as `sedse pareto`) at the end")
+    r.add_argument("--heartbeat-s", type=float, default=10.0, help="trial heartbeat: a "
+                   "trial silent for 3 heartbeats (a killed worker) is marked failed")
     r.set_defaults(func=cmd_run)
+    w = sub.add_parser("worker", help="run trials of an existing study (any number of "
+                       "workers on any machines share one storage)")
+    w.add_argument("--storage", required=True, help="Optuna storage URL, e.g. "
+                   "postgresql+psycopg2://user:pass@host/db")
+    w.add_argument("--study", required=True, help="study name")
+    w.add_argument("--n-trials", type=int, help="completed trials the study should reach "
+                   "(default: the study's n_trials)")
+    w.add_argument("--spec", help="the study YAML on this machine (default: the path "
+                   "stored by `sedse run`)")
+    w.add_argument("--runs-dir", default="runs")
+    w.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    w.add_argument("--no-progress", action="store_true")
+    w.add_argument("--heartbeat-s", type=float, default=10.0)
+    w.set_defaults(func=cmd_worker)
     pa = sub.add_parser("pareto", help="results table, Pareto figures, importances of a run")
     pa.add_argument("run", help="run folder (runs/<study>) or the study YAML")
     pa.add_argument("--storage", help="Optuna storage URL (default: the run's)")

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import time
 import warnings
 from pathlib import Path
 
-from sedse.errors import SedseError
+from sedse.errors import SedseError, SpecError
 from sedse.study._evaluate import Evaluator
 from sedse.study._spec import OBJECTIVE_UNITS, StudySpec
 
 log = logging.getLogger(__name__)
 MAX_FAILED_IN_A_ROW = 10
+HEARTBEAT_S = 10.0
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
@@ -48,18 +52,34 @@ def make_sampler(spec: StudySpec):
     return optuna.samplers.RandomSampler(seed=spec.seed)
 
 
-def open_study(spec: StudySpec, storage: str, *, create: bool = True):
-    """Create or load the spec's study on `storage` (heartbeats let a crashed worker's
-    running trial be marked failed by the next worker)."""
+def storage_of(url: str, heartbeat_s: float = HEARTBEAT_S):
+    """An Optuna RDB storage for `url` with heartbeats (a worker killed mid-trial leaves
+    a RUNNING trial whose heartbeat stops; after 3 intervals the next worker marks it
+    failed). SpecError naming the URL when it cannot be opened."""
+    import optuna
+    import sqlalchemy.exc
+
+    kw = {"engine_kwargs": {"connect_args": {"timeout": 60}}} if url.startswith("sqlite") \
+        else {"engine_kwargs": {"pool_pre_ping": True}}
+    try:
+        with warnings.catch_warnings():   # heartbeats are "experimental" in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=max(1, int(heartbeat_s)),
+                                              grace_period=max(3, int(3 * heartbeat_s)), **kw)
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError, ImportError, ModuleNotFoundError,
+            optuna.exceptions.StorageInternalError) as exc:
+        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise SpecError("--storage", f"cannot open {url!r}: {msg}") from None
+
+
+def open_study(spec: StudySpec, storage: str, *, create: bool = True,
+               heartbeat_s: float = HEARTBEAT_S):
+    """Create or load the spec's study on `storage`."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kw = {"engine_kwargs": {"connect_args": {"timeout": 60}}} if storage.startswith("sqlite") \
-        else {}
-    with warnings.catch_warnings():   # heartbeats are "experimental" in Optuna 5
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        stor = optuna.storages.RDBStorage(storage, heartbeat_interval=10, grace_period=30,
-                                          **kw)
+    # Optuna's own warnings print tracebacks; failed trials are logged in one line below
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    stor = storage_of(storage, heartbeat_s)
     if create:
         study = optuna.create_study(study_name=spec.name, storage=stor,
                                     directions=spec.directions, sampler=make_sampler(spec),
@@ -77,18 +97,47 @@ def open_study(spec: StudySpec, storage: str, *, create: bool = True):
     return study
 
 
-def objective_fn(spec: StudySpec, evaluator: Evaluator):
-    """The Optuna objective: suggest, evaluate, record attributes and constraints."""
+def _has_slot(study, trial, target: int) -> bool:
+    """True when `trial` is among the first `target` live (running, waiting or complete)
+    trials; False once `target` trials completed without it. Waits while earlier trials
+    of other workers are still running, failing the stale ones (killed workers), so that
+    exactly `target` trials complete however many workers share the study."""
+    import optuna
+    from optuna.trial import TrialState
+
+    live = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        ahead = sum(1 for t in trials if t.number < trial.number and t.state in live)
+        if ahead < target:
+            return True
+        if sum(1 for t in trials if t.state == TrialState.COMPLETE) >= target:
+            return False
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(0.5)
+
+
+def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None):
+    """The Optuna objective: claim a slot, suggest, evaluate, record attributes and
+    constraints. A trial beyond `target` is pruned as surplus and stops the worker."""
+    import optuna
 
     def objective(trial):
+        if target is not None and not _has_slot(trial.study, trial, target):
+            trial.set_user_attr("surplus", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("surplus: the study already has its trials")
         params = {p.name: p.suggest(trial) for p in spec.params}
         try:
             res = evaluator.evaluate(params)
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
+            log.warning("trial %d failed (recorded; the study goes on): %s: %s",
+                        trial.number, type(exc).__name__, str(exc)[:300])
             raise
         for k, v in res.attrs.items():
             trial.set_user_attr(k, v)
+        trial.set_user_attr("worker", WORKER_ID)
         trial.set_user_attr("feasible", res.feasible)
         if not res.feasible:
             trial.set_user_attr("infeasible_reason", res.reason[:2000])
@@ -117,15 +166,17 @@ def _completed(study) -> int:
 
 def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
               run_dir: str | Path | None = None, progress: bool = True,
-              threads: int = 1, evaluator: Evaluator | None = None):
+              threads: int = 1, evaluator: Evaluator | None = None,
+              heartbeat_s: float = HEARTBEAT_S):
     """Run trials until the study holds `n_trials` (default: the spec's) completed ones;
-    returns the study. Safe to call from several processes on one storage."""
+    returns the study. Safe to call from several processes on one storage: exactly
+    `n_trials` complete (a worker's trial beyond the count is pruned as surplus)."""
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     target = n_trials if n_trials is not None else spec.n_trials
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
-    study = open_study(spec, storage)
+    study = open_study(spec, storage, heartbeat_s=heartbeat_s)
     evaluator = evaluator or Evaluator(spec, run_dir, threads=threads)
     if spec.needs_accuracy:
         study.set_user_attr("float_accuracy", evaluator.float_accuracy)
@@ -141,9 +192,11 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
             break
-        study.optimize(objective_fn(spec, evaluator), n_trials=left, timeout=timeout,
+        study.optimize(objective_fn(spec, evaluator, target), n_trials=left, timeout=timeout,
                        catch=(Exception,), show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,))])
+        if _completed(study) >= target:
+            break
         streak = 0   # trailing failed trials: many in a row mean a broken set-up
         for t in reversed(study.get_trials(deepcopy=False)):
             if t.state != TrialState.FAIL:

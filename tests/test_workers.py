@@ -1,0 +1,181 @@
+"""Many workers on one study (PostgreSQL and SQLite), kill -9 and Ctrl-C resume.
+
+The PostgreSQL tests need a server: `.ci/run` starts one from Debian's packages
+(`.ci/postgres.sh`) and exports SEDSE_TEST_POSTGRES_URL; elsewhere they skip unless
+SEDSE_REQUIRE_POSTGRES=1. Workers are real `sedse` processes with one thread each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sedse.study import load_study, open_study, results_table
+
+from .conftest import HW
+
+PG_URL = os.environ.get("SEDSE_TEST_POSTGRES_URL")
+pg = pytest.mark.skipif(PG_URL is None and os.environ.get("SEDSE_REQUIRE_POSTGRES") != "1",
+                        reason="no PostgreSQL server (set SEDSE_TEST_POSTGRES_URL)")
+
+# hardware-only, fixed statistics from LeNet-5's decomposition: no training, ~0.2 s/trial
+STUDY = """
+name: {name}
+model: lenet5
+accelerator: {hw}/smartexchange.yaml
+technology: {hw}/tech/65nm.yaml
+compression: {{method: none}}
+weights: decompose
+search_space:
+  hardware.pe_array.shape.slices: {{choices: [2, 4, 8]}}
+  hardware.pe_array.shape.lines: {{choices: [3, 6, 12]}}
+  hardware.pe_array.shape.macs: {{choices: [7, 14]}}
+  hardware.levels.GLB.partitions.W.capacity_bytes: {{low: 2048, high: 65536, log: true}}
+objectives: [energy, latency]
+mapping_search: {{budget: 300}}
+sampler: {{name: {sampler}, seed: 1, population_size: 4}}
+n_trials: 6
+"""
+
+
+def _spec(tmp_path, sampler="random"):
+    name = f"w{uuid.uuid4().hex[:10]}"
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(STUDY.format(name=name, hw=HW, sampler=sampler))
+    return load_study(f)
+
+
+def _sedse(*args, **kw) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "sedse", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _load(spec, url):
+    return optuna.load_study(study_name=spec.name, storage=url)
+
+
+def _sqlite(tmp_path):
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def _front(values: np.ndarray) -> set[int]:
+    """Indices of non-dominated rows (all objectives minimised), by brute force."""
+    out = set()
+    for i, v in enumerate(values):
+        if not any(np.all(w <= v) and np.any(w < v) for w in values):
+            out.add(i)
+    return out
+
+
+def _run_workers(spec, url, tmp_path, n_workers: int, n_trials: int):
+    open_study(spec, url)   # created once, as `sedse run` would
+    procs = [_sedse("worker", "--storage", url, "--study", spec.name, "--n-trials",
+                    str(n_trials), "--spec", spec.file, "--no-progress", "--runs-dir",
+                    str(tmp_path / "runs"), cwd=tmp_path) for _ in range(n_workers)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+    study = _load(spec, url)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == n_trials                                  # exactly the count
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    surplus = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(t.user_attrs.get("surplus") for t in surplus) and len(surplus) <= n_workers
+    workers = {t.user_attrs["worker"] for t in done}
+    # the Pareto front `sedse pareto` reports equals the one recomputed from all trials
+    df = results_table(study, ["energy", "latency"])
+    ok = df[df.feasible].reset_index(drop=True)
+    front = _front(ok[["energy_uj", "latency_ms"]].to_numpy())
+    assert set(ok.index[ok.is_pareto]) == front
+    return study, workers
+
+
+@pg
+def test_three_workers_on_postgresql(tmp_path):
+    spec = _spec(tmp_path)
+    _study, workers = _run_workers(spec, PG_URL, tmp_path, 3, 9)
+    assert len(workers) >= 2      # the work really was shared
+
+
+def test_two_workers_on_sqlite(tmp_path):
+    spec = _spec(tmp_path)
+    _study, workers = _run_workers(spec, _sqlite(tmp_path), tmp_path, 2, 6)
+    assert len(workers) >= 1
+
+
+def _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6):
+    args = ["run", spec.file, "--storage", url, "--n-trials", str(n_trials), "--no-progress",
+            "--heartbeat-s", "1", "--runs-dir", str(tmp_path / "runs")]
+    p = _sedse(*args, cwd=tmp_path)
+    victim, before = None, None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            trials = _load(spec, url).get_trials()
+        except KeyError:          # not created yet
+            time.sleep(0.05)
+            continue
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        if len(complete) >= 2 and running:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+            victim = running[0].number
+            before = {t.number: (t.values, t.params, t.user_attrs) for t in complete}
+            break
+        time.sleep(0.02)
+    assert victim is not None, "the run finished before it could be killed mid-trial"
+    study = _load(spec, url)
+    # completed work survived the kill; the victim is still RUNNING until a heartbeat check
+    assert {t.number for t in study.get_trials(states=(TrialState.COMPLETE,))} >= set(before)
+    p2 = _sedse(*args, cwd=tmp_path)
+    _out, err = p2.communicate(timeout=600)
+    assert p2.returncode == 0, err[-2000:]
+    study = _load(spec, url)
+    trials = {t.number: t for t in study.trials}
+    assert trials[victim].state == TrialState.FAIL                # marked failed on resume
+    for n, (values, params, attrs) in before.items():             # kept with attributes
+        assert trials[n].state == TrialState.COMPLETE
+        assert (trials[n].values, trials[n].params, trials[n].user_attrs) == \
+            (values, params, attrs)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == n_trials
+
+
+def test_kill_9_mid_trial_then_resume_sqlite(tmp_path):
+    _kill_mid_trial_and_resume(_spec(tmp_path), _sqlite(tmp_path), tmp_path)
+
+
+@pg
+def test_kill_9_mid_trial_then_resume_postgresql(tmp_path):
+    _kill_mid_trial_and_resume(_spec(tmp_path), PG_URL, tmp_path)
+
+
+def test_ctrl_c_ends_cleanly_with_a_resume_hint(tmp_path):
+    spec = _spec(tmp_path)
+    url = _sqlite(tmp_path)
+    p = _sedse("run", spec.file, "--storage", url, "--n-trials", "50", "--no-progress",
+               "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if len(_load(spec, url).get_trials(states=(TrialState.COMPLETE,))) >= 1:
+                break
+        except KeyError:
+            pass
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _out, err = p.communicate(timeout=120)
+    assert p.returncode == 130
+    assert "interrupted; completed trials are kept in" in err and "resume" in err
+    assert "Traceback" not in err
+    assert len(_load(spec, url).get_trials(states=(TrialState.COMPLETE,))) >= 1
