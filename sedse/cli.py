@@ -352,7 +352,7 @@ def _study_exists(spec, storage: str) -> bool:
     try:
         names = optuna.study.get_all_study_names(storage)
     except Exception as exc:  # noqa: BLE001 - any storage failure is the user's URL
-        raise SpecError("--storage", f"cannot open {storage}: {type(exc).__name__}: "
+        raise SpecError("--storage", f"cannot open {storage!r}: {type(exc).__name__}: "
                         f"{str(exc).splitlines()[0][:200]}") from None
     return spec.name in names
 
