@@ -190,3 +190,26 @@ def test_decomposed_training_flag_needs_smartexchange(capsys):
                "--decomposed-epochs", "1", "--out", "/tmp/unused"])
     err = capsys.readouterr().err
     assert rc == 2 and "--decomposed-epochs: decomposed-form training is for" in err
+
+
+def test_slow_rebuild_engines_bound_the_latency(write):
+    """With engines rebuilding 1/1024 weight per cycle the rebuild-throughput bound sets
+    every layer's latency (and the table counts them); at the shipped rate it sets
+    fewer."""
+    import yaml
+
+    from sedse._yaml import Node
+    from sedse.hardware import accelerator_from_node
+
+    doc = yaml.safe_load((HW / "smartexchange.yaml").read_text())
+    wl = sedse_models.workload("lenet5")
+    stats = stats_from_file(_stats_file(write), wl)
+    fast = compare(wl, [accelerator_from_node(Node(doc, "se.yaml", ""))], matched=False,
+                   stats=stats)
+    doc["rebuild"]["weights_per_cycle"] = 1 / 1024
+    slow = compare(wl, [accelerator_from_node(Node(doc, "se.yaml", ""))], matched=False,
+                   stats=stats)
+    assert slow.table().rebuild_bound_layers.iloc[0] == len(wl.layers)
+    assert fast.table().rebuild_bound_layers.iloc[0] < len(wl.layers)
+    assert slow.table().latency_ms.iloc[0] > fast.table().latency_ms.iloc[0]
+    assert slow.layers().rebuild_bound.all()

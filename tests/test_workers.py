@@ -179,3 +179,34 @@ def test_ctrl_c_ends_cleanly_with_a_resume_hint(tmp_path):
     assert "interrupted; completed trials are kept in" in err and "resume" in err
     assert "Traceback" not in err
     assert len(_load(spec, url).get_trials(states=(TrialState.COMPLETE,))) >= 1
+
+
+def _compress_same_entry(args):
+    spec_file, run_dir = args
+    from sedse.study import Evaluator, load_study
+
+    spec = load_study(spec_file)
+    ev = Evaluator(spec, run_dir, threads=1)
+    d = ev.compressed_dir({"compression.theta": 0.02, "compression.ce_bits": 4})
+    return str(d), (d / "layers.json").read_text()
+
+
+def test_two_workers_writing_the_same_cache_entry(tmp_path):
+    """Two processes compress the same point at once: both get a complete, identical
+    directory (temporary folder + atomic rename), and no temporary folder is left."""
+    import multiprocessing as mp
+
+    from .test_study import STUDY as ACC_STUDY
+    from .test_study import needs_fmnist
+
+    if needs_fmnist.args[0]:
+        pytest.skip(needs_fmnist.kwargs["reason"])
+    f = tmp_path / "tiny.yaml"
+    f.write_text(ACC_STUDY)
+    run = tmp_path / "run"
+    with mp.get_context("spawn").Pool(2) as pool:
+        (d1, j1), (d2, j2) = pool.map(_compress_same_entry, [(str(f), str(run))] * 2)
+    assert d1 == d2 and j1 == j2
+    leftovers = [p.name for p in (run / "cache" / "compressed").iterdir()
+                 if p.name.startswith(".tmp")]
+    assert leftovers == []

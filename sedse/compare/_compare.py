@@ -60,6 +60,7 @@ class Comparison:
                    "edp_uj_ms": rep.energy_pj / 1e6 * rep.latency_s * 1e3,
                    "pj_per_mac": rep.energy_pj / rep.macs}
             row.update({f"{c}_uj": cat[c] / 1e6 for c in CATEGORIES})
+            row["rebuild_bound_layers"] = sum(rebuild_bound(lc) for lc in rep.layers)
             row["exploits"] = features(acc)
             rows.append(row)
         df = pd.DataFrame(rows)
@@ -79,8 +80,7 @@ class Comparison:
                 rows.append({"design": acc.name, "layer": lc.layer.name,
                              "macs": lc.layer.macs, "energy_uj": lc.energy_pj / 1e6,
                              "latency_ms": lc.cycles / acc.clock_mhz / 1e3,
-                             "rebuild_bound": lc.rebuild_cycles >= lc.cycles - 1e-9
-                             and lc.rebuild_cycles > 0,
+                             "rebuild_bound": rebuild_bound(lc),
                              "utilisation_frac": lc.utilisation,
                              **{f"{c}_uj": v / 1e6 for c, v in cat.items()}})
         return pd.DataFrame(rows)
@@ -90,6 +90,12 @@ class Comparison:
             if acc.name.split(" ")[0] == self.reference:
                 return acc.name
         return self.designs[0].name
+
+
+def rebuild_bound(lc) -> bool:
+    """True when the rebuild engines' throughput set the layer's latency."""
+    return lc.rebuild_cycles > 0 and \
+        lc.rebuild_cycles >= lc.cycles - lc.fill_drain_cycles - 1e-9
 
 
 def features(acc: Accelerator) -> str:

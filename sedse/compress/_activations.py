@@ -39,7 +39,7 @@ def _quantise(t: np.ndarray, bits: int) -> np.ndarray:
 
 
 def activation_stats(model, data, *, bits: int = 8, samples: int = 512,
-                     batch: int = 256) -> dict[str, dict[str, float]]:
+                     batch: int = 256, device: str = "cpu") -> dict[str, dict[str, float]]:
     """Return {layer name: {ACTIVATION_FIELDS: value}} measured on `samples` test images."""
     import torch
 
@@ -66,7 +66,7 @@ def activation_stats(model, data, *, bits: int = 8, samples: int = 512,
     try:
         with torch.no_grad():
             for s in range(0, min(samples, len(data.test_x)), batch):
-                model(torch.from_numpy(data.test_x[s:min(s + batch, samples)]))
+                model(torch.from_numpy(data.test_x[s:min(s + batch, samples)]).to(device))
     finally:
         for h in hooks:
             h.remove()

@@ -102,6 +102,7 @@ class Evaluator:
         self._float_accuracy: float | None = None
         self._fixed_stats = None
         self.threads = threads
+        self.device = spec.device
         import sedse_models
 
         self.workload = sedse_models.workload(spec.model, spec.batch)
@@ -115,6 +116,11 @@ class Evaluator:
             from sedse.compress import TrainConfig, accuracy, load_dataset, train_float
 
             torch.set_num_threads(self.threads)
+            if self.device == "auto":
+                self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            elif self.device == "cuda" and not torch.cuda.is_available():
+                raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
+                                "no GPU")
             self._data = load_dataset(self.spec.dataset, self.spec.data_root)
             entry = sedse_models.MODELS[self.spec.model]
             if tuple(entry.input_chw) != self._data.input_chw:
@@ -122,8 +128,9 @@ class Evaluator:
                                 f"{entry.input_chw} inputs but {self.spec.dataset} has "
                                 f"{self._data.input_chw}")
             self._model = train_float(self.spec.model, entry.build, self._data,
-                                      TrainConfig(epochs=self.spec.float_epochs))
-            self._float_accuracy = accuracy(self._model, self._data)
+                                      TrainConfig(epochs=self.spec.float_epochs),
+                                      device=self.device)
+            self._float_accuracy = accuracy(self._model, self._data, self.device)
         return self._model
 
     @property
@@ -167,14 +174,14 @@ class Evaluator:
         base = self._load_model()
         model = copy.deepcopy(base)
         if self.spec.fidelity == "finetune":
-            compressed = train_decomposed(model, self._data, cfg, 1,
+            compressed = train_decomposed(model, self._data, cfg, 1, device=self.device,
                                           max_steps=self.spec.finetune_steps)
         else:
             compressed = compress_model(model, SmartExchange(cfg))
             project(model, compressed)
         with torch.no_grad():
-            acc = accuracy(model, self._data)
-        acts = activation_stats(model, self._data)
+            acc = accuracy(model, self._data, self.device)
+        acts = activation_stats(model, self._data, device=self.device)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".tmp-"))
         save_compressed(tmp, {"model": self.spec.model, "dataset": self.spec.dataset,

@@ -28,6 +28,7 @@ Format (paths relative to the study file)::
     n_trials: 30
     timeout_s: null
     baselines: [eyeriss, diannao]       # overlaid on the Pareto figures
+    device: cpu                         # cpu | cuda | auto (training and accuracy)
 
 Parameters: ``compression.<SmartExchangeConfig field>`` and ``hardware.<path>`` where
 the path walks the accelerator YAML (list items by their ``name``; partitions by their
@@ -101,6 +102,7 @@ class StudySpec:
     n_trials: int
     timeout_s: float | None
     baselines: tuple[str, ...]
+    device: str = "cpu"
 
     @property
     def directions(self) -> list[str]:
@@ -120,7 +122,7 @@ class StudySpec:
 _KEYS = {"name", "model", "accelerator", "objectives", "search_space", "n_trials"}
 _OPT = {"dataset", "data_root", "technology", "batch", "float_epochs", "compression", "weights",
         "fidelity", "dataflows", "constraints", "mapping_search", "sampler", "timeout_s",
-        "baselines", "description"}
+        "baselines", "description", "device"}
 
 
 def _path(node: Node, base: Path) -> str:
@@ -344,8 +346,13 @@ def load_study(path: str | Path) -> StudySpec:
                 resolve_hw(b)
             except SpecError:
                 raise root.get("baselines").child(i).error(f"unknown design {b!r}") from None
+    device = "cpu"
+    if root.has("device"):
+        device = root.get("device").as_str()
+        if device not in ("cpu", "cuda", "auto"):
+            raise root.get("device").error(f"expected cpu, cuda or auto, found {device!r}")
     return StudySpec(
-        name=name, file=str(Path(path).resolve()), model=model, dataset=dataset,
+        device=device, name=name, file=str(Path(path).resolve()), model=model, dataset=dataset,
         data_root=data_root, accelerator=accel, technology=tech,
         batch=root.get("batch").as_int() if root.has("batch") else 1,
         float_epochs=root.get("float_epochs").as_int(min_value=0)
