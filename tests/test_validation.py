@@ -1,8 +1,9 @@
 """Validation against published silicon and studies (slow: whole-network searches).
 
-Tolerances are the issue's; what the model does not yet meet is printed by the
-benchmarks (benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and
-is not asserted here.
+Tolerances are the issue's; what the model does not yet meet (global-buffer traffic,
+the dataflow ratios' ranges) is printed by the benchmarks
+(benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and is not
+asserted here.
 """
 
 from __future__ import annotations
@@ -44,13 +45,27 @@ def test_eyeriss_dram_traffic_within_15_percent(eyeriss_rows):
 
 
 @pytest.mark.slow
-def test_eyeriss_latency_never_above_silicon(eyeriss_rows):
-    """Compute-bound processing latency can only be optimistic: the chip runs at 83-96%
-    of MACs / (active PEs x clock) (REFERENCE 2), so ours must lie between 80% and 100%
-    of the published latency."""
+def test_eyeriss_latency_within_10_percent(eyeriss_rows):
+    """Processing latency per layer within 10% of the JSSC 2017 table (the issue's
+    tolerance). What closes the gap from the ideal MACs / (active PEs x clock): the
+    spads hold exactly one processing pass and are declared single-buffered, so refills
+    and psum write-backs stall the PE at one 16-bit word per port per cycle. Measured:
+    -5.9 / -4.7 / -0.9 / +1.4 / +8.4 %."""
     for r in eyeriss_rows:
         ours, pub = r["latency_ms"]
-        assert 0.80 * pub <= ours <= pub, (r["layer"], ours, pub)
+        assert abs(ours - pub) / pub <= 0.10, (r["layer"], ours, pub)
+
+
+@pytest.mark.slow
+def test_eyeriss_chip_energy_per_mac_falls_like_the_chip(eyeriss_rows):
+    """The chip's energy per MAC (power x latency / MACs, without DRAM) falls from CONV1
+    to CONV5 (12.99 -> 7.89 pJ) as the ifmaps get sparser and zero gating saves MAC and
+    filter-spad energy. Ours must fall too: CONV1 and CONV2 above each of CONV3-5, and
+    CONV1-2's mean at least 15% above CONV3-5's (published: 42%). The absolute scale
+    rests on the assumed 1.7 pJ MAC, so only the trend is asserted."""
+    ours = [r["chip_pj_per_mac"][0] for r in eyeriss_rows]
+    assert min(ours[:2]) > max(ours[2:])
+    assert sum(ours[:2]) / 2 >= 1.15 * sum(ours[2:]) / 3
 
 
 @pytest.mark.slow

@@ -48,7 +48,11 @@ Latency in cycles: max(compute cycles = product of all temporal factors, every
 partition's bandwidth-bound cycles = bytes moved per instance / bytes per cycle), plus
 a fill/drain term: the cycles to load the first tile of every on-chip level from its
 parent and to write the last output tile back, each at the parent's bandwidth
-(compute does not overlap them). Utilisation = MACs / (compute cycles x PEs).
+(compute does not overlap them), plus, for a partition declared
+`double_buffered: false` (no spare buffer to refill while computing), every refill
+and write-back as a stall: (fill + drain bytes per instance) / its bandwidth; such a
+partition's bandwidth bound then counts only the reads and updates made while
+computing. Utilisation = MACs / (compute cycles x PEs).
 
 Weight formats and zeros (`sedse.mapping.weight_format`): weight counts stay in dense
 weight elements; their bits per element are those of the format held at the level
@@ -413,14 +417,32 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             if part.bandwidth_bytes_per_cycle is None:
                 continue
             moved_bits = np.zeros(M)
+            # a single-buffered partition's refills and write-backs are stalls (below),
+            # not traffic that overlaps compute
+            acts = ACTIONS if part.double_buffered else ("read", "update")
             for x in part.operands:
-                for a in ACTIONS:
+                for a in acts:
                     n = counts.get((lvl.name, x, a))
                     if n is not None:
                         moved_bits += n * (wbits[li] if x == "W" else bits[x])
             bwc = moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
             bw_cycles[(lvl.name, pi)] = bwc
             cycles = np.maximum(cycles, bwc)
+    # single-buffered partitions: refills and write-backs stop the MACs
+    stall = np.zeros(M)
+    for li, lvl in enumerate(acc.levels):
+        for part in lvl.partitions:
+            if part.double_buffered or part.bandwidth_bytes_per_cycle is None:
+                continue
+            moved_bits = np.zeros(M)
+            for x in part.operands:
+                xb = wbits[li] if x == "W" else bits[x]
+                for a in ("fill", "drain"):
+                    n = counts.get((lvl.name, x, a))
+                    if n is not None:
+                        moved_bits += n * xb
+            stall += moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
+    cycles = cycles + stall
     fill_drain = np.zeros(M)
     for x in OPERANDS:
         xi = OPERANDS.index(x)

@@ -43,6 +43,9 @@ class Partition:
     read_energy_pj: float
     write_energy_pj: float
     bandwidth_bytes_per_cycle: float | None  # per instance, reads + writes; None: unbounded
+    # False: refills and write-backs stall the MACs (no second buffer to fill while
+    # computing), costing (fill + drain bytes) / bandwidth cycles on top of compute
+    double_buffered: bool = True
 
 
 @dataclass(frozen=True)
@@ -322,14 +325,15 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         parts = []
         for pn in node.get("partitions").list():
             pn.check_keys({"operands"}, {"capacity_bytes", "read_energy_pj", "write_energy_pj",
-                                         "bandwidth_bytes_per_cycle"})
+                                         "bandwidth_bytes_per_cycle", "double_buffered"})
             cap = pn.get("capacity_bytes").as_int() if pn.has("capacity_bytes") and \
                 pn.get("capacity_bytes").value is not None else None
             parts.append(Partition(
                 _operands(pn.get("operands")), cap,
                 _opt_float(pn, "read_energy_pj", read_pj, min_value=0.0),
                 _opt_float(pn, "write_energy_pj", write_pj, min_value=0.0),
-                _opt_float(pn, "bandwidth_bytes_per_cycle", bw, positive=True)))
+                _opt_float(pn, "bandwidth_bytes_per_cycle", bw, positive=True),
+                pn.get("double_buffered").as_bool() if pn.has("double_buffered") else True))
         seen: list[str] = [x for p in parts for x in p.operands]
         if len(seen) != len(set(seen)):
             raise node.get("partitions").error("an operand appears in two partitions")
