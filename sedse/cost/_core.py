@@ -115,10 +115,19 @@ class BatchCost:
     capacity_bytes: np.ndarray  # (L, max partitions); inf where unbounded
     macs: int
     idle_mac_slots: np.ndarray
-    active_pes: np.ndarray  # PEs that do at least one real (unpadded) MAC
+    _active: np.ndarray | None  # see `active_pes` (computed on first use)
     run_cycles: np.ndarray = None      # compute cycles after skipping / bit-serial work
     rebuild_cycles: np.ndarray = None  # rebuild-throughput bound (0 without engines)
     run_macs: int = 0                  # MACs executed after skipping
+    _active_args: tuple = ()
+
+    @property
+    def active_pes(self) -> np.ndarray:
+        """PEs that do at least one real (unpadded) MAC (only reports need it, so it is
+        computed on first use rather than for every searched candidate)."""
+        if self._active is None:
+            self._active = _active_pes(*self._active_args)
+        return self._active
 
 
 @dataclass
@@ -137,17 +146,18 @@ def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelL
     M, L, _ = c.tf.shape
     cols = np.arange(M)
     out = {}
-    rank = np.arange(8, dtype=np.int64)[:, None]
+    rank = np.arange(8, dtype=np.int8)[:, None]
     for li in range(L):
         f = tf[li]                                               # (8, M)
-        pos = np.empty((8, M), dtype=np.int64)
+        # small integer positions keep these (8, M) passes cheap
+        pos = np.empty((8, M), dtype=np.int8)
         np.put_along_axis(pos, np.ascontiguousarray(c.order[:, li].T),
                           np.broadcast_to(rank, (8, M)), axis=0)
-        big = f > 1
+        pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
         all_prod = f.prod(axis=0)
         for x in OPERANDS:
             ri, ii = _REL_IDX[x], _IRR_IDX[x]
-            p = np.where(big[ri], pos[ri], -1)                    # (|rel|, M)
+            p = pb[ri]                                           # (|rel|, M)
             k = p.argmax(axis=0)
             inner_pos = p[k, cols]
             has = inner_pos >= 0
@@ -457,8 +467,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     cycles = cycles + fill_drain
     util = macs / (compute_cycles * acc.num_pes)
     return BatchCost(counts, energy, total, cycles, compute_cycles, bw_cycles, fill_drain,
-                     util, fits, need, cap, macs, idle, _active_pes(layer, tiles, sf),
-                     run_cycles, rebuild_cycles, run_macs)
+                     util, fits, need, cap, macs, idle, None,
+                     run_cycles, rebuild_cycles, run_macs, (layer, tiles, sf))
 
 
 def _active_pes(layer: Layer, tiles: np.ndarray, sf: np.ndarray) -> np.ndarray:

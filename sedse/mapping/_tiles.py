@@ -51,8 +51,11 @@ def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, np.ndarray]:
 
 def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
     """(L + 1, 8, M) per-dim extent of the tile each level holds; index L (MAC) is 1."""
-    tiles = np.flip(np.cumprod(np.flip(tf * sf, axis=0), axis=0), axis=0)
+    tiles = np.empty_like(tf)
     tiles[-1] = 1
+    step = tf * sf
+    for li in range(tf.shape[0] - 2, -1, -1):   # inner levels first
+        np.multiply(tiles[li + 1], step[li], out=tiles[li])
     return tiles
 
 
