@@ -213,3 +213,21 @@ def test_slow_rebuild_engines_bound_the_latency(write):
     assert fast.table().rebuild_bound_layers.iloc[0] < len(wl.layers)
     assert slow.table().latency_ms.iloc[0] > fast.table().latency_ms.iloc[0]
     assert slow.layers().rebuild_bound.all()
+
+
+def test_matching_keeps_what_a_design_is_made_of():
+    """Only sizes and energies change: buffering, sparsity, rebuild engines, RLC and
+    the dataflow survive matching."""
+    tech = load_technology(TECH)
+    budget = Budget.of(load_accelerator(HW / "smartexchange.yaml"))
+    for name in ("eyeriss", "smartexchange", "scnn"):
+        native = load_accelerator(HW / f"{name}.yaml")
+        m = match_design(native, budget, tech)
+        assert m.sparsity == native.sparsity and m.dataflow.spatial[0][0] == \
+            native.dataflow.spatial[0][0]
+        assert (m.rebuild is None) == (native.rebuild is None)
+        for a, b in zip(m.levels, native.levels, strict=True):
+            assert [p.double_buffered for p in a.partitions] == \
+                [p.double_buffered for p in b.partitions]
+            assert [p.operands for p in a.partitions] == [p.operands for p in b.partitions]
+            assert (a.rlc is None) == (b.rlc is None)

@@ -35,7 +35,7 @@ import numpy as np
 from sedse._yaml import Node, load_yaml
 from sedse.errors import SpecError
 from sedse.hardware._dataflow import FULL, Dataflow, SlotConstraint
-from sedse.hardware._spec import Accelerator, MacUnit, Network, Partition
+from sedse.hardware._spec import Accelerator, MacUnit, Network
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelera
             f = scale_rf if sized.category(i) == "register_file" else scale_gb
             cap = max(1, int(p.capacity_bytes * f))
             e = tech.sram(cap) * lvl.word_bits
-            parts.append(Partition(p.operands, cap, e, e, p.bandwidth_bytes_per_cycle))
+            parts.append(replace(p, capacity_bytes=cap, read_energy_pj=e, write_energy_pj=e))
         net = None
         if lvl.network is not None:
             local = sized.category(i) == "register_file"
