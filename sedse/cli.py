@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -206,8 +208,25 @@ def _run_folder(run: str):
     return spec, storage, folder
 
 
+@contextlib.contextmanager
+def _graceful_sigint(stopper):
+    """First Ctrl-C: finish the current trial and stop (said on stderr); second: now."""
+    def handler(_signum, _frame):
+        if not stopper.requested:
+            print("\nsedse: stopping after the current trial (Ctrl-C again to stop now)",
+                  file=sys.stderr, flush=True)
+        stopper.request()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sedse.study import load_study, results_table, run_study
+    from sedse.study._run import StopRequest
 
     spec = load_study(args.study)
     folder = Path(args.runs_dir) / spec.name
@@ -222,11 +241,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("--n-trials", f"expected an integer >= 1, found {args.n_trials}")
     print(f"study {spec.name}: {len(spec.params)} parameters, objectives "
           f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
+    stopper = StopRequest()
     try:
-        study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
-                          progress=not args.no_progress, threads=args.threads,
-                          heartbeat_s=args.heartbeat_s)
+        with _graceful_sigint(stopper):
+            study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
+                              progress=not args.no_progress, threads=args.threads,
+                              heartbeat_s=args.heartbeat_s, stopper=stopper)
     except KeyboardInterrupt:
+        stopper.requested = True
+    if stopper.requested:
         print(f"sedse: interrupted; completed trials are kept in {storage}. Run the same "
               "command again to resume.", file=sys.stderr)
         return 130
@@ -246,7 +269,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import optuna
 
     from sedse.study import load_study, results_table, run_study
-    from sedse.study._run import storage_of
+    from sedse.study._run import StopRequest, storage_of
 
     stor = storage_of(args.storage, args.heartbeat_s)
     names = optuna.study.get_all_study_names(stor)
@@ -264,13 +287,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise SpecError("--spec", f"{spec_file} defines study {spec.name!r}, not "
                         f"{args.study!r}")
     folder = Path(args.runs_dir) / spec.name
+    stopper = StopRequest()
     try:
-        study = run_study(spec, args.storage, n_trials=args.n_trials, run_dir=folder,
-                          progress=not args.no_progress, threads=args.threads,
-                          heartbeat_s=args.heartbeat_s)
+        with _graceful_sigint(stopper):
+            study = run_study(spec, args.storage, n_trials=args.n_trials, run_dir=folder,
+                              progress=not args.no_progress, threads=args.threads,
+                              heartbeat_s=args.heartbeat_s, stopper=stopper)
     except KeyboardInterrupt:
+        stopper.requested = True
+    if stopper.requested:
         print(f"sedse: interrupted; completed trials are kept in {args.storage}. Start the "
-              "worker again to continue.", file=sys.stderr)
+              "worker again to resume.", file=sys.stderr)
         return 130
     df = results_table(study, list(spec.objectives))
     print(f"worker done: the study has {int((df.state == 'COMPLETE').sum())} completed trials")

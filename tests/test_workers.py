@@ -103,7 +103,7 @@ def _run_workers(spec, url, tmp_path, n_workers: int, n_trials: int):
 @pg
 def test_three_workers_on_postgresql(tmp_path):
     spec = _spec(tmp_path)
-    _study, workers = _run_workers(spec, PG_URL, tmp_path, 3, 9)
+    _study, workers = _run_workers(spec, PG_URL, tmp_path, 3, 12)
     assert len(workers) >= 2      # the work really was shared
 
 
@@ -176,9 +176,13 @@ def test_ctrl_c_ends_cleanly_with_a_resume_hint(tmp_path):
     p.send_signal(signal.SIGINT)
     _out, err = p.communicate(timeout=120)
     assert p.returncode == 130
+    assert "stopping after the current trial" in err
     assert "interrupted; completed trials are kept in" in err and "resume" in err
     assert "Traceback" not in err
-    assert len(_load(spec, url).get_trials(states=(TrialState.COMPLETE,))) >= 1
+    study = _load(spec, url)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) >= 1
+    # the trial running at Ctrl-C finished: nothing failed, nothing left running
+    assert not study.get_trials(states=(TrialState.FAIL, TrialState.RUNNING))
 
 
 def _compress_same_entry(args):

@@ -158,6 +158,26 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
     return objective
 
 
+class StopRequest:
+    """A graceful stop: `request()` asks the running study to stop after its current
+    trial (Optuna's `study.stop`); a second request raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.study = None
+
+    def request(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.study is None:      # nothing running yet: stop right away
+            raise KeyboardInterrupt
+        try:
+            self.study.stop()
+        except RuntimeError:        # between optimize calls: the loop checks the flag
+            pass
+
+
 def _completed(study) -> int:
     import optuna
 
@@ -167,16 +187,20 @@ def _completed(study) -> int:
 def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
               run_dir: str | Path | None = None, progress: bool = True,
               threads: int = 1, evaluator: Evaluator | None = None,
-              heartbeat_s: float = HEARTBEAT_S):
+              heartbeat_s: float = HEARTBEAT_S, stopper: StopRequest | None = None):
     """Run trials until the study holds `n_trials` (default: the spec's) completed ones;
     returns the study. Safe to call from several processes on one storage: exactly
-    `n_trials` complete (a worker's trial beyond the count is pruned as surplus)."""
+    `n_trials` complete (a worker's trial beyond the count is pruned as surplus).
+    `stopper.request()` (e.g. from a Ctrl-C handler) ends the run after the current
+    trial."""
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     target = n_trials if n_trials is not None else spec.n_trials
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
     study = open_study(spec, storage, heartbeat_s=heartbeat_s)
+    if stopper is not None:
+        stopper.study = study
     evaluator = evaluator or Evaluator(spec, run_dir, threads=threads)
     if spec.needs_accuracy:
         study.set_user_attr("float_accuracy", evaluator.float_accuracy)
@@ -184,7 +208,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     study.set_user_attr("objectives", list(spec.objectives))
     study.set_user_attr("run_dir", str(run_dir.resolve()))
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
-    while True:
+    while stopper is None or not stopper.requested:
         done = _completed(study)
         left = target - done
         if left <= 0:
