@@ -19,6 +19,7 @@ import yaml
 
 from sedse.errors import SpecError
 
+MAX_INT = 2**40
 _UNIT_RE = re.compile(r"^\s*[-+]?\d+(\.\d*)?\s*[a-zA-Z]+\s*$")
 
 
@@ -140,16 +141,20 @@ class Node:
             raise self.error(f"expected a number >= {min_value}, found {v}")
         return float(v)
 
-    def as_int(self, *, min_value: int | None = 1) -> int:
+    def as_int(self, *, min_value: int | None = 1, max_value: int | None = MAX_INT) -> int:
+        """The value as an integer in [min_value, max_value]; the default maximum (2^40)
+        keeps every spec integer far from 64-bit overflow in the vectorised model."""
         v = self.value
         if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and v.is_integer():
+            if isinstance(v, float) and math.isfinite(v) and v.is_integer():
                 v = int(v)
             else:
                 raise self.error(
                     f"expected an integer, found {_type_name(self.value)}{self._unit_hint()}")
         if min_value is not None and v < min_value:
             raise self.error(f"expected an integer >= {min_value}, found {v}")
+        if max_value is not None and v > max_value:
+            raise self.error(f"expected an integer <= {max_value}, found {v}")
         return int(v)
 
     def as_str_list(self) -> tuple[str, ...]:

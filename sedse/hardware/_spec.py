@@ -76,6 +76,8 @@ class RunLengthCoding:
 
 
 LEVEL_CATEGORIES = ("dram", "global_buffer", "register_file")
+MAX_AXIS = 2**16      # PEs along one array axis
+MAX_PES = 2**24       # PEs in the whole array
 SKIP_MODES = ("none", "gate", "skip")
 
 
@@ -314,7 +316,7 @@ def _operands(node: Node) -> tuple[str, ...]:
 def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
     node.check_keys(_LEVEL_KEYS, _LEVEL_OPT)
     name = node.get("name").as_str()
-    word_bits = node.get("word_bits").as_int()
+    word_bits = node.get("word_bits").as_int(max_value=4096)
     read_pj = node.get("read_energy_pj").as_float(min_value=0.0)
     write_pj = node.get("write_energy_pj").as_float(min_value=0.0)
     bw = _opt_float(node, "bandwidth_bytes_per_cycle", None, positive=True)
@@ -459,9 +461,12 @@ def accelerator_from_node(root: Node) -> Accelerator:
     pe = root.get("pe_array")
     pe.check_keys({"shape"})
     shape_node = pe.get("shape")
-    axes = {k: v.as_int() for k, v in shape_node.items()}
+    axes = {k: v.as_int(max_value=MAX_AXIS) for k, v in shape_node.items()}
     if not axes:
         raise shape_node.error("expected at least one array axis")
+    if math.prod(axes.values()) > MAX_PES:
+        raise shape_node.error(f"{math.prod(axes.values()):,} PEs: at most {MAX_PES:,} "
+                               "are modelled")
     mac_node = root.get("mac")
     mac_node.check_keys({"energy_pj_by_bits"}, {"idle_energy_pj", "energy_source"})
     eb_node = mac_node.get("energy_pj_by_bits")
@@ -480,7 +485,7 @@ def accelerator_from_node(root: Node) -> Accelerator:
         pr = root.get("precision")
         pr.check_keys(set(), set(bits))
         for k, v in pr.items():
-            bits[k] = v.as_int()
+            bits[k] = v.as_int(max_value=64)
     lv_node = root.get("levels")
     levels = tuple(_level(n, axes) for n in lv_node.list())
     if not levels:

@@ -86,6 +86,9 @@ class Layer:
                 continue
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise ValueError(f"layer {self.name}: {d} must be in [0, 1], got {v!r}")
+        if self.macs > 2**62 or self.operand_elements("I") > 2**62:
+            raise ValueError(f"layer {self.name}: {self.macs:,} MACs is beyond what the "
+                             "64-bit model counts")
         for d in ("pad_h", "pad_w"):
             v = getattr(self, d)
             if not isinstance(v, int) or v < 0:
