@@ -224,9 +224,29 @@ def _graceful_sigint(stopper):
         signal.signal(signal.SIGINT, old)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from sedse.study import load_study, results_table, run_study
+def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespace, again: str):
+    """`run_study` under a graceful Ctrl-C; None (after saying how to resume) when it
+    was interrupted."""
+    from sedse.study import run_study
     from sedse.study._run import StopRequest
+
+    stopper = StopRequest()
+    try:
+        with _graceful_sigint(stopper):
+            study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
+                              progress=not args.no_progress, threads=args.threads,
+                              heartbeat_s=args.heartbeat_s, stopper=stopper)
+    except KeyboardInterrupt:
+        stopper.requested = True
+    if stopper.requested:
+        print(f"sedse: interrupted; completed trials are kept in {storage}. {again} to "
+              "resume.", file=sys.stderr)
+        return None
+    return study
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sedse.study import load_study, results_table
 
     spec = load_study(args.study)
     folder = Path(args.runs_dir) / spec.name
@@ -241,17 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise SpecError("--n-trials", f"expected an integer >= 1, found {args.n_trials}")
     print(f"study {spec.name}: {len(spec.params)} parameters, objectives "
           f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
-    stopper = StopRequest()
-    try:
-        with _graceful_sigint(stopper):
-            study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
-                              progress=not args.no_progress, threads=args.threads,
-                              heartbeat_s=args.heartbeat_s, stopper=stopper)
-    except KeyboardInterrupt:
-        stopper.requested = True
-    if stopper.requested:
-        print(f"sedse: interrupted; completed trials are kept in {storage}. Run the same "
-              "command again to resume.", file=sys.stderr)
+    study = _run_interruptible(spec, storage, folder, args, "Run the same command again")
+    if study is None:
         return 130
     df = results_table(study, list(spec.objectives))
     done = df[df.state == "COMPLETE"]
@@ -268,8 +279,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run trials of an existing study (created by `sedse run` on the same storage)."""
     import optuna
 
-    from sedse.study import load_study, results_table, run_study
-    from sedse.study._run import StopRequest, storage_of
+    from sedse.study import load_study, results_table
+    from sedse.study._run import storage_of
 
     stor = storage_of(args.storage, args.heartbeat_s)
     names = optuna.study.get_all_study_names(stor)
@@ -287,17 +298,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise SpecError("--spec", f"{spec_file} defines study {spec.name!r}, not "
                         f"{args.study!r}")
     folder = Path(args.runs_dir) / spec.name
-    stopper = StopRequest()
-    try:
-        with _graceful_sigint(stopper):
-            study = run_study(spec, args.storage, n_trials=args.n_trials, run_dir=folder,
-                              progress=not args.no_progress, threads=args.threads,
-                              heartbeat_s=args.heartbeat_s, stopper=stopper)
-    except KeyboardInterrupt:
-        stopper.requested = True
-    if stopper.requested:
-        print(f"sedse: interrupted; completed trials are kept in {args.storage}. Start the "
-              "worker again to resume.", file=sys.stderr)
+    study = _run_interruptible(spec, args.storage, folder, args, "Start the worker again")
+    if study is None:
         return 130
     df = results_table(study, list(spec.objectives))
     print(f"worker done: the study has {int((df.state == 'COMPLETE').sum())} completed trials")

@@ -357,9 +357,9 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             energy[(lname, "W_index", action)] = en * wf.index_frac
             counts[(lname, "W_index", action)] = n
             en = en * (1.0 - wf.index_frac)
+            total += energy[(lname, "W_index", action)]
         energy[(lname, x, action)] = en
-        total += energy[(lname, x, action)]
-        total += energy.get((lname, "W_index", action), 0.0) if x == "W" else 0.0
+        total += en
     for (li, x), n in net_words.items():
         lvl = acc.levels[li]
         key = (lvl.name, x, "network")
