@@ -40,20 +40,26 @@ def _best_time(fn, repeat: int = 3) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=int, default=SearchSettings().budget)
-    ap.add_argument("--batch", type=int, default=16384)
+    ap.add_argument("--batch", type=int, default=SearchSettings().batch,
+                    help="candidates per vectorised call (the search's default)")
+    ap.add_argument("--candidates", type=int, default=16384)
     args = ap.parse_args()
     settings = SearchSettings(objective="edp", budget=args.budget)
 
-    print("(1) vectorised core: mapping evaluations per second")
+    print(f"(1) vectorised core: mapping evaluations per second ({args.candidates:,} "
+          f"candidates in batches of {args.batch:,}, one core)")
     print(f"{'config':18s} {'layer':14s} {'batched/s':>11s} {'one-by-one/s':>13s} {'ratio':>7s}")
     for name, (bits, path) in CONFIGS.items():
         acc = load_accelerator(path)
         wl = sedse_models.workload("resnet18").with_precision(bits, bits, bits)
         for layer in (wl.layers[1], wl.layers[7], wl.layers[-1]):
             space = mapping_space(layer, acc)
-            cand = space.to_candidates(space.sample_digits(args.batch, np.random.default_rng(0)))
-            batched = args.batch / _best_time(lambda c=cand, la=layer, a=acc: evaluate(la, a, c))
-            few = cand.take(np.arange(200))
+            digits = space.sample_digits(args.candidates, np.random.default_rng(0))
+            chunks = [space.to_candidates(digits[s:s + args.batch])
+                      for s in range(0, len(digits), args.batch)]
+            batched = len(digits) / _best_time(lambda cs=chunks, la=layer, a=acc: [
+                evaluate(la, a, c) for c in cs])
+            few = chunks[0].take(np.arange(200))
             single = 200 / _best_time(lambda c=few, la=layer, a=acc: [
                 evaluate(la, a, c.take([i])) for i in range(len(c))], repeat=1)
             print(f"{name:18s} {layer.name:14s} {batched:11,.0f} {single:13,.0f} "

@@ -151,17 +151,16 @@ def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelL
         f = tf[li]                                               # (8, M)
         # small integer positions keep these (8, M) passes cheap
         pos = np.empty((8, M), dtype=np.int8)
-        np.put_along_axis(pos, np.ascontiguousarray(c.order[:, li].T),
-                          np.broadcast_to(rank, (8, M)), axis=0)
+        order = np.ascontiguousarray(c.order[:, li].T)           # (8, M): dim at position
+        np.put_along_axis(pos, order, np.broadcast_to(rank, (8, M)), axis=0)
         pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
         all_prod = f.prod(axis=0)
         for x in OPERANDS:
             ri, ii = _REL_IDX[x], _IRR_IDX[x]
-            p = pb[ri]                                           # (|rel|, M)
-            k = p.argmax(axis=0)
-            inner_pos = p[k, cols]
+            # innermost indexing loop with factor > 1: its position, then its dim
+            inner_pos = pb[ri].max(axis=0)
             has = inner_pos >= 0
-            step_dim = ri[k]
+            step_dim = order[np.maximum(inner_pos, 0), cols]
             inside = pos[ii] > inner_pos
             run = np.where(inside, f[ii], 1).prod(axis=0)
             out[(li, x)] = _LevelLoops(all_prod, f[ri].prod(axis=0), has,
@@ -243,6 +242,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
 
     loops = _level_loops(c, tf)
     fp_cache: dict[tuple[str, int], np.ndarray] = {}
+    ext_cache: dict[tuple[int, int], np.ndarray] = {}
 
     def fp_at(x: str, li: int) -> np.ndarray:
         if (x, li) not in fp_cache:
@@ -262,8 +262,10 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             else:
                 V, D, step_dim, step_f = _fill_events(loops, x, ch, M)
             child_tile = tiles[ch]
-            spatial_between = sf[p:ch].prod(axis=0) if ch - p > 1 else sf[p]
-            ext_tile = child_tile * spatial_between
+            if (p, ch) not in ext_cache:   # shared by the operands with the same pair
+                between = sf[p:ch].prod(axis=0) if ch - p > 1 else sf[p]
+                ext_cache[(p, ch)] = child_tile * between
+            ext_tile = ext_cache[(p, ch)]
             fp_child = fp_at(x, ch)
             fp_ext = footprint(x, ext_tile, layer)
             inst_p, inst_c = active[p], active[ch]

@@ -50,7 +50,7 @@ class SearchSettings:
     budget: int = 5000
     keep_top: int = 3
     rounds: int = 8
-    batch: int = 16384
+    batch: int = 4096   # candidates per vectorised call: ~1 MB arrays stay in cache
     seed: int = 0
 
     def __post_init__(self) -> None:

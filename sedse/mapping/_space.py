@@ -104,16 +104,20 @@ class MappingSpace:
     def to_candidates(self, digits: np.ndarray) -> Candidates:
         A, L = len(self.acc.array_axes), len(self.acc.levels)
         M = len(digits)
-        tf = np.ones((M, L, 8), dtype=np.int64)
-        sf = np.ones((M, A, 8), dtype=np.int64)
+        # built candidates-last in memory and handed out as (M, L, 8) views: the cost
+        # core reads them dims-first, so its transposes become contiguous copies
+        tf = np.ones((L, 8, M), dtype=np.int64)
+        sf = np.ones((A, 8, M), dtype=np.int64)
         for di, opts in enumerate(self.options):
-            chosen = opts[digits[:, di]]
-            sf[:, :, di] = chosen[:, :A]
-            tf[:, :, di] = chosen[:, A:]
-        order = np.tile(np.arange(8, dtype=np.int64), (M, L, 1))
+            chosen = opts[digits[:, di]].T                  # (A + L, M)
+            sf[:, di] = chosen[:A]
+            tf[:, di] = chosen[A:]
+        order = np.empty((L, 8, M), dtype=np.int64)
+        order[:] = np.arange(8, dtype=np.int64)[None, :, None]
         for li, ords in enumerate(self.orders):
-            order[:, li] = ords[digits[:, 8 + li]]
-        return Candidates(tf, order, sf, self.keep)
+            order[li] = ords[digits[:, 8 + li]].T
+        return Candidates(tf.transpose(2, 0, 1), order.transpose(2, 0, 1),
+                          sf.transpose(2, 0, 1), self.keep)
 
 
 def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,
