@@ -146,13 +146,11 @@ def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelL
     M, L, _ = c.tf.shape
     cols = np.arange(M)
     out = {}
-    rank = np.arange(8, dtype=np.int8)[:, None]
+    positions = c.loop_positions()                               # (L, 8, M) int8
     for li in range(L):
         f = tf[li]                                               # (8, M)
-        # small integer positions keep these (8, M) passes cheap
-        pos = np.empty((8, M), dtype=np.int8)
-        order = np.ascontiguousarray(c.order[:, li].T)           # (8, M): dim at position
-        np.put_along_axis(pos, order, np.broadcast_to(rank, (8, M)), axis=0)
+        pos = positions[li]
+        order = c.order[:, li].T                                 # (8, M): dim at position
         pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
         all_prod = f.prod(axis=0)
         for x in OPERANDS:
@@ -412,7 +410,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         total += energy[key]
 
     # ---- capacity ----------------------------------------------------------------
-    need, cap = capacity_need(c, acc, layer, tiles, wbits)
+    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at)
     fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------

@@ -30,7 +30,7 @@ what the cost model evaluates.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -82,12 +82,27 @@ class Candidates:
     order: np.ndarray
     sf: np.ndarray
     keep: np.ndarray
+    #: (L, 8, M) int8 loop position of each dim (the inverse of `order`); derived on
+    #: first use unless the builder already knows it
+    positions: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return self.tf.shape[0]
 
     def take(self, idx) -> Candidates:
         return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep)
+
+    def loop_positions(self) -> np.ndarray:
+        """(L, 8, M) position of each dim in its level's loop order (0 = outermost)."""
+        if self.positions is None:
+            M, L, _ = self.order.shape
+            pos = np.empty((L, 8, M), dtype=np.int8)
+            rank = np.broadcast_to(np.arange(8, dtype=np.int8)[:, None], (8, M))
+            for li in range(L):
+                np.put_along_axis(pos[li], np.ascontiguousarray(self.order[:, li].T), rank,
+                                  axis=0)
+            object.__setattr__(self, "positions", pos)
+        return self.positions
 
     def mapping(self, i: int, acc: Accelerator) -> Mapping:
         """Return candidate `i` as a `Mapping` (factor-1 loops dropped)."""

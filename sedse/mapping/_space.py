@@ -114,10 +114,14 @@ class MappingSpace:
             tf[:, di] = chosen[A:]
         order = np.empty((L, 8, M), dtype=np.int64)
         order[:] = np.arange(8, dtype=np.int64)[None, :, None]
+        pos = np.empty((L, 8, M), dtype=np.int8)
+        pos[:] = np.arange(8, dtype=np.int8)[None, :, None]
         for li, ords in enumerate(self.orders):
-            order[li] = ords[digits[:, 8 + li]].T
+            pick = digits[:, 8 + li]
+            order[li] = ords[pick].T
+            pos[li] = np.argsort(ords, axis=1).astype(np.int8)[pick].T  # inverse orders
         return Candidates(tf.transpose(2, 0, 1), order.transpose(2, 0, 1),
-                          sf.transpose(2, 0, 1), self.keep)
+                          sf.transpose(2, 0, 1), self.keep, pos)
 
 
 def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,

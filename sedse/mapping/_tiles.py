@@ -61,13 +61,18 @@ def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
 
 def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                   tiles: np.ndarray | None = None,
-                  weight_bits_at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  weight_bits_at: np.ndarray | None = None,
+                  fp=None) -> tuple[np.ndarray, np.ndarray]:
     """Bytes each partition needs per instance (L, P, M) and capacities (L, P) (inf when
-    unbounded). Weights take `weight_bits_at[level]` bits each (their stored format)."""
+    unbounded). Weights take `weight_bits_at[level]` bits each (their stored format).
+    `fp(operand, level)` may supply footprints the caller already computed."""
     if tiles is None:
         tiles = tile_extents(*soa(c, acc))
     if weight_bits_at is None:
         weight_bits_at = weight_format(layer, acc).bits_at
+    if fp is None:
+        def fp(x, li):
+            return footprint(x, tiles[li], layer)
     L = len(acc.levels)
     P = max(len(lvl.partitions) for lvl in acc.levels)
     need = np.zeros((L, P, len(c)), dtype=np.int64)
@@ -79,11 +84,11 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
             for x in part.operands:
                 if c.keep[li, OPERANDS.index(x)]:
                     if x == "W":
-                        need[li, pi] += np.ceil(footprint(x, tiles[li], layer)
-                                                * weight_bits_at[li] / 8).astype(np.int64)
+                        need[li, pi] += np.ceil(fp(x, li) * weight_bits_at[li] / 8
+                                                ).astype(np.int64)
                     else:
                         bits = layer.operand_bits(x)
-                        need[li, pi] += -(-footprint(x, tiles[li], layer) * bits // 8)
+                        need[li, pi] += -(-fp(x, li) * bits // 8)
     return need, cap
 
 
