@@ -378,12 +378,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 def _study_exists(spec, storage: str) -> bool:
     import optuna
 
-    try:
-        names = optuna.study.get_all_study_names(storage)
-    except Exception as exc:  # noqa: BLE001 - any storage failure is the user's URL
-        raise SpecError("--storage", f"cannot open {storage!r}: {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0][:200]}") from None
-    return spec.name in names
+    from sedse.study._run import storage_of
+
+    return spec.name in optuna.study.get_all_study_names(storage_of(storage))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
