@@ -7,7 +7,8 @@ import pytest
 
 from sedse.cost import evaluate, evaluate_mapping
 from sedse.hardware import load_accelerator
-from sedse.mapping import LevelMapping, Mapping, to_candidates
+from sedse.errors import MappingError
+from sedse.mapping import LevelMapping, Mapping, check_mapping, to_candidates
 from sedse.workload import Layer
 
 ONE_LEVEL = """
@@ -225,3 +226,53 @@ def test_two_fanout_levels(write):
         ("LB", "O", "spatial_reduce"): 2, ("MAC", "-", "mac"): 4,
     }
     assert res.compute_cycles[0] == 1 and res.utilisation[0] == 1.0
+
+
+STREAM = """
+name: stream
+clock_mhz: 100
+pe_array: {shape: {x: 1}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - {name: DRAM, operands: [W, I, O], word_bits: 16, read_energy_pj: 10.0,
+     write_energy_pj: 10.0}
+  - {name: GLB, operands: [W, I, O], word_bits: 16, read_energy_pj: 2.0,
+     write_energy_pj: 2.0, capacity_bytes: 20, fanout_dims: [x],
+     network: {transfer_energy_pj_per_bit: 0.0}}
+  - {name: RF, operands: [W, I, O], word_bits: 16, read_energy_pj: 1.0,
+     write_energy_pj: 1.0, capacity_bytes: 64}
+"""
+
+
+def test_streamed_sub_tiles_need_only_one_resident(write):
+    """FC K=4, C=4 as DRAM[C2] | GLB[K2] | RF[K2 C2]; GLB holds 20 B = 10 words.
+
+    The GLB's whole tile is W 4x2 + I 2 + O 4 = 14 words. The loop above it (C2)
+    moves to new weights and inputs, so nothing reuses the GLB's weights: its own
+    outer K2 loop streams two 2x2 weight sub-tiles through, one resident at a time
+    (4 words). Inputs are reused across K2 (2 words) and psums stay across C2 (4):
+    10 words fit. Counts are those of the whole tile: every weight filled once (16).
+    """
+    acc = load_accelerator(write("s.yaml", STREAM))
+    layer = Layer("fc", kind="fc", K=4, C=4)
+    mp = Mapping((LevelMapping((("C", 2),)), LevelMapping((("K", 2),)),
+                  LevelMapping((("K", 2), ("C", 2)))))
+    check_mapping(mp, layer, acc)
+    res = evaluate(layer, acc, to_candidates([mp], acc))
+    assert res.fits[0] and res.tile_bytes[1, 0, 0] == 20
+    assert _counts(res)[("GLB", "W", "fill")] == 16
+    assert _counts(res)[("DRAM", "I", "read")] == 4
+
+
+def test_reused_tiles_must_be_whole(write):
+    """Same layer with N=2 as DRAM[C2 N2] | GLB[K2] | RF[K2 C2]: the innermost loop
+    above the GLB (N2) does not index the weights, so the GLB reuses its whole weight
+    tile (8 words); the psums stream (N2 moves to new outputs: 2 of 4 words resident);
+    8 + 2 + 2 words = 24 B > 20 B."""
+    acc = load_accelerator(write("s.yaml", STREAM))
+    layer = Layer("fc", kind="fc", N=2, K=4, C=4)
+    mp = Mapping((LevelMapping((("C", 2), ("N", 2))), LevelMapping((("K", 2),)),
+                  LevelMapping((("K", 2), ("C", 2)))))
+    with pytest.raises(MappingError, match=r"^fc: tile of W\+I\+O at level GLB needs 24 "
+                                           r"bytes > capacity 20 bytes$"):
+        check_mapping(mp, layer, acc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -12,8 +13,10 @@ import sedse_models
 from sedse.cost import SearchCache, SearchSettings, evaluate, search_mapping
 from sedse.errors import MappingError, SpecError
 from sedse.hardware import RunLengthCoding, load_accelerator
-from sedse.mapping import LevelMapping, Mapping, to_candidates
+from sedse.mapping import Candidates, LevelMapping, Mapping, to_candidates
+from sedse.mapping._mapping import default_keep_mask
 from sedse.mapping._space import canonical_orders, mapping_space
+from sedse.workload import DIMS
 from sedse.workload import Layer
 
 from .conftest import HW
@@ -25,8 +28,79 @@ DIANNAO = load_accelerator(HW / "diannao.yaml")
 
 def test_canonical_orders_are_the_distinct_stationarity_patterns():
     orders = canonical_orders()
-    assert orders.shape == (6, 8)
+    assert orders.shape == (12, 8)
     assert all(sorted(o) == list(range(8)) for o in orders.tolist())
+
+
+THREE_LEVEL = """
+name: three_level
+clock_mhz: 100
+pe_array: {shape: {x: 2}}
+mac: {energy_pj_by_bits: {16: 1.0}}
+levels:
+  - {name: DRAM, operands: [W, I, O], word_bits: 16, read_energy_pj: 100.0,
+     write_energy_pj: 100.0}
+  - {name: GLB, operands: [W, I, O], word_bits: 16, read_energy_pj: 6.0,
+     write_energy_pj: 6.0, capacity_bytes: 4096, fanout_dims: [x],
+     network: {transfer_energy_pj_per_bit: 0.125, reduction_energy_pj_per_bit: 0.0625}}
+  - {name: RF, operands: [W, I, O], word_bits: 16, read_energy_pj: 1.0,
+     write_energy_pj: 1.0, capacity_bytes: 256}
+"""
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_no_loop_order_beats_the_canonical_ones(write, level):
+    """For fixed factors, every one of the 8! loop orders of a level (the others'
+    orders fixed) costs at least the best canonical order: the canonical set loses
+    nothing, including the sliding-window refills that depend on which loop steps the
+    input window. Factors chosen so each level has loops over every operand's dims."""
+    acc = load_accelerator(write("t.yaml", THREE_LEVEL))
+    layer = Layer("c", N=2, K=4, C=4, P=6, Q=6, R=3, S=3)
+    tf = np.ones((1, 3, 8), dtype=np.int64)
+    tf[0, 0] = [1, 1, 2, 2, 2, 1, 1, 1]     # DRAM: K2 C2 P2
+    tf[0, 1] = [2, 1, 1, 2, 3, 3, 1, 1]     # GLB: N2 C2 P3 Q3 (spatial K2)
+    tf[0, 2] = [1, 1, 1, 1, 1, 2, 3, 3]     # RF: Q2 R3 S3
+    sf = np.ones((1, 1, 8), dtype=np.int64)
+    sf[0, 0, 2] = 2
+    perms = np.array(list(itertools.permutations(range(8))), dtype=np.int64)
+    base = np.tile(np.arange(8), (1, 3, 1))
+
+    def run(orders):
+        m = len(orders)
+        order = np.repeat(base, m, axis=0)
+        order[:, level] = orders
+        c = Candidates(np.repeat(tf, m, axis=0), order, np.repeat(sf, m, axis=0),
+                       default_keep_mask(acc))
+        res = evaluate(layer, acc, c)
+        assert res.fits.all()
+        return res.total_energy_pj
+
+    every, canon = run(perms), run(canonical_orders())
+    assert canon.min() == pytest.approx(every.min(), rel=1e-12)
+    assert every.max() > every.min()  # the order matters here
+
+
+def test_sliding_window_orders_are_searched():
+    """Row-stationary AlexNet CONV3: with the batch loop outside the output-column
+    loop the ifmap spad slides (13 + 2 columns per row instead of 13 x 3), which the
+    searched mapping must exploit: RF ifmap fills below 2 x the ifmap size x passes."""
+    layer = sedse_models.workload("alexnet", 4).layers[2]
+    res = search_mapping(layer, EYERISS, SearchSettings(objective="energy", budget=3000))
+    cost = evaluate(layer, EYERISS, res.best)
+    order = [DIMS[d] for d in res.best.order[0, 1] if res.best.tf[0, 1, d] > 1]
+    assert order[-1] == "Q"   # the window steps along Q at the GLB
+    fills = cost.counts[("RF", "I", "fill")][0]
+    no_slide = evaluate(layer, EYERISS, _with_order(res.best, 1, ["Q", "N"]))
+    assert fills < no_slide.counts[("RF", "I", "fill")][0] / 2
+
+
+def _with_order(c, level: int, inner: list[str]):
+    """`c` (one candidate) with `inner` as the innermost loops of `level`."""
+    order = [d for d in c.order[0, level].tolist() if DIMS[d] not in inner]
+    order += [DIMS.index(d) for d in inner]
+    new = c.order.copy()
+    new[0, level] = order
+    return Candidates(c.tf, new, c.sf, c.keep)
 
 
 def test_small_space_is_searched_exhaustively_and_beats_every_point(write):

@@ -149,10 +149,16 @@ def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelL
     positions = c.loop_positions()                               # (L, 8, M) int8
     for li in range(L):
         f = tf[li]                                               # (8, M)
+        all_prod = f.prod(axis=0)
+        if li == L - 1:
+            # the innermost level's only child is the MAC, for which every loop counts
+            for x in OPERANDS:
+                out[(li, x)] = _LevelLoops(all_prod, f[_REL_IDX[x]].prod(axis=0),
+                                           None, None, None, None)
+            continue
         pos = positions[li]
         order = c.order[:, li].T                                 # (8, M): dim at position
         pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
-        all_prod = f.prod(axis=0)
         for x in OPERANDS:
             ri, ii = _REL_IDX[x], _IRR_IDX[x]
             # innermost indexing loop with factor > 1: its position, then its dim
@@ -410,7 +416,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         total += energy[key]
 
     # ---- capacity ----------------------------------------------------------------
-    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at)
+    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at, tf)
     fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------

@@ -8,15 +8,17 @@ A point of the space is one "option" per dim plus one loop order per level:
   spatial unroll leaves and the outermost level takes the rest, so only spatial
   unrolls pad;
 * a loop order per level above the innermost (the innermost level's order never
-  changes a count, because every MAC re-reads its operands). Only which dims sit in
-  the innermost run of loops that do not index an operand changes the counts, so the
-  orders searched are the 6 canonical ones: for each priority of operands (X1, X2,
-  X3), the dims that do not index X1 innermost, then those that do not index X2, then
-  the rest. Orders that give identical counts are thereby not enumerated twice.
+  changes a count, because every MAC re-reads its operands). What changes the counts
+  is which dims sit in the innermost run of loops that do not index an operand, and
+  for the inputs which loop steps the window (P or Q slide it), so the orders
+  searched are the canonical ones (`canonical_orders`): for each priority of
+  operands (X1, X2, X3), the dims that do not index X1 innermost, then those that do
+  not index X2, then the rest, with P and Q innermost in each run (either first).
+  Orders that give identical counts are thereby not enumerated twice.
 
 Options are pruned soundly before any search: an option whose own factors alone
-overflow a partition at some level (all other dims at 1) cannot be part of a fitting
-mapping. The space's size is the product of the option counts; `digits_to_candidates`
+overflow a partition at some level (all other dims at 1; a level's own factor of a
+dim it could stream not counted) cannot be part of a fitting mapping. The space's size is the product of the option counts; `digits_to_candidates`
 turns digit vectors (M, 8 + levels - 1) into `Candidates`.
 """
 
@@ -32,7 +34,7 @@ from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
 from sedse.mapping._formats import weight_format
 from sedse.mapping._mapping import Candidates, default_keep_mask
-from sedse.mapping._tiles import footprint
+from sedse.mapping._tiles import DISJOINT, footprint
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
 MAX_PAD = 0.15  # spatial padding allowed beyond the dim, as a fraction of the dim
@@ -43,14 +45,22 @@ def _divisors(n: int) -> list[int]:
 
 
 def canonical_orders() -> np.ndarray:
-    """(6, 8) dim indices, outer first, one order per operand priority."""
+    """(n, 8) dim indices, outer first: per operand priority (X1, X2, X3), the dims
+    that do not index X1 innermost, then those that do not index X2, then the rest.
+
+    Within each run, the output rows/columns (P, Q) sit innermost, in both orders:
+    the run's order changes no operand's stationarity, but the innermost loop that
+    indexes the inputs decides whether a refill slides the window (fetching only the
+    new rows or columns) or fetches it whole.
+    """
     out = []
     for prio in itertools.permutations(OPERANDS):
-        inner: list[str] = []
-        for x in prio:
-            inner += [d for d in DIMS if d not in RELEVANT[x] and d not in inner]
-        inner += [d for d in DIMS if d not in inner]
-        out.append([DIMS.index(d) for d in reversed(inner)])
+        for slide in (("Q", "P"), ("P", "Q")):
+            inner: list[str] = []
+            for run in [[d for d in DIMS if d not in RELEVANT[x]] for x in prio] + [DIMS]:
+                run = [d for d in run if d not in inner]
+                inner += [d for d in slide if d in run] + [d for d in run if d not in slide]
+            out.append([DIMS.index(d) for d in reversed(inner)])
     return np.unique(np.array(out, dtype=np.int64), axis=0)
 
 
@@ -276,13 +286,19 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
     for li, lvl in enumerate(acc.levels):
         t = np.ones((len(opts), 8), dtype=np.int64)
         t[:, di] = inner[:, li]
+        # a level above the innermost may stream sub-tiles of an operand along a dim
+        # disjoint for it (`resident_divisors`): its own factor of that dim may not count
+        streamed = t.copy()
+        if li < L - 1:
+            streamed[:, di] //= opts[:, A + li]
         for part in lvl.partitions:
             if part.capacity_bytes is None:
                 continue
             need = np.zeros(len(opts), dtype=np.int64)
             held = [x for x in part.operands if keep[li, OPERANDS.index(x)]]
             for x in held:
-                need += _bytes(x, footprint(x, t.T, layer), layer, li, acc)
+                tx = streamed if DISJOINT[x][di] else t
+                need += _bytes(x, footprint(x, tx.T, layer), layer, li, acc)
             over = need > part.capacity_bytes
             if over.sum() > worst_n:
                 worst_n = int(over.sum())

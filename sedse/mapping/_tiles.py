@@ -16,6 +16,12 @@ from sedse.workload import DIMS, OPERANDS, Layer
 
 _N, _G, _K, _C, _P, _Q, _R, _S = range(8)
 
+#: Per operand, the dims along which consecutive tiles share no data (the inputs'
+#: P, Q, R and S steps slide a window over shared rows, so they are not here).
+DISJOINT = {"W": np.array([d in "GKCRS" for d in DIMS]),
+            "I": np.array([d in "NGC" for d in DIMS]),
+            "O": np.array([d in "NGKPQ" for d in DIMS])}
+
 
 def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
     """Elements of `operand` touched by a tile with per-dim extents `t` (dims first).
@@ -59,15 +65,61 @@ def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
     return tiles
 
 
+def resident_divisors(c: Candidates, tf: np.ndarray, li: int) -> dict[str, np.ndarray]:
+    """Per operand, (M,) the factor by which level `li` may shrink its tile of it.
+
+    A level streams its tile of an operand through when nothing above reuses it: the
+    innermost loop above the level with a factor > 1 moves to disjoint data of the
+    operand (or there is none). Then the level's own outermost loops over dims disjoint
+    for the operand visit sub-tiles that are never revisited, and only one sub-tile
+    needs to be held: the tile's footprint divided by those loops' factors (the dims
+    disjoint for an operand multiply its footprint). Counts are unchanged: every
+    sub-tile is still filled once per visit of the tile. The innermost level's loop
+    order is not a mapping choice, so it holds its whole tile (divisor 1).
+    """
+    M = tf.shape[2]
+    ones = {x: 1 for x in OPERANDS}
+    if li >= len(c.keep) - 1:
+        return ones
+    pos = c.loop_positions()
+    # the dim of the innermost loop with a factor > 1 above the level (-1: none)
+    above = np.full(M, -1, dtype=np.int64)
+    for lp in range(li - 1, -1, -1):
+        inner = np.where(tf[lp] > 1, pos[lp], np.int8(-1)).max(axis=0)
+        todo = above < 0
+        above[todo] = np.where(inner[todo] >= 0,
+                               c.order[todo, lp, np.maximum(inner[todo], 0)], -1)
+        if not (above < 0).any():
+            break
+    f = tf[li]                                                # (8, M) factor per dim
+    big = f > 1
+    out = {}
+    for x in OPERANDS:
+        disjoint = DISJOINT[x]
+        stream = (above < 0) | disjoint[np.maximum(above, 0)]
+        if not stream.any():
+            out[x] = ones[x]
+            continue
+        # a loop is streamed if it is disjoint and no loop outside it blocks: the
+        # outermost non-disjoint loop with a factor > 1 ends the streamed run
+        nd, dd = ~disjoint, disjoint
+        block = np.where(big[nd], pos[li][nd], np.int8(8)).min(axis=0)
+        take = (pos[li][dd] < block) & stream
+        out[x] = np.where(take, f[dd], 1).prod(axis=0)
+    return out
+
+
 def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                   tiles: np.ndarray | None = None,
                   weight_bits_at: np.ndarray | None = None,
-                  fp=None) -> tuple[np.ndarray, np.ndarray]:
+                  fp=None, tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bytes each partition needs per instance (L, P, M) and capacities (L, P) (inf when
-    unbounded). Weights take `weight_bits_at[level]` bits each (their stored format).
-    `fp(operand, level)` may supply footprints the caller already computed."""
-    if tiles is None:
-        tiles = tile_extents(*soa(c, acc))
+    unbounded): the resident part of every held tile (`resident_divisors`). Weights take
+    `weight_bits_at[level]` bits each (their stored format). `fp(operand, level)` may
+    supply the whole tiles' footprints the caller already computed."""
+    if tiles is None or tf is None:
+        tf, sf = soa(c, acc)
+        tiles = tile_extents(tf, sf)
     if weight_bits_at is None:
         weight_bits_at = weight_format(layer, acc).bits_at
     if fp is None:
@@ -77,18 +129,23 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
     P = max(len(lvl.partitions) for lvl in acc.levels)
     need = np.zeros((L, P, len(c)), dtype=np.int64)
     cap = np.full((L, P), np.inf)
+    div: dict[int, dict[str, np.ndarray]] = {}
     for li, lvl in enumerate(acc.levels):
         for pi, part in enumerate(lvl.partitions):
-            if part.capacity_bytes is not None:
+            bounded = part.capacity_bytes is not None
+            if bounded:
                 cap[li, pi] = part.capacity_bytes
             for x in part.operands:
                 if c.keep[li, OPERANDS.index(x)]:
+                    n = fp(x, li)
+                    if bounded and li < L - 1:
+                        if li not in div:
+                            div[li] = resident_divisors(c, tf, li)
+                        n = n // div[li][x]
                     if x == "W":
-                        need[li, pi] += np.ceil(fp(x, li) * weight_bits_at[li] / 8
-                                                ).astype(np.int64)
+                        need[li, pi] += np.ceil(n * weight_bits_at[li] / 8).astype(np.int64)
                     else:
-                        bits = layer.operand_bits(x)
-                        need[li, pi] += -(-fp(x, li) * bits // 8)
+                        need[li, pi] += -(-n * layer.operand_bits(x) // 8)
     return need, cap
 
 
