@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sedse.cost import evaluate, evaluate_mapping
-from sedse.hardware import load_accelerator
 from sedse.errors import MappingError
+from sedse.hardware import load_accelerator
 from sedse.mapping import LevelMapping, Mapping, check_mapping, to_candidates
 from sedse.workload import Layer
 

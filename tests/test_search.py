@@ -16,8 +16,7 @@ from sedse.hardware import RunLengthCoding, load_accelerator
 from sedse.mapping import Candidates, LevelMapping, Mapping, to_candidates
 from sedse.mapping._mapping import default_keep_mask
 from sedse.mapping._space import canonical_orders, mapping_space
-from sedse.workload import DIMS
-from sedse.workload import Layer
+from sedse.workload import DIMS, Layer
 
 from .conftest import HW
 from .test_cost_hand import ONE_LEVEL, TWO_LEVEL

@@ -18,8 +18,9 @@ A point of the space is one "option" per dim plus one loop order per level:
 
 Options are pruned soundly before any search: an option whose own factors alone
 overflow a partition at some level (all other dims at 1; a level's own factor of a
-dim it could stream not counted) cannot be part of a fitting mapping. The space's size is the product of the option counts; `digits_to_candidates`
-turns digit vectors (M, 8 + levels - 1) into `Candidates`.
+dim it could stream not counted) cannot be part of a fitting mapping. The space's
+size is the product of the option counts; `digits_to_candidates` turns digit vectors
+(M, 8 + levels - 1) into `Candidates`.
 """
 
 from __future__ import annotations
