@@ -88,7 +88,7 @@ import numpy as np
 
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, weight_format
-from sedse.mapping._tiles import capacity_need, footprint, soa, tile_extents
+from sedse.mapping._tiles import capacity_need, footprint, soa, spatial_between, tile_extents
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
 _N, _G, _K, _C, _P, _Q, _R, _S = range(8)
@@ -138,58 +138,76 @@ class _LevelLoops:
     rel_prod: np.ndarray      # product of the factors of dims indexing the operand
     has_rel: np.ndarray       # some indexing dim has a factor > 1
     counted: np.ndarray       # all_prod without the stationary run (when has_rel)
-    step_dim: np.ndarray      # dim of the innermost indexing loop with factor > 1
-    step_f: np.ndarray        # its factor
+    step_dim: np.ndarray      # inputs only: P or Q when the innermost indexing loop with
+    step_f: np.ndarray        # a factor > 1 is over P or Q (else -1), and its factor
 
 
 def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelLoops]:
-    M, L, _ = c.tf.shape
-    cols = np.arange(M)
+    L, _, M = tf.shape
     out = {}
     positions = c.loop_positions()                               # (L, 8, M) int8
     for li in range(L):
         f = tf[li]                                               # (8, M)
-        all_prod = f.prod(axis=0)
         if li == L - 1:
             # the innermost level's only child is the MAC, for which every loop counts
             for x in OPERANDS:
-                out[(li, x)] = _LevelLoops(all_prod, f[_REL_IDX[x]].prod(axis=0),
-                                           None, None, None, None)
+                out[(li, x)] = _LevelLoops(None, _row_prod(f, _REL_IDX[x]), None, None,
+                                           None, None)
             continue
+        all_prod = f.prod(axis=0)
         pos = positions[li]
-        order = c.order[:, li].T                                 # (8, M): dim at position
         pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
         for x in OPERANDS:
             ri, ii = _REL_IDX[x], _IRR_IDX[x]
-            # innermost indexing loop with factor > 1: its position, then its dim
-            inner_pos = pb[ri].max(axis=0)
+            # position of the innermost indexing loop with a factor > 1 (-1: none)
+            inner_pos = pb[ri[0]]
+            for d in ri[1:]:
+                inner_pos = np.maximum(inner_pos, pb[d])
             has = inner_pos >= 0
-            step_dim = order[np.maximum(inner_pos, 0), cols]
-            inside = pos[ii] > inner_pos
-            run = np.where(inside, f[ii], 1).prod(axis=0)
-            out[(li, x)] = _LevelLoops(all_prod, f[ri].prod(axis=0), has,
-                                       np.where(has, all_prod // run, 1), step_dim,
-                                       f[step_dim, cols])
+            rel = _row_prod(f, ri)
+            # the non-indexing loops outside the innermost indexing one count; those
+            # inside it are the stationary run
+            outside = None
+            for d in ii:
+                o = np.where(pos[d] > inner_pos, 1, f[d])
+                outside = o if outside is None else outside * o
+            step_dim = step_f = None
+            if x == "I":
+                on_p, on_q = has & (pb[_P] == inner_pos), has & (pb[_Q] == inner_pos)
+                step_dim = np.where(on_p, _P, np.where(on_q, _Q, -1))
+                step_f = np.where(on_p, f[_P], np.where(on_q, f[_Q], 1))
+            out[(li, x)] = _LevelLoops(all_prod, rel, has, np.where(has, rel * outside, 1),
+                                       step_dim, step_f)
+    return out
+
+
+def _row_prod(f: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = f[rows[0]]
+    for d in rows[1:]:
+        out = out * f[d]
     return out
 
 
 def _fill_events(loops, x: str, child: int, M: int):
-    """Fill events V and distinct tiles D of the child `child` levels down, and the
-    (dim, factor) of the loop whose steps cause the events (-1 where none)."""
+    """Fill events V and distinct tiles D of the child `child` levels down, and for the
+    inputs the (dim, factor) of the P or Q loop whose steps cause the events (dim -1
+    where the events come from another loop or none; None for W and O)."""
     V = np.ones(M, dtype=np.int64)
     D = np.ones(M, dtype=np.int64)
     going = np.ones(M, dtype=bool)
-    step_dim = np.full(M, -1, dtype=np.int64)
-    step_f = np.ones(M, dtype=np.int64)
+    track = x == "I"
+    step_dim = np.full(M, -1, dtype=np.int64) if track else None
+    step_f = np.ones(M, dtype=np.int64) if track else None
     for li in range(child - 1, -1, -1):
         lp = loops[(li, x)]
         D *= lp.rel_prod
         # once an indexing loop has been passed every loop counts; before, the
         # stationary run of non-indexing loops is skipped
         V *= np.where(going, lp.counted, lp.all_prod)
-        stop_here = going & lp.has_rel
-        step_dim = np.where(stop_here, lp.step_dim, step_dim)
-        step_f = np.where(stop_here, lp.step_f, step_f)
+        if track:
+            stop_here = going & lp.has_rel
+            step_dim = np.where(stop_here, lp.step_dim, step_dim)
+            step_f = np.where(stop_here, lp.step_f, step_f)
         going &= ~lp.has_rel
     return V, D, step_dim, step_f
 
@@ -198,18 +216,22 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
     """Input words moved for V fills of a tile when steps along P or Q fetch only the
     new rows/columns of the window (the first step of every sweep fetches it whole)."""
     out = V * fp
-    for d, (sd, dd, ri) in ((_P, (layer.stride_h, layer.dilation_h, _R)),
-                            (_Q, (layer.stride_w, layer.dilation_w, _S))):
+    base = tile[_N] * tile[_G] * tile[_C]
+    h = np.minimum((tile[_P] - 1) * layer.stride_h + (tile[_R] - 1) * layer.dilation_h + 1,
+                   tile[_P] * tile[_R])
+    w = np.minimum((tile[_Q] - 1) * layer.stride_w + (tile[_S] - 1) * layer.dilation_w + 1,
+                   tile[_Q] * tile[_S])
+    for d, (sd, dd, ri), ext, other in ((_P, (layer.stride_h, layer.dilation_h, _R), h, w),
+                                        (_Q, (layer.stride_w, layer.dilation_w, _S), w, h)):
         sel = (step_dim == d) & (step_f > 1)
         if not sel.any():
             continue
         t, r = tile[d], tile[ri]
-        ext = np.minimum((t - 1) * sd + (r - 1) * dd + 1, t * r)
         # only a gap-free window shares rows with its shifted self
         contiguous = (((dd == 1) | (r == 1)) & ((sd <= r) | (t == 1))) | ((sd == 1) & (t >= dd))
         new = np.where(contiguous, np.minimum(ext, t * sd), ext)
         sel &= new < ext
-        slab = fp // ext
+        slab = base * other            # the footprint per row (column) of the window
         halo = (V // step_f) * (fp + (step_f - 1) * slab * new)
         out = np.where(sel, halo, out)
     return out
@@ -227,9 +249,9 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     net_parent: dict[tuple[int, str], int] = {}
     tf, sf = soa(c, acc)
     tiles = tile_extents(tf, sf)
-    spatial_total = sf.prod(axis=1)                  # (L+1, M) children under each level
     active = np.ones((L + 1, M), dtype=np.int64)     # active instances of each level
-    active[1:] = np.cumprod(spatial_total[:L], axis=0)
+    for li in range(L):
+        active[li + 1] = active[li] * sf[li].prod(axis=0) if li in sf else active[li]
     compute_cycles = tf.prod(axis=(0, 1))
 
     counts: dict[tuple[str, str, str], np.ndarray] = {}
@@ -267,11 +289,12 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 V, D, step_dim, step_f = _fill_events(loops, x, ch, M)
             child_tile = tiles[ch]
             if (p, ch) not in ext_cache:   # shared by the operands with the same pair
-                between = sf[p:ch].prod(axis=0) if ch - p > 1 else sf[p]
-                ext_cache[(p, ch)] = child_tile * between
+                between = spatial_between(sf, p, ch)
+                ext_cache[(p, ch)] = child_tile if between is None else child_tile * between
             ext_tile = ext_cache[(p, ch)]
             fp_child = fp_at(x, ch)
-            fp_ext = footprint(x, ext_tile, layer)
+            same = ext_tile is child_tile     # no fan-out between parent and child
+            fp_ext = fp_child if same else footprint(x, ext_tile, layer)
             inst_p, inst_c = active[p], active[ch]
             fanouts = [li for li in range(p, ch) if acc.levels[li].fanout_dims]
             multicast = all(acc.levels[li].network.multicast for li in fanouts)
@@ -280,9 +303,11 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 if x == "I" and step_dim is not None:
                     moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child,
                                                  layer)
-                    moved_ext = _sliding_fills(V, step_dim, step_f, ext_tile, fp_ext, layer)
+                    moved_ext = moved_child if same else _sliding_fills(
+                        V, step_dim, step_f, ext_tile, fp_ext, layer)
                 else:
-                    moved_child, moved_ext = V * fp_child, V * fp_ext
+                    moved_child = V * fp_child
+                    moved_ext = moved_child if same else V * fp_ext
                 delivered = moved_child * inst_c
                 add((pname, x, "read"), moved_ext * inst_p if multicast else delivered)
                 if ch < L:
@@ -305,7 +330,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     net_bits[(li, x)] = bits[x]
                     net_parent[(li, x)] = p
                 if fanouts:
-                    n_children = spatial_total[p:ch].prod(axis=0)
+                    n_children = active[ch] // active[p]
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
                     add_net(red_words, fanouts[-1], merged)
 
@@ -477,12 +502,12 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                      run_cycles, rebuild_cycles, run_macs, (layer, tiles, sf))
 
 
-def _active_pes(layer: Layer, tiles: np.ndarray, sf: np.ndarray) -> np.ndarray:
+def _active_pes(layer: Layer, tiles: np.ndarray, sf: dict[int, np.ndarray]) -> np.ndarray:
     """PEs with at least one unpadded iteration: per fan-out level and dim, spatial
     position s is live when its first index s x (extent below) is inside the dim."""
     dims = np.array([getattr(layer, d) for d in DIMS])[:, None]
     active = np.ones(tiles.shape[2], dtype=np.int64)
-    for li in range(sf.shape[0] - 1):
+    for li in sorted(sf):
         live = np.minimum(sf[li], -(-dims // np.maximum(tiles[li + 1], 1)))
         active *= live.prod(axis=0)
     return active

@@ -42,31 +42,47 @@ def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
     return t[_N] * t[_G] * t[_C] * h * w
 
 
-def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, np.ndarray]:
-    """Temporal factors (L + 1, 8, M) (index L: the MAC, all 1) and spatial factors
-    gathered at the level they fan out under (L + 1, 8, M)."""
-    M, L, _ = c.tf.shape
-    tf = np.empty((L + 1, 8, M), dtype=np.int64)
-    tf[:L] = c.tf.transpose(1, 2, 0)
-    tf[L] = 1
-    sf = np.ones((L + 1, 8, M), dtype=np.int64)
+def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Temporal factors (L, 8, M) and the spatial factors of every level with a
+    fan-out, gathered at that level: {level: (8, M)} (levels without one: all 1)."""
+    tf = c.tf.transpose(1, 2, 0)
+    if not tf.flags.c_contiguous:
+        tf = np.ascontiguousarray(tf)
+    sf: dict[int, np.ndarray] = {}
     for ai, a in enumerate(acc.array_axes):
-        sf[acc.axis_level(a)] *= c.sf[:, ai].T
+        li = acc.axis_level(a)
+        s = c.sf[:, ai].T
+        sf[li] = sf[li] * s if li in sf else np.ascontiguousarray(s)
     return tf, sf
 
 
-def tile_extents(tf: np.ndarray, sf: np.ndarray) -> np.ndarray:
+def tile_extents(tf: np.ndarray, sf: dict[int, np.ndarray]) -> np.ndarray:
     """(L + 1, 8, M) per-dim extent of the tile each level holds; index L (MAC) is 1."""
-    tiles = np.empty_like(tf)
-    tiles[-1] = 1
-    step = tf * sf
-    for li in range(tf.shape[0] - 2, -1, -1):   # inner levels first
-        np.multiply(tiles[li + 1], step[li], out=tiles[li])
+    L = tf.shape[0]
+    tiles = np.empty((L + 1,) + tf.shape[1:], dtype=tf.dtype)
+    tiles[L] = 1
+    np.copyto(tiles[L - 1], tf[L - 1])
+    for li in range(L - 1, -1, -1):   # inner levels first
+        if li < L - 1:
+            np.multiply(tiles[li + 1], tf[li], out=tiles[li])
+        if li in sf:
+            tiles[li] *= sf[li]
     return tiles
 
 
-def resident_divisors(c: Candidates, tf: np.ndarray, li: int) -> dict[str, np.ndarray]:
-    """Per operand, (M,) the factor by which level `li` may shrink its tile of it.
+def spatial_between(sf: dict[int, np.ndarray], p: int, ch: int) -> np.ndarray | None:
+    """(8, M) product of the spatial factors of levels p..ch-1 (None: no fan-out)."""
+    out = None
+    for li in range(p, ch):
+        if li in sf:
+            out = sf[li] if out is None else out * sf[li]
+    return out
+
+
+def resident_divisors(c: Candidates, tf: np.ndarray, li: int,
+                      idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per operand, the factor by which level `li` may shrink its tile of it (for the
+    candidates `idx`, default all).
 
     A level streams its tile of an operand through when nothing above reuses it: the
     innermost loop above the level with a factor > 1 moves to disjoint data of the
@@ -77,18 +93,20 @@ def resident_divisors(c: Candidates, tf: np.ndarray, li: int) -> dict[str, np.nd
     sub-tile is still filled once per visit of the tile. The innermost level's loop
     order is not a mapping choice, so it holds its whole tile (divisor 1).
     """
-    M = tf.shape[2]
     ones = {x: 1 for x in OPERANDS}
     if li >= len(c.keep) - 1:
         return ones
-    pos = c.loop_positions()
+    pos, order = c.loop_positions(), c.order
+    if idx is not None:
+        pos, order, tf = pos[:li + 1, :, idx], order[idx], tf[:li + 1, :, idx]
+    M = tf.shape[2]
     # the dim of the innermost loop with a factor > 1 above the level (-1: none)
     above = np.full(M, -1, dtype=np.int64)
     for lp in range(li - 1, -1, -1):
         inner = np.where(tf[lp] > 1, pos[lp], np.int8(-1)).max(axis=0)
         todo = above < 0
         above[todo] = np.where(inner[todo] >= 0,
-                               c.order[todo, lp, np.maximum(inner[todo], 0)], -1)
+                               order[todo, lp, np.maximum(inner[todo], 0)], -1)
         if not (above < 0).any():
             break
     f = tf[li]                                                # (8, M) factor per dim
@@ -102,10 +120,12 @@ def resident_divisors(c: Candidates, tf: np.ndarray, li: int) -> dict[str, np.nd
             continue
         # a loop is streamed if it is disjoint and no loop outside it blocks: the
         # outermost non-disjoint loop with a factor > 1 ends the streamed run
-        nd, dd = ~disjoint, disjoint
-        block = np.where(big[nd], pos[li][nd], np.int8(8)).min(axis=0)
-        take = (pos[li][dd] < block) & stream
-        out[x] = np.where(take, f[dd], 1).prod(axis=0)
+        block = np.where(big[~disjoint], pos[li][~disjoint], np.int8(8)).min(axis=0)
+        block[~stream] = -1
+        div = np.ones(M, dtype=f.dtype)
+        for d in np.flatnonzero(disjoint):
+            div *= np.where(pos[li][d] < block, f[d], 1)
+        out[x] = div
     return out
 
 
@@ -113,10 +133,11 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                   tiles: np.ndarray | None = None,
                   weight_bits_at: np.ndarray | None = None,
                   fp=None, tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes each partition needs per instance (L, P, M) and capacities (L, P) (inf when
-    unbounded): the resident part of every held tile (`resident_divisors`). Weights take
-    `weight_bits_at[level]` bits each (their stored format). `fp(operand, level)` may
-    supply the whole tiles' footprints the caller already computed."""
+    """Bytes each bounded partition needs per instance (L, P, M; 0 for unbounded ones)
+    and capacities (L, P) (inf when unbounded). Where the whole held tiles overflow a level, the need is that of their
+    resident parts (`resident_divisors`); elsewhere the whole tiles' bytes (which fit
+    anyway). Weights take `weight_bits_at[level]` bits each (their stored format).
+    `fp(operand, level)` may supply the whole tiles' footprints the caller computed."""
     if tiles is None or tf is None:
         tf, sf = soa(c, acc)
         tiles = tile_extents(tf, sf)
@@ -129,23 +150,33 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
     P = max(len(lvl.partitions) for lvl in acc.levels)
     need = np.zeros((L, P, len(c)), dtype=np.int64)
     cap = np.full((L, P), np.inf)
-    div: dict[int, dict[str, np.ndarray]] = {}
+
+    def nbytes(x, li, n):
+        if x == "W":
+            return np.ceil(n * weight_bits_at[li] / 8).astype(np.int64)
+        bits = layer.operand_bits(x)
+        return n * (bits // 8) if bits % 8 == 0 else -(-n * bits // 8)
+
     for li, lvl in enumerate(acc.levels):
+        held = {}
         for pi, part in enumerate(lvl.partitions):
-            bounded = part.capacity_bytes is not None
-            if bounded:
-                cap[li, pi] = part.capacity_bytes
-            for x in part.operands:
-                if c.keep[li, OPERANDS.index(x)]:
-                    n = fp(x, li)
-                    if bounded and li < L - 1:
-                        if li not in div:
-                            div[li] = resident_divisors(c, tf, li)
-                        n = n // div[li][x]
-                    if x == "W":
-                        need[li, pi] += np.ceil(n * weight_bits_at[li] / 8).astype(np.int64)
-                    else:
-                        need[li, pi] += -(-n * layer.operand_bits(x) // 8)
+            if part.capacity_bytes is None:
+                continue    # unbounded (off-chip): its need is not computed (0)
+            cap[li, pi] = part.capacity_bytes
+            held[pi] = [x for x in part.operands if c.keep[li, OPERANDS.index(x)]]
+            for x in held[pi]:
+                need[li, pi] += nbytes(x, li, fp(x, li))
+        if li == L - 1 or not held:
+            continue
+        idx = np.flatnonzero((need[li] > cap[li][:, None]).any(axis=0))
+        if not len(idx):
+            continue
+        div = resident_divisors(c, tf, li, idx)
+        for pi, xs in held.items():
+            sub = np.zeros(len(idx), dtype=np.int64)
+            for x in xs:
+                sub += nbytes(x, li, fp(x, li)[idx] // div[x])
+            need[li, pi, idx] = sub
     return need, cap
 
 
