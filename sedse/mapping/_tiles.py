@@ -136,8 +136,9 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
     """Bytes each bounded partition needs per instance (L, P, M; 0 for unbounded ones)
     and capacities (L, P) (inf when unbounded). Where the whole held tiles overflow a
     level, the need is that of their resident parts (`resident_divisors`); elsewhere the
-    whole tiles' bytes (which fit anyway). Weights take `weight_bits_at[level]` bits each (their stored format).
-    `fp(operand, level)` may supply the whole tiles' footprints the caller computed."""
+    whole tiles' bytes (which fit anyway). Weights take `weight_bits_at[level]` bits
+    each (their stored format). `fp(operand, level)` may supply the whole tiles'
+    footprints the caller computed."""
     if tiles is None or tf is None:
         tf, sf = soa(c, acc)
         tiles = tile_extents(tf, sf)
