@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's elementwise work is serial
@@ -43,16 +45,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=SearchSettings().batch,
                     help="candidates per vectorised call (the search's default)")
     ap.add_argument("--candidates", type=int, default=16384)
+    ap.add_argument("--core-rows", type=int, default=3, help="layers per config in (1)")
+    ap.add_argument("--core-only", action="store_true", help="skip (2)+(3) and the "
+                    "allocator baseline")
     args = ap.parse_args()
     settings = SearchSettings(objective="edp", budget=args.budget)
 
     print(f"(1) vectorised core: mapping evaluations per second ({args.candidates:,} "
           f"candidates in batches of {args.batch:,}, one core)")
     print(f"{'config':18s} {'layer':14s} {'batched/s':>11s} {'one-by-one/s':>13s} {'ratio':>7s}")
+    first = None
     for name, (bits, path) in CONFIGS.items():
         acc = load_accelerator(path)
         wl = sedse_models.workload("resnet18").with_precision(bits, bits, bits)
-        for layer in (wl.layers[1], wl.layers[7], wl.layers[-1]):
+        for layer in (wl.layers[1], wl.layers[7], wl.layers[-1])[:args.core_rows]:
             space = mapping_space(layer, acc)
             digits = space.sample_digits(args.candidates, np.random.default_rng(0))
             chunks = [space.to_candidates(digits[s:s + args.batch])
@@ -64,6 +70,19 @@ def main() -> None:
                 evaluate(la, a, c.take([i])) for i in range(len(c))], repeat=1)
             print(f"{name:18s} {layer.name:14s} {batched:11,.0f} {single:13,.0f} "
                   f"{batched / single:6.0f}x")
+            first = batched if first is None else first
+    if args.core_only:
+        return
+    # baseline: the same first row in a process whose allocator returns freed heap
+    # pages to the system after every call (glibc's default; see sedse/cost/_alloc.py)
+    out = subprocess.run(
+        [sys.executable, __file__, "--core-only", "--core-rows", "1", "--batch",
+         str(args.batch), "--candidates", str(args.candidates)],
+        env={**os.environ, "SEDSE_MALLOC_TOP_PAD": "0"}, capture_output=True, text=True,
+        check=True).stdout.splitlines()[2]
+    plain = float(out.split()[2].replace(",", ""))
+    print(f"heap pages kept between calls (M_TOP_PAD): {first:,.0f}/s vs {plain:,.0f}/s "
+          f"returned to the system (first row, separate process): {first / plain:.2f}x")
 
     print(f"\n(2)+(3) search (objective edp, budget {args.budget} samples + steepest descent)")
     for name, (bits, path) in CONFIGS.items():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import platform
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -228,3 +230,15 @@ def test_user_mapping_outside_the_dataflow_still_evaluates():
                                 ("S", 3))), LevelMapping(), LevelMapping()))
     res = evaluate(layer, EYERISS, to_candidates([mp], EYERISS))
     assert res.fits[0] and res.utilisation[0] == pytest.approx(1 / 168)
+
+
+def test_heap_padding_is_applied_once_and_can_be_turned_off(monkeypatch):
+    """The cost core keeps freed heap pages between batches via glibc's mallopt
+    (sedse/cost/_alloc.py); SEDSE_MALLOC_TOP_PAD=0 leaves the allocator alone."""
+    from sedse.cost import _alloc
+
+    monkeypatch.setenv("SEDSE_MALLOC_TOP_PAD", "0")
+    assert _alloc._apply() is False
+    monkeypatch.setenv("SEDSE_MALLOC_TOP_PAD", str(16 << 20))
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert _alloc._apply() is glibc

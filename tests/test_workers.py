@@ -116,25 +116,35 @@ def test_two_workers_on_sqlite(tmp_path):
 def _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6):
     args = ["run", spec.file, "--storage", url, "--n-trials", str(n_trials), "--no-progress",
             "--heartbeat-s", "1", "--runs-dir", str(tmp_path / "runs")]
-    p = _sedse(*args, cwd=tmp_path)
     victim, before = None, None
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and p.poll() is None:
-        try:
-            trials = _load(spec, url).get_trials()
-        except KeyError:          # not created yet
-            time.sleep(0.05)
-            continue
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    # a trial takes about 0.2 s: one seen RUNNING may finish before the signal lands, so
+    # the victim is whichever trial the database still shows RUNNING after the kill (if
+    # none, the kill fell between trials: run again and retry)
+    for _attempt in range(5):
+        p = _sedse(*args, cwd=tmp_path)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                trials = _load(spec, url).get_trials()
+            except KeyError:          # not created yet
+                time.sleep(0.05)
+                continue
+            complete = [t for t in trials if t.state == TrialState.COMPLETE]
+            running = [t for t in trials if t.state == TrialState.RUNNING]
+            if len(complete) >= 2 and running:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+                break
+            time.sleep(0.02)
+        trials = _load(spec, url).get_trials()
         running = [t for t in trials if t.state == TrialState.RUNNING]
-        if len(complete) >= 2 and running:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait()
+        if p.returncode == -signal.SIGKILL and running:
             victim = running[0].number
-            before = {t.number: (t.values, t.params, t.user_attrs) for t in complete}
+            before = {t.number: (t.values, t.params, t.user_attrs) for t in trials
+                      if t.state == TrialState.COMPLETE}
             break
-        time.sleep(0.02)
-    assert victim is not None, "the run finished before it could be killed mid-trial"
+        assert p.returncode in (0, -signal.SIGKILL), p.communicate()[1][-2000:]
+    assert victim is not None, "no kill landed mid-trial in 5 attempts"
     study = _load(spec, url)
     # completed work survived the kill; the victim is still RUNNING until a heartbeat check
     assert {t.number for t in study.get_trials(states=(TrialState.COMPLETE,))} >= set(before)

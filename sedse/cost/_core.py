@@ -86,9 +86,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sedse.cost._alloc import keep_heap_pages
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, weight_format
-from sedse.mapping._tiles import capacity_need, footprint, soa, spatial_between, tile_extents
+from sedse.mapping._tiles import (
+    LoopPositions,
+    capacity_need,
+    footprint,
+    soa,
+    spatial_between,
+    tile_extents,
+)
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
 _N, _G, _K, _C, _P, _Q, _R, _S = range(8)
@@ -142,7 +150,8 @@ class _LevelLoops:
     step_f: np.ndarray        # a factor > 1 is over P or Q (else -1), and its factor
 
 
-def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelLoops]:
+def _level_loops(c: Candidates, tf: np.ndarray,
+                 lps: LoopPositions) -> dict[tuple[int, str], _LevelLoops]:
     L, _, M = tf.shape
     out = {}
     positions = c.loop_positions()                               # (L, 8, M) int8
@@ -156,7 +165,7 @@ def _level_loops(c: Candidates, tf: np.ndarray) -> dict[tuple[int, str], _LevelL
             continue
         all_prod = f.prod(axis=0)
         pos = positions[li]
-        pb = np.where(f > 1, pos, np.int8(-1))                   # -1 where factor 1
+        pb = lps.big(li)                                         # -1 where factor 1
         for x in OPERANDS:
             ri, ii = _REL_IDX[x], _IRR_IDX[x]
             # position of the innermost indexing loop with a factor > 1 (-1: none)
@@ -241,6 +250,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     """Return the `BatchCost` of every candidate mapping of `layer` on `acc`."""
     L = len(acc.levels)
     M = len(c)
+    if M >= 256:
+        keep_heap_pages()
     bits = {x: layer.operand_bits(x) for x in OPERANDS}
     wf = weight_format(layer, acc)
     wbits = wf.bits_at
@@ -266,7 +277,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     def add_net(store, key, val):
         store[key] = store[key] + val if key in store else val
 
-    loops = _level_loops(c, tf)
+    lps = LoopPositions(c, tf)
+    loops = _level_loops(c, tf, lps)
     fp_cache: dict[tuple[str, int], np.ndarray] = {}
     ext_cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -441,7 +453,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         total += energy[key]
 
     # ---- capacity ----------------------------------------------------------------
-    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at, tf)
+    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at, tf, lps)
     fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------

@@ -50,7 +50,7 @@ class SearchSettings:
     budget: int = 5000
     keep_top: int = 3
     rounds: int = 8
-    batch: int = 4096   # candidates per vectorised call: ~1 MB arrays stay in cache
+    batch: int = 8192   # candidates per vectorised call (measured fastest, see mapping_speed)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -79,10 +79,36 @@ def spatial_between(sf: dict[int, np.ndarray], p: int, ch: int) -> np.ndarray | 
     return out
 
 
-def resident_divisors(c: Candidates, tf: np.ndarray, li: int,
-                      idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per operand, the factor by which level `li` may shrink its tile of it (for the
-    candidates `idx`, default all).
+class LoopPositions:
+    """Per level, the loop position of every dim whose factor is > 1 (-1 for factor-1
+    loops; (8, M) int8, computed on first use) and the position of the innermost such
+    loop ((M,) int8, -1 when the level has none). Shared by the counts and the
+    capacity check."""
+
+    def __init__(self, c: Candidates, tf: np.ndarray):
+        self._c, self._tf = c, tf
+        self._pb: dict[int, np.ndarray] = {}
+        self._inner: dict[int, np.ndarray] = {}
+
+    def big(self, li: int) -> np.ndarray:
+        if li not in self._pb:
+            self._pb[li] = np.where(self._tf[li] > 1, self._c.loop_positions()[li],
+                                    np.int8(-1))
+        return self._pb[li]
+
+    def innermost(self, li: int) -> np.ndarray:
+        if li not in self._inner:
+            pb = self.big(li)
+            out = pb[0]
+            for row in pb[1:]:
+                out = np.maximum(out, row)
+            self._inner[li] = out
+        return self._inner[li]
+
+
+def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
+                      L: int) -> dict[str, np.ndarray]:
+    """Per operand, (M,) the factor by which level `li` may shrink its tile of it.
 
     A level streams its tile of an operand through when nothing above reuses it: the
     innermost loop above the level with a factor > 1 moves to disjoint data of the
@@ -94,37 +120,42 @@ def resident_divisors(c: Candidates, tf: np.ndarray, li: int,
     order is not a mapping choice, so it holds its whole tile (divisor 1).
     """
     ones = {x: 1 for x in OPERANDS}
-    if li >= len(c.keep) - 1:
+    if li >= L - 1:
         return ones
-    pos, order = c.loop_positions(), c.order
-    if idx is not None:
-        pos, order, tf = pos[:li + 1, :, idx], order[idx], tf[:li + 1, :, idx]
     M = tf.shape[2]
-    # the dim of the innermost loop with a factor > 1 above the level (-1: none)
-    above = np.full(M, -1, dtype=np.int64)
-    for lp in range(li - 1, -1, -1):
-        inner = np.where(tf[lp] > 1, pos[lp], np.int8(-1)).max(axis=0)
-        todo = above < 0
-        above[todo] = np.where(inner[todo] >= 0,
-                               order[todo, lp, np.maximum(inner[todo], 0)], -1)
-        if not (above < 0).any():
-            break
-    f = tf[li]                                                # (8, M) factor per dim
-    big = f > 1
+    # per operand: does the innermost loop above the level with a factor > 1 move to
+    # disjoint data (True also where there is no such loop)?
+    stream = {x: np.ones(M, dtype=bool) for x in OPERANDS}
+    decided = np.zeros(M, dtype=bool)
+    for lv in range(li - 1, -1, -1):
+        inner, pb = lp.innermost(lv), lp.big(lv)
+        now = (inner >= 0) & ~decided
+        if now.any():
+            for x in OPERANDS:
+                hit = np.zeros(M, dtype=bool)
+                for d in np.flatnonzero(DISJOINT[x]):
+                    hit |= pb[d] == inner
+                stream[x] = np.where(now, hit, stream[x])
+            decided |= now
+            if decided.all():
+                break
+    f, pb = tf[li], lp.big(li)
     out = {}
     for x in OPERANDS:
         disjoint = DISJOINT[x]
-        stream = (above < 0) | disjoint[np.maximum(above, 0)]
-        if not stream.any():
+        if not stream[x].any():
             out[x] = ones[x]
             continue
         # a loop is streamed if it is disjoint and no loop outside it blocks: the
         # outermost non-disjoint loop with a factor > 1 ends the streamed run
-        block = np.where(big[~disjoint], pos[li][~disjoint], np.int8(8)).min(axis=0)
-        block[~stream] = -1
-        div = np.ones(M, dtype=f.dtype)
+        block = np.full(M, 8, dtype=np.int8)
+        for d in np.flatnonzero(~disjoint):
+            block = np.where((pb[d] >= 0) & (pb[d] < block), pb[d], block)
+        block[~stream[x]] = -1
+        div = None
         for d in np.flatnonzero(disjoint):
-            div *= np.where(pos[li][d] < block, f[d], 1)
+            term = np.where((pb[d] >= 0) & (pb[d] < block), f[d], 1)
+            div = term if div is None else div * term
         out[x] = div
     return out
 
@@ -132,7 +163,8 @@ def resident_divisors(c: Candidates, tf: np.ndarray, li: int,
 def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
                   tiles: np.ndarray | None = None,
                   weight_bits_at: np.ndarray | None = None,
-                  fp=None, tf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  fp=None, tf: np.ndarray | None = None,
+                  lp: LoopPositions | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bytes each bounded partition needs per instance (L, P, M; 0 for unbounded ones)
     and capacities (L, P) (inf when unbounded). Where the whole held tiles overflow a
     level, the need is that of their resident parts (`resident_divisors`); elsewhere the
@@ -144,6 +176,8 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
         tiles = tile_extents(tf, sf)
     if weight_bits_at is None:
         weight_bits_at = weight_format(layer, acc).bits_at
+    if lp is None:
+        lp = LoopPositions(c, tf)
     if fp is None:
         def fp(x, li):
             return footprint(x, tiles[li], layer)
@@ -172,11 +206,12 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
         idx = np.flatnonzero((need[li] > cap[li][:, None]).any(axis=0))
         if not len(idx):
             continue
-        div = resident_divisors(c, tf, li, idx)
+        div = resident_divisors(lp, tf, li, L)
         for pi, xs in held.items():
             sub = np.zeros(len(idx), dtype=np.int64)
             for x in xs:
-                sub += nbytes(x, li, fp(x, li)[idx] // div[x])
+                d = div[x]
+                sub += nbytes(x, li, fp(x, li)[idx] // (d if np.isscalar(d) else d[idx]))
             need[li, pi, idx] = sub
     return need, cap
 
