@@ -28,15 +28,19 @@ Counting rules (all counts are in operand elements, totals over all instances):
   V_c x footprint(child tile) x active child instances.
 * O (partial sums): the child writes its tile back on every fill event (parent
   `update`, after spatial reduction: children that differ only in C/R/S send one
-  reduced word) and, on every event but the first visit of each tile, first reads
-  the partial sums back from the parent (parent `read`, child `fill`; the child's
-  outgoing write-back is its `drain`). So a read-modify-write of a partial sum is one
+  reduced word; every child's outgoing write-back is its `drain`) and, on every event
+  but the first visit of each tile, first reads the partial sums back from the parent
+  (parent `read`, child `fill`: one per distinct partial sum, taken by the head of its
+  reduction group; the others start from zero). So a read-modify-write of a partial sum is one
   `read` plus one `update` at the level holding it; the very first touch of every
   output element needs no read. With the MAC as the child this is one psum read per
   MAC except the first per output element, and one update per MAC.
-* Network: every word that crosses a fan-out to a child is one transfer per receiving
-  PE (W, I, psum reads down, psum write-backs up); spatial reduction costs one add per
-  partial sum merged.
+* Network: every weight or input word that crosses a fan-out to a child is one
+  transfer per receiving PE. Partial sums cross once per distinct output each way
+  (the read into a reduction group and the reduced write-back); inside the group each
+  merged partial sum is one forward to a neighbour or adder-tree node at the level's
+  reduction energy (children that differ only in C/R/S merge; otherwise nothing
+  merges and every child's psums cross).
 * MACs: the layer's exact MAC count. MAC slots = compute cycles x PEs; idle slots
   (padding, unused PEs) cost `idle_energy_pj` each.
 
@@ -332,13 +336,15 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     net_parent[(li, x)] = p
             else:
                 R = V - D
-                add((pname, x, "read"), R * fp_ext * inst_p if multicast else R * fp_child * inst_c)
+                # one read per distinct partial sum: children that share it reduce
+                # spatially, and only the head of the reduction takes it back
+                add((pname, x, "read"), R * fp_ext * inst_p)
                 add((pname, x, "update"), V * fp_ext * inst_p)
                 if ch < L:
-                    add((acc.levels[ch].name, x, "fill"), R * fp_child * inst_c)
+                    add((acc.levels[ch].name, x, "fill"), R * fp_ext * inst_p)
                     add((acc.levels[ch].name, x, "drain"), V * fp_child * inst_c)
                 for li in fanouts:
-                    add_net(net_words, (li, x), (V + R) * fp_child * inst_c)
+                    add_net(net_words, (li, x), (V + R) * fp_ext * inst_p)
                     net_bits[(li, x)] = bits[x]
                     net_parent[(li, x)] = p
                 if fanouts:
