@@ -1,9 +1,10 @@
 """Validation against published silicon and studies (slow: whole-network searches).
 
-Tolerances are the issue's; what the model does not yet meet (global-buffer traffic,
-the dataflow ratios' ranges) is printed by the benchmarks
-(benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and is not
-asserted here.
+Tolerances are the issue's. What the model does not meet is printed by the benchmarks
+(benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and not asserted
+here: CONV1's global-buffer traffic, the searched mappings' global-buffer traffic on
+CONV1, CONV3 and CONV4 (other mappings within 3% of the optimal energy match the chip),
+and the ISCA 2016 ratio ranges for WS and OS.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def test_eyeriss_latency_within_10_percent(eyeriss_rows):
     tolerance). What closes the gap from the ideal MACs / (active PEs x clock): the
     spads hold exactly one processing pass and are declared single-buffered, so refills
     and psum write-backs stall the PE at one 16-bit word per port per cycle. Measured:
-    -5.9 / -4.7 / -0.9 / +1.4 / +8.4 %."""
+    -8.9 / -8.0 / -5.9 / -3.7 / +3.3 %."""
     for r in eyeriss_rows:
         ours, pub = r["latency_ms"]
         assert abs(ours - pub) / pub <= 0.10, (r["layer"], ours, pub)
@@ -66,6 +67,28 @@ def test_eyeriss_chip_energy_per_mac_falls_like_the_chip(eyeriss_rows):
     ours = [r["chip_pj_per_mac"][0] for r in eyeriss_rows]
     assert min(ours[:2]) > max(ours[2:])
     assert sum(ours[:2]) / 2 >= 1.15 * sum(ours[2:]) / 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", [1, 2, 3, 4])
+def test_eyeriss_near_optimal_mapping_reproduces_the_chip(index):
+    """CONV2-5: among the searched best and every mapping one or two digits from it,
+    one within 3% of the best energy, on the chip's active PEs, is within the issue's
+    tolerances of all three measured figures at once: global-buffer traffic 20%, DRAM
+    traffic 15%, processing latency 10%. Why this form: the chip's mapping is not in
+    REFERENCE (only its PE-set shapes), and mappings a few percent apart in energy move
+    global-buffer traffic by -30%..+30% (replicating PE sets over C instead of K halves
+    the psum passes); the searched optimum itself matches on CONV2 and CONV5 only.
+    Measured closest: GLB +11.9/+0.8/+1.4/+1.6 %, DRAM +7.6/-2.4/-2.2/+7.8 %, latency
+    -7.8/-4.5/-2.3/+4.4 %. CONV1 has none: its three input channels each cost a psum
+    pass through the buffer (the 12-word ifmap spad holds one 11-wide window), about 14 MB
+    of the published 18.5 MB before any input or filter traffic."""
+    acc = load_accelerator(HW / "eyeriss.yaml")
+    layer = eyeriss_validation.alexnet_conv_batch4().layers[index]
+    pub = eyeriss_validation.PUBLISHED[index]
+    r = eyeriss_validation.near_optimal(layer, acc, pub)
+    assert r["closest"]["within"], r
+    assert r["closest"]["energy_above_best"] <= 0.03
 
 
 @pytest.mark.slow

@@ -65,6 +65,7 @@ class SearchResult:
     evaluated: int
     fitting: int
     exhaustive: bool          # False: the budget cut the space (sampled)
+    digits: np.ndarray | None = None   # (n_digits,) the best point of the mapping space
 
     def summary(self) -> str:
         how = "all" if self.exhaustive else f"{self.evaluated:,} sampled+refined of"
@@ -168,4 +169,4 @@ def search_mapping(layer: Layer, acc: Accelerator,
                            f"{acc.name}: {_binding_constraint(space, digits[:4096])}")
     best = _rank(digits, obj, tie)[0]
     return SearchResult(space.to_candidates(digits[[best]]), space.size, evaluated, fitting,
-                        exhaustive)
+                        exhaustive, digits[best].copy())
