@@ -3,8 +3,8 @@
 A search evaluates batches of thousands of candidates; every call allocates and frees a
 few MiB of temporaries. By default glibc hands freed memory at the top of the heap back
 to the system (trimming) and the next call page-faults it in again, which costs about a
-quarter of the core's time at 4,096 candidates per batch (measured: 0.78e6 -> 1.05e6
-evaluations/s, benchmarks/mapping_speed.py). Setting malloc's M_TOP_PAD to 16 MiB keeps
+quarter of the core's time (measured at 8,192 candidates per batch: 0.86e6 -> 1.12e6
+evaluations/s, benchmarks/mapping_speed.py prints both). Setting malloc's M_TOP_PAD to 16 MiB keeps
 that much on the heap instead. It is process-wide and costs at most 16 MiB of resident
 memory; it is applied once, the first time a batch is evaluated, only where glibc's
 ``mallopt`` exists. ``SEDSE_MALLOC_TOP_PAD=0`` leaves the allocator alone.

@@ -131,9 +131,6 @@ def _scatter(ax, df, base, x: str, y: str, title: str, line: bool = True):
     # with three objectives a projection of the front is not a curve: points only
     ax.plot(front[xu], front[yu], "-o" if line else "o", c="#1f77b4", ms=6, lw=1.5,
             label="Pareto front" if line else "Pareto-optimal (all objectives)", zorder=3)
-    for _, r in front.iterrows():
-        ax.annotate(f"#{int(r.trial)}", (r[xu], r[yu]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7, color="#1f77b4")
     if len(base):
         ax.scatter(base[xu], base[yu], marker="D", s=46, c="#ff7f0e", edgecolor="k",
                    label="baselines (dense, matched)", zorder=4)
@@ -147,6 +144,23 @@ def _scatter(ax, df, base, x: str, y: str, title: str, line: bool = True):
         ax.set_xscale("log")
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=9)
+    _label_front(ax, front, xu, yu)
+
+
+def _label_front(ax, front, xu: str, yu: str, min_pt: float = 16.0) -> None:
+    """Label front points with their trial numbers, skipping a point whose label would
+    sit within `min_pt` points of one already written (crowded fronts stay readable;
+    every point is in results.csv)."""
+    ax.autoscale_view()
+    to_pt = 72.0 / ax.figure.dpi
+    placed: list[np.ndarray] = []
+    for _, r in front.iterrows():
+        xy = ax.transData.transform((r[xu], r[yu])) * to_pt
+        if any(np.hypot(*(xy - q)) < min_pt for q in placed):
+            continue
+        placed.append(xy)
+        ax.annotate(f"#{int(r.trial)}", (r[xu], r[yu]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7, color="#1f77b4")
 
 
 def plot_pareto(df: pd.DataFrame, base: pd.DataFrame, objectives: list[str], path: Path,
