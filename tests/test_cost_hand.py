@@ -9,7 +9,8 @@ from sedse.cost import evaluate, evaluate_mapping
 from sedse.errors import MappingError
 from sedse.hardware import load_accelerator
 from sedse.mapping import LevelMapping, Mapping, check_mapping, to_candidates
-from sedse.workload import Layer
+from sedse.mapping._space import mapping_space
+from sedse.workload import DIMS, Layer
 
 ONE_LEVEL = """
 name: one_level
@@ -302,3 +303,25 @@ def test_reused_tiles_must_be_whole(write):
     with pytest.raises(MappingError, match=r"^fc: tile of W\+I\+O at level GLB needs 24 "
                                            r"bytes > capacity 20 bytes$"):
         check_mapping(mp, layer, acc)
+
+
+def test_space_keeps_options_that_fit_only_by_streaming(write):
+    """GLB holds one weight (2 B). FC K=4, C=4 as DRAM[C4] | GLB[K4] | RF[-]: the loop
+    above the GLB (C4) moves to new weights, so the GLB's K4 loop streams its four
+    weights through one at a time and the mapping fits. The space's pruning must keep
+    the K option with factor 4 at the GLB (a whole-tile bound would drop it: 8 B)."""
+    text = STREAM.replace(
+        "operands: [W, I, O], word_bits: 16, read_energy_pj: 2.0,\n"
+        "     write_energy_pj: 2.0, capacity_bytes: 20,",
+        "word_bits: 16, read_energy_pj: 2.0, write_energy_pj: 2.0,\n"
+        "     partitions: [{operands: [W], capacity_bytes: 2},\n"
+        "                  {operands: [I, O], capacity_bytes: 64}],")
+    assert "capacity_bytes: 2}" in text
+    acc = load_accelerator(write("s.yaml", text))
+    layer = Layer("fc", kind="fc", K=4, C=4)
+    mp = Mapping((LevelMapping((("C", 4),)), LevelMapping((("K", 4),)), LevelMapping()))
+    check_mapping(mp, layer, acc)
+    space = mapping_space(layer, acc)
+    k_opts = space.options[DIMS.index("K")]
+    A = len(acc.array_axes)
+    assert any((row[A:] == [1, 4, 1]).all() for row in k_opts)

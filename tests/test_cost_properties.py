@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sedse.cost import evaluate
+from sedse.errors import MappingError
 from sedse.hardware import load_accelerator
-from sedse.mapping import structural_ok
+from sedse.mapping import capacity_need, footprint, soa, structural_ok, tile_extents
 from sedse.mapping._generate import random_candidates
-from sedse.workload import Layer
+from sedse.mapping._space import MappingSpace, _dim_options, mapping_space
+from sedse.workload import DIMS, Layer
 
 from .conftest import HW
 
@@ -107,3 +109,54 @@ def test_multicast_never_costs_more_reads(layer, seed):
     a, b = evaluate(layer, acc, cand), evaluate(layer, no_mc, cand)
     for x in ("W", "I"):
         assert (a.counts[("GLB", x, "read")] <= b.counts[("GLB", x, "read")]).all()
+
+
+def _whole_tile_need(cand, acc, layer):
+    """Bytes per bounded partition if every level held its whole tile."""
+    tf, sf = soa(cand, acc)
+    tiles = tile_extents(tf, sf)
+    need = np.zeros((len(acc.levels), 4, len(cand)), dtype=np.int64)
+    for li, lvl in enumerate(acc.levels):
+        for pi, part in enumerate(lvl.partitions):
+            if part.capacity_bytes is None:
+                continue
+            for x in part.operands:
+                if cand.keep[li, "WIO".index(x)]:
+                    need[li, pi] += footprint(x, tiles[li], layer) * layer.operand_bits(x) // 8
+    return need
+
+
+@settings(max_examples=60, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]))
+def test_resident_need_is_at_most_the_whole_tiles(layer, seed, ai):
+    """Streaming sub-tiles only ever lowers a level's need, never below one sub-tile,
+    and never at the innermost level."""
+    acc = ACCS[ai]
+    cand = _batch(layer, acc, seed)
+    need, _cap = capacity_need(cand, acc, layer)
+    whole = _whole_tile_need(cand, acc, layer)[:, :need.shape[1]]
+    assert (need <= whole).all()
+    assert (need[-1] == whole[-1]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]))
+def test_pruned_options_never_fit(layer, seed, ai):
+    """The space drops a dim option before any search when its own factors overflow a
+    partition (a level's own factor of a dim it could stream not counted): no fitting
+    mapping built from the unpruned options may use a dropped one."""
+    acc = ACCS[ai]
+    rng = np.random.default_rng(seed)
+    try:
+        space = mapping_space(layer, acc)
+    except MappingError:
+        return
+    raw = [_dim_options(layer, acc, d) for d in DIMS]
+    full = MappingSpace(layer, acc, tuple(raw), space.orders, space.keep)
+    digits = full.sample_digits(512, rng)
+    cand = full.to_candidates(digits)
+    ok = evaluate(layer, acc, cand).fits & structural_ok(cand, acc, layer)
+    for di, opts in enumerate(space.options):
+        kept = {tuple(r) for r in opts.tolist()}
+        used = raw[di][digits[ok, di]]
+        assert all(tuple(r) in kept for r in used.tolist()), DIMS[di]
