@@ -4,8 +4,8 @@ A search evaluates batches of thousands of candidates; every call allocates and 
 few MiB of temporaries. By default glibc hands freed memory at the top of the heap back
 to the system (trimming) and the next call page-faults it in again, which costs about a
 quarter of the core's time (measured at 8,192 candidates per batch: 0.86e6 -> 1.12e6
-evaluations/s, benchmarks/mapping_speed.py prints both). Setting malloc's M_TOP_PAD to 16 MiB keeps
-that much on the heap instead. It is process-wide and costs at most 16 MiB of resident
+evaluations/s, benchmarks/mapping_speed.py prints both). Setting malloc's M_TOP_PAD to
+16 MiB keeps that much on the heap instead. It is process-wide and costs at most 16 MiB of resident
 memory; it is applied once, the first time a batch is evaluated, only where glibc's
 ``mallopt`` exists. ``SEDSE_MALLOC_TOP_PAD=0`` leaves the allocator alone.
 """
@@ -18,19 +18,17 @@ import os
 
 _M_TOP_PAD = -2          # glibc malloc.h
 _DEFAULT_PAD_BYTES = 16 << 20
-_done = False
+_done = False            # tried once in this process
+_applied = False         # and it took effect
 
 
 def keep_heap_pages() -> bool:
     """Apply M_TOP_PAD once; return whether it is in effect."""
     global _done
-    if _done:
-        return _applied
-    _done = True
-    return _apply()
-
-
-_applied = False
+    if not _done:
+        _done = True
+        _apply()
+    return _applied
 
 
 def _apply() -> bool:
