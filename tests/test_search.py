@@ -22,6 +22,7 @@ from sedse.workload import DIMS, Layer
 
 from .conftest import HW
 from .test_cost_hand import ONE_LEVEL, TWO_LEVEL
+from .test_cost_sparse import THREE_LEVEL as SPARSE_THREE_LEVEL
 
 EYERISS = load_accelerator(HW / "eyeriss.yaml")
 DIANNAO = load_accelerator(HW / "diannao.yaml")
@@ -33,20 +34,8 @@ def test_canonical_orders_are_the_distinct_stationarity_patterns():
     assert all(sorted(o) == list(range(8)) for o in orders.tolist())
 
 
-THREE_LEVEL = """
-name: three_level
-clock_mhz: 100
-pe_array: {shape: {x: 2}}
-mac: {energy_pj_by_bits: {16: 1.0}}
-levels:
-  - {name: DRAM, operands: [W, I, O], word_bits: 16, read_energy_pj: 100.0,
-     write_energy_pj: 100.0}
-  - {name: GLB, operands: [W, I, O], word_bits: 16, read_energy_pj: 6.0,
-     write_energy_pj: 6.0, capacity_bytes: 4096, fanout_dims: [x],
-     network: {transfer_energy_pj_per_bit: 0.125, reduction_energy_pj_per_bit: 0.0625}}
-  - {name: RF, operands: [W, I, O], word_bits: 16, read_energy_pj: 1.0,
-     write_energy_pj: 1.0, capacity_bytes: 256}
-"""
+# the three-level spec of the sparse-cost tests, without its input skipping
+THREE_LEVEL = SPARSE_THREE_LEVEL.replace("sparsity: {inputs: skip}\n", "")
 
 
 @pytest.mark.parametrize("level", [0, 1])
