@@ -14,20 +14,101 @@ from sedse.errors import SedseError, SpecError
 
 log = logging.getLogger("sedse")
 SEARCH_BUDGET = 5000  # = SearchSettings().budget
+MAX_BATCH = 2**24
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"sedse: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _int(lo: int, hi: int):
+    """An argparse type: an integer in [lo, hi] (checked when the command line is read)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 0) if text.strip().lower().startswith(("0x", "0b", "0o")) \
+                else int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, found {text[:40]!r}") \
+                from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], found "
+                                             f"{v if abs(v) < 10**15 else f'{v:.3g}'}")
+        return v
+    return parse
+
+
+def _float(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
+    """An argparse type: a finite number in the interval (open ends as flagged)."""
+    def parse(text: str) -> float:
+        import math
+
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {text[:40]!r}") \
+                from None
+        ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and \
+            (v < hi if hi_open else v <= hi)
+        if not ok:
+            interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+            raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, "
+                                             f"found {text[:40]}")
+        return v
+    return parse
+
+
+def _writable_file(flag: str, path: str | None) -> None:
+    """SpecError naming `flag` unless `path` can be written (checked before any work)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise SpecError(flag, f"{path} is a directory; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(flag, f"cannot write {path}: the folder {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise SpecError(flag, f"cannot write {path}: permission denied")
+
+
+def _writable_dir(flag: str, path: Path) -> None:
+    """SpecError naming `flag` unless `path` is (or can be made) a writable folder."""
+    import os
+
+    if path.exists() and not path.is_dir():
+        raise SpecError(flag, f"{path} exists and is not a folder")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise SpecError(flag, f"cannot write into {path}: {probe} is not a writable folder")
 
 
 def _load_workload(model: str, batch: int):
     from sedse.workload import load_workload
 
     if model.endswith((".yaml", ".yml")) or Path(model).is_file():
-        return load_workload(model).with_batch(batch)
+        wl = load_workload(model)
+        try:
+            return wl.with_batch(batch)
+        except SpecError as exc:
+            raise SpecError("--batch", f"{batch}: {exc}") from None
     import sedse_models
 
     if model not in sedse_models.MODELS:
         names = ", ".join(sedse_models.MODELS)
         raise SpecError("--model", f"unknown model {model!r} (shipped: {names}; or give a "
                         "workload YAML path)")
-    return sedse_models.workload(model, batch)
+    try:
+        return sedse_models.workload(model, batch)
+    except SpecError as exc:
+        raise SpecError("--batch", f"{batch}: {exc}") from None
 
 
 def _fmt_table(header: list[str], rows: list[list[str]]) -> str:
@@ -73,14 +154,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sedse.hardware import load_accelerator
     from sedse.mapping import checked_mapping
 
-    if args.budget < 1:
-        raise SpecError("--budget", f"expected an integer >= 1, found {args.budget}")
-    if args.batch < 1:
-        raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
+    _writable_file("--json", args.json)
+    _writable_file("--csv", args.csv)
+    accs = [load_accelerator(hw) for hw in args.hw]   # every input checked before any work
+    wl0 = _load_workload(args.model, args.batch)
     reports = []
-    for hw in args.hw:
-        acc = load_accelerator(hw)
-        wl = _load_workload(args.model, args.batch)
+    for acc in accs:
+        wl = wl0
         if args.compressed:
             from sedse.compare import stats_from_compressed
 
@@ -134,13 +214,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sedse.cost import SearchSettings
     from sedse.hardware import load_technology
 
-    if args.batch < 1:
-        raise SpecError("--batch", f"expected an integer >= 1, found {args.batch}")
     if args.compressed and args.stats:
         raise SpecError("--stats", "give either --compressed or --stats, not both")
+    if args.dense and (args.compressed or args.stats):
+        raise SpecError("--dense", "--dense means no weight statistics: give it without "
+                        "--compressed or --stats")
     names = [n.strip() for h in args.hw for n in h.split(",") if n.strip()]
+    if not names:
+        raise SpecError("--hw", f"no design named in {' '.join(args.hw)!r} (e.g. --hw "
+                        "smartexchange,eyeriss)")
     designs = load_designs(names)
     wl = _load_workload(args.model, args.batch)
+    if args.out is None:
+        from sedse._yaml import name_problem
+
+        problem = name_problem(wl.name)
+        if problem:
+            raise SpecError("--out", f"the workload's name {problem}; give --out")
+    out = Path(args.out or Path("runs") / "compare" / wl.name)
+    _writable_dir("--out", out)
+    args.tech = args.tech or str(DEFAULT_TECH)
+    tech = load_technology(args.tech) if not args.native else None
     if args.compressed:
         stats = stats_from_compressed(args.compressed, wl, args.model)
     elif args.stats:
@@ -156,8 +250,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"decomposing {args.model}'s weights as they are (cached after the first "
               "run) ...", flush=True)
         stats = stats_by_decomposition(args.model, wl, args.cache_dir)
-    args.tech = args.tech or str(DEFAULT_TECH)
-    tech = load_technology(args.tech) if not args.native else None
+
     reference = args.reference or designs[0].name
     cmp = compare(wl, designs, reference=reference, matched=not args.native, tech=tech,
                   stats=stats, settings=SearchSettings(objective=args.objective,
@@ -173,7 +266,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     show = table[COMPARE_COLUMNS].copy()
     print(_fmt_table(list(show.columns), [[str(v) if isinstance(v, str) else f"{v:.4g}"
                                            for v in row] for row in show.itertuples(index=False)]))
-    out = Path(args.out or Path("runs") / "compare" / wl.name)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "compare.csv", index=False)
     cmp.layers().to_csv(out / "layers.csv", index=False)
@@ -188,6 +280,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _run_folder(run: str):
     """RUN (a folder made by `sedse run`, or a study YAML) -> (spec, storage URL, folder)."""
+    from sedse._yaml import load_json
     from sedse.study import load_study
 
     p = Path(run)
@@ -199,15 +292,18 @@ def _run_folder(run: str):
         if not meta.is_file():
             raise SpecError(str(p), "not a run folder (no study.json; give the folder "
                             "`sedse run` wrote, e.g. runs/quickstart, or the study YAML)")
-        info = json.loads(meta.read_text())
-        spec = load_study(info["spec_file"])
+        info = load_json(meta)
+        info.check_keys({"spec_file", "storage"})
+        spec = load_study(info.get("spec_file").as_str())
         folder = p
     info_file = folder / "study.json"
-    storage = json.loads(info_file.read_text())["storage"] if info_file.is_file() else \
-        f"sqlite:///{(folder / 'study.db').resolve()}"
+    if info_file.is_file():
+        info = load_json(info_file)
+        info.check_keys({"spec_file", "storage"})
+        storage = info.get("storage").as_str()
+    else:
+        storage = f"sqlite:///{(folder / 'study.db').resolve()}"
     return spec, storage, folder
-
-
 @contextlib.contextmanager
 def _graceful_sigint(stopper):
     """First Ctrl-C: finish the current trial and stop (said on stderr); second: now."""
@@ -247,18 +343,18 @@ def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespac
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sedse.study import load_study, results_table
-
-    spec = load_study(args.study)
-    folder = Path(args.runs_dir) / spec.name
-    folder.mkdir(parents=True, exist_ok=True)
-    storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
     from sedse.study._run import storage_of
 
-    storage_of(storage, args.heartbeat_s)   # a bad URL is one line before anything runs
+    spec = load_study(args.study)          # every input of the study checked here
+    folder = Path(args.runs_dir) / spec.name
+    _writable_dir("--runs-dir", folder)
+    if args.storage:
+        storage_of(args.storage, args.heartbeat_s)   # a bad URL: one line, nothing written
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
+    storage_of(storage, args.heartbeat_s)
     (folder / "study.json").write_text(json.dumps({"spec_file": spec.file,
                                                    "storage": storage}, indent=1))
-    if args.n_trials is not None and args.n_trials < 1:
-        raise SpecError("--n-trials", f"expected an integer >= 1, found {args.n_trials}")
     print(f"study {spec.name}: {len(spec.params)} parameters, objectives "
           f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
     study = _run_interruptible(spec, storage, folder, args, "Run the same command again")
@@ -386,13 +482,18 @@ def _study_exists(spec, storage: str) -> bool:
 def cmd_export(args: argparse.Namespace) -> int:
     from sedse.study import export_point, open_study
 
-    spec, storage, _folder = _run_folder(args.run)
+    spec, storage, folder = _run_folder(args.run)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SpecError("--out", f"{out} exists and is not an empty folder (an export never "
+                        "overwrites: give a new folder)")
+    _writable_dir("--out", out)
     if args.storage:
         storage = args.storage
     if not _study_exists(spec, storage):
         raise SpecError(str(args.run), f"no study {spec.name!r} in {storage}")
     study = open_study(spec, storage, create=False)
-    info = export_point(study, spec, args.trial, Path(args.out))
+    info = export_point(study, spec, args.trial, out, run_dir=folder)
     print(f"exported trial {args.trial} of {spec.name} to {args.out}: accelerator.yaml"
           + (", compression.yaml, compressed/" if spec.method != "none" else "")
           + ", trial.json")
@@ -518,10 +619,10 @@ def cmd_models(_args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sedse", description="SmartExchange-style "
+    p = _Parser(prog="sedse", description="SmartExchange-style "
                                 "algorithm-hardware co-design: analytical energy/latency model")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("eval", help="energy and latency of a model on accelerators")
     e.add_argument("--model", required=True,
                    help="shipped model name (see `sedse models`) or a workload YAML path")
@@ -532,10 +633,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "its weight encodings and activation statistics")
     e.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp",
                    help="what the mapping search minimises per layer (default edp)")
-    e.add_argument("--budget", type=int, default=SEARCH_BUDGET,
+    e.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET,
                    help=f"mappings sampled per layer when the space is larger "
                         f"(default {SEARCH_BUDGET})")
-    e.add_argument("--batch", type=int, default=1, help="batch size N (default 1)")
+    e.add_argument("--batch", type=_int(1, MAX_BATCH), default=1,
+                   help="batch size N (default 1)")
     e.add_argument("--json", help="write totals, per-layer and per-level results as JSON")
     e.add_argument("--csv", help="write the long-form action rows as CSV")
     e.add_argument("--show-mapping", action="store_true", help="print each layer's mapping")
@@ -547,28 +649,32 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data-root", help="folder of the dataset (cifar10, imagefolder, or a "
                    "non-default Fashion-MNIST location)")
     c.add_argument("--method", choices=_METHODS, default="smartexchange")
-    c.add_argument("--theta", type=float, default=4e-3)
-    c.add_argument("--row-theta", type=float, default=2e-2, help="<= 0 turns it off")
-    c.add_argument("--basis-size", type=int, default=3)
-    c.add_argument("--block-rows", type=int, default=192)
-    c.add_argument("--ce-bits", type=int, default=4)
-    c.add_argument("--basis-bits", type=int, default=8)
-    c.add_argument("--max-magnitude", type=float, default=32.0)
-    c.add_argument("--max-iter", type=int, default=30)
+    c.add_argument("--theta", type=_float(0, 1e3), default=4e-3)
+    c.add_argument("--row-theta", type=_float(-1e3, 1e3), default=2e-2,
+                   help="<= 0 turns it off")
+    c.add_argument("--basis-size", type=_int(1, 64), default=3)
+    c.add_argument("--block-rows", type=_int(1, 2**20), default=192)
+    c.add_argument("--ce-bits", type=_int(2, 16), default=4)
+    c.add_argument("--basis-bits", type=_int(1, 32), default=8)
+    c.add_argument("--max-magnitude", type=_float(0, 2**30, lo_open=True), default=32.0)
+    c.add_argument("--max-iter", type=_int(1, 10**4), default=30)
     c.add_argument("--index", choices=["direct", "csr", "rle"], default="direct")
-    c.add_argument("--sparsity", type=float, default=0.8, help="prune methods")
-    c.add_argument("--rank", type=int, default=8, help="lowrank")
-    c.add_argument("--bits", type=int, default=8, help="prune/lowrank/pow2/uniform bits")
-    c.add_argument("--epochs", type=int, default=5, help="float baseline epochs (cached)")
-    c.add_argument("--retrain-epochs", type=int, default=0,
+    c.add_argument("--sparsity", type=_float(0, 1, hi_open=True), default=0.8,
+                   help="prune methods")
+    c.add_argument("--rank", type=_int(1, 2**16), default=8, help="lowrank")
+    c.add_argument("--bits", type=_int(1, 32), default=8,
+                   help="prune/lowrank/pow2/uniform bits")
+    c.add_argument("--epochs", type=_int(0, 10**4), default=5,
+                   help="float baseline epochs (cached)")
+    c.add_argument("--retrain-epochs", type=_int(0, 10**4), default=0,
                    help="alternate SGD epochs with projections (the paper's retraining)")
-    c.add_argument("--decomposed-epochs", type=int, default=0,
+    c.add_argument("--decomposed-epochs", type=_int(0, 10**4), default=0,
                    help="train Ce and B directly (straight-through estimator, frozen "
                         "mask) instead of alternating retraining")
-    c.add_argument("--slim-frac", type=float, default=0.0,
+    c.add_argument("--slim-frac", type=_float(0, 1, hi_open=True), default=0.0,
                    help="prune this fraction of conv channels by BN scale in the first "
                         "retraining epoch (network slimming)")
-    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--threads", type=_int(1, 256), default=2)
     c.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"),
                    help="where trained float baselines are cached")
     c.add_argument("--out", required=True, help="output directory")
@@ -593,23 +699,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the default (see --native)")
     k.add_argument("--tech", default=None, help="technology YAML for --matched "
                    "(default hw_configs/tech/65nm.yaml)")
-    k.add_argument("--batch", type=int, default=1)
+    k.add_argument("--batch", type=_int(1, MAX_BATCH), default=1)
     k.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp")
-    k.add_argument("--budget", type=int, default=SEARCH_BUDGET)
+    k.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET)
     k.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
     k.add_argument("--out", help="output folder (default runs/compare/<model>)")
     k.set_defaults(func=cmd_compare)
     r = sub.add_parser("run", help="run (or resume) a co-design study with Optuna")
     r.add_argument("study", help="study YAML (see studies/)")
     r.add_argument("--storage", help="Optuna storage URL (default sqlite in runs/<study>/)")
-    r.add_argument("--n-trials", type=int, help="completed trials to reach (default: the "
+    r.add_argument("--n-trials", type=_int(1, 10**6), help="completed trials to reach "
+                   "(default: the "
                    "study's n_trials)")
     r.add_argument("--runs-dir", default="runs", help="where run folders go (default runs)")
-    r.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    r.add_argument("--threads", type=_int(1, 256), default=2,
+                   help="torch threads (default 2)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--pareto", action="store_true", help="also write the results and "
                    "figures (as `sedse pareto`) at the end")
-    r.add_argument("--heartbeat-s", type=float, default=10.0, help="trial heartbeat: a "
+    r.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0,
+                   help="trial heartbeat: a "
                    "trial silent for 3 heartbeats (a killed worker) is marked failed")
     r.set_defaults(func=cmd_run)
     w = sub.add_parser("worker", help="run trials of an existing study (any number of "
@@ -617,14 +726,16 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--storage", required=True, help="Optuna storage URL, e.g. "
                    "postgresql+psycopg2://user:pass@host/db")
     w.add_argument("--study", required=True, help="study name")
-    w.add_argument("--n-trials", type=int, help="completed trials the study should reach "
+    w.add_argument("--n-trials", type=_int(1, 10**6),
+                   help="completed trials the study should reach "
                    "(default: the study's n_trials)")
     w.add_argument("--spec", help="the study YAML on this machine (default: the path "
                    "stored by `sedse run`)")
     w.add_argument("--runs-dir", default="runs")
-    w.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    w.add_argument("--threads", type=_int(1, 256), default=1,
+                   help="torch threads (default 1)")
     w.add_argument("--no-progress", action="store_true")
-    w.add_argument("--heartbeat-s", type=float, default=10.0)
+    w.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0)
     w.set_defaults(func=cmd_worker)
     pa = sub.add_parser("pareto", help="results table, Pareto figures, importances of a run")
     pa.add_argument("run", help="run folder (runs/<study>) or the study YAML")
@@ -633,7 +744,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.set_defaults(func=cmd_pareto)
     ex = sub.add_parser("export", help="write one trial's accelerator and compression")
     ex.add_argument("run", help="run folder (runs/<study>) or the study YAML")
-    ex.add_argument("--trial", type=int, required=True)
+    ex.add_argument("--trial", type=_int(0, 10**9), required=True)
     ex.add_argument("--out", required=True)
     ex.add_argument("--storage", help="Optuna storage URL (default: the run's)")
     ex.set_defaults(func=cmd_export)

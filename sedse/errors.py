@@ -23,3 +23,11 @@ class SpecError(SedseError):
 
 class MappingError(SpecError):
     """A mapping that does not fit the layer or the accelerator."""
+
+
+class InvalidValue(SpecError, ValueError):
+    """A value type refused its fields (e.g. a `Layer` with a zero dim or beyond the
+    64-bit bound). Also a ValueError, so loaders that wrap ValueErrors keep working."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("", message)

@@ -56,7 +56,7 @@ def test_eval_workload_yaml(write, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--model", "nonet"], "--model: unknown model 'nonet'"),
-    (["--model", "lenet5", "--batch", "0"], "--batch: expected an integer >= 1, found 0"),
+    (["--model", "lenet5", "--batch", "0"], "argument --batch: expected an integer in [1, 16777216], found 0"),
     (["--model", "lenet5", "--mapping", "MAPPING"], "MAPPING: conv9: no layer named 'conv9'"),
     (["--model", "lenet5", "--hw", "nofile.yaml"], "nofile.yaml: file not found"),
 ])
@@ -153,5 +153,5 @@ def test_compress_writes_a_readable_directory(tmp_path, capsys):
     (out / "layers.json").write_text("{broken")
     from sedse.errors import SpecError
 
-    with pytest.raises(SpecError, match="layers.json: malformed"):
+    with pytest.raises(SpecError, match="layers.json: line 1: malformed JSON"):
         load_compressed(out)

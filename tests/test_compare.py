@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,11 @@ def test_sram_energy_interpolates_between_anchors():
 
 def _stats_file(write, zero=0.5):
     wl = sedse_models.workload("lenet5")
-    layers = {layer.name: {"weight_encoding": asdict(SE), "input_zero_frac": zero,
+    def enc(layer):   # SE's 4000/9000 bits per weight at the layer's own weight count
+        w = layer.operand_elements("W")
+        return asdict(replace(SE, total_bits=w * 4000 // 9000, dense_weights=w))
+
+    layers = {layer.name: {"weight_encoding": enc(layer), "input_zero_frac": zero,
                            "input_zero_row_frac": 0.1} for layer in wl.layers}
     return write("stats.yaml", json.dumps({"source": "test", "layers": layers}))
 

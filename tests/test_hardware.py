@@ -45,7 +45,7 @@ CASES = [
     # (mutation, expected message fragment)
     (lambda d: d.update(colour="red"), "colour: unknown key"),
     (lambda d: d.pop("clock_mhz"), "<top>: missing key 'clock_mhz'"),
-    (lambda d: d.update(clock_mhz="fast"), "clock_mhz: expected a number, found the string"),
+    (lambda d: d.update(clock_mhz="fast"), "clock_mhz: expected a finite number, found the string"),
     (lambda d: d.update(clock_mhz="200MHz"), "the unit belongs in the key name"),
     (lambda d: d.update(clock_mhz=0), "clock_mhz: expected a number > 0, found 0"),
     (lambda d: d["pe_array"]["shape"].update(rows=-3),

@@ -23,17 +23,15 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sedse._yaml import load_yaml
-from sedse.errors import SpecError
-from sedse.workload import WeightEncoding, Workload
+from sedse.workload import WeightEncoding, Workload, encoding_from_node
 
 log = logging.getLogger(__name__)
 ACTIVATION_FIELDS = ("input_zero_frac", "input_zero_row_frac", "input_nonzero_bit_frac")
 DEFAULT_ZERO_FRAC = 0.5
-_ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
 
 
 @dataclass
@@ -67,20 +65,8 @@ def stats_from_compressed(path: str | Path, workload: Workload, model: str) -> L
     """Statistics of a `sedse compress` directory (SpecError if it does not match)."""
     from sedse.compress._io import load_compressed
 
-    doc, encodings = load_compressed(Path(path))
-    f = str(Path(path) / "layers.json")
-    if doc.get("model") != model:
-        raise SpecError(f"{f}: model", f"the directory holds {doc.get('model')!r}, "
-                        f"not {model!r}")
-    names = {layer.name for layer in workload.layers}
-    for i, name in enumerate(encodings):
-        if name not in names:
-            raise SpecError(f"{f}: layers[{i}].name", f"{model} has no layer {name!r}")
+    doc, encodings = load_compressed(Path(path), workload, model=model)
     acts = doc.get("activations")
-    if acts is not None:
-        for name, d in acts.items():
-            if name not in names or set(d) - set(ACTIVATION_FIELDS):
-                raise SpecError(f"{f}: activations.{name}", "unknown layer or field")
     return LayerStats(
         _merge(workload, encodings, acts),
         f"compressed weights from {path} ({doc.get('method')}, accuracy "
@@ -95,25 +81,18 @@ def stats_from_file(path: str | Path, workload: Workload) -> LayerStats:
     activations)."""
     root = load_yaml(path)
     root.check_keys({"layers"}, {"source"})
-    names = {layer.name for layer in workload.layers}
+    by_name = {layer.name: layer for layer in workload.layers}
     weights: dict[str, WeightEncoding] = {}
     acts = default_activations(workload)
     for name, node in root.get("layers").items():
-        if name not in names:
+        if name not in by_name:
             raise node.error(f"{workload.name} has no layer {name!r}")
         node.check_keys(set(), {"weight_encoding", *ACTIVATION_FIELDS})
         for key, sub in node.items():
             if key == "weight_encoding":
-                sub.check_keys(_ENC_FIELDS - {"weight_density_frac"}, {"weight_density_frac"})
-                try:
-                    weights[name] = WeightEncoding(**sub.value)
-                except (TypeError, ValueError) as exc:
-                    raise sub.error(str(exc)) from None
+                weights[name] = encoding_from_node(sub, by_name[name].operand_elements("W"))
             else:
-                v = sub.as_float(min_value=0.0)
-                if v > 1.0:
-                    raise sub.error(f"expected a fraction in [0, 1], found {v}")
-                acts[name][key] = v
+                acts[name][key] = sub.as_frac()
     src = root.get("source").as_str() if root.has("source") else str(path)
     return LayerStats(_merge(workload, weights, acts), f"statistics file {path} ({src})",
                       f"statistics file {path}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,22 +42,73 @@ class Dataset:
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
 
 
+MAX_DATA_BYTES = 2**32          # one IDX array or CIFAR batch at most (4 GiB)
+MAX_IMAGE_PIXELS = 2**26        # one image at most (64 Mpixel), checked before decoding
+
+
+def _read_bounded(path: Path, header_bytes: int, size_of) -> bytes:
+    """The file's bytes (gunzipped for .gz), reading at most the header and then the
+    size the header declares (`size_of(header) -> int`), plus one byte to detect a
+    longer file: a small gzip cannot expand into gigabytes of memory."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(header_bytes)
+            if len(head) < header_bytes:
+                raise SpecError(str(path), "truncated (shorter than its header)")
+            n = size_of(head)
+            if n is None or n > MAX_DATA_BYTES:
+                return head
+            body = f.read(n + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SpecError(str(path), f"cannot be read ({exc})") from None
+    return head + body
+
+
 def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
     if not path.is_file():
         raise SpecError(str(path), "not found; install Debian's dataset-fashion-mnist "
                         "(apt-get install dataset-fashion-mnist) or pass the folder holding "
                         "the IDX files as the data root")
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise SpecError(str(path), f"cannot be read ({exc})") from None
-    head = np.frombuffer(raw[:4 + 4 * ndim], dtype=">u4") if len(raw) >= 4 + 4 * ndim \
-        else np.zeros(1 + ndim, dtype=np.uint32)
+    hdr = 4 + 4 * ndim
+
+    def declared(head: bytes) -> int | None:
+        h = np.frombuffer(head, dtype=">u4")
+        if int(h[0]) != magic:
+            return None
+        return int(np.prod(h[1:].astype(object)))
+
+    raw = _read_bounded(path, hdr, declared)
+    head = np.frombuffer(raw[:hdr], dtype=">u4")
     dims = tuple(int(d) for d in head[1:])
-    if int(head[0]) != magic or len(raw) != 4 + 4 * ndim + int(np.prod(dims)):
-        raise SpecError(str(path), f"not an IDX file of the expected kind (magic {magic}) or "
-                        "truncated")
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    size = int(np.prod(np.array(dims, dtype=object)))
+    if int(head[0]) != magic:
+        raise SpecError(str(path), f"not an IDX file of the expected kind (magic {magic}, "
+                        f"found {int(head[0])})")
+    if size > MAX_DATA_BYTES:
+        raise SpecError(str(path), f"declares {size:,} bytes of data (at most "
+                        f"{MAX_DATA_BYTES:,})")
+    if len(raw) != hdr + size:
+        raise SpecError(str(path), f"truncated or padded: the header declares {size:,} bytes "
+                        f"of data, the file holds {len(raw) - hdr:,}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=hdr).reshape(dims)
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches without executing anything: only the plain
+    containers, strings and bytes of the format and numpy's array reconstruction are
+    admitted; every other global (os.system, builtins.eval, ...) is refused."""
+
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+                ("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"),
+                ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name} (a CIFAR-10 batch holds "
+                                     "only lists, bytes and arrays)")
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,13 +150,21 @@ def _cifar10(root: Path) -> Dataset:
         if not path.is_file():
             raise SpecError(str(path), "not found; point the data root at the CIFAR-10 "
                             "'python version' folder (cifar-10-batches-py)")
+        if path.stat().st_size > MAX_DATA_BYTES:
+            raise SpecError(str(path), "larger than a CIFAR-10 batch can be")
         try:
             with open(path, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
+                d = _CifarUnpickler(f, encoding="bytes").load()
+            if not isinstance(d, dict):
+                raise ValueError("expected a dictionary")
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            return x.astype(np.float32) / 255.0, np.asarray(d[b"labels"], dtype=np.int64)
-        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:
-            raise SpecError(str(path), f"not a CIFAR-10 batch ({exc})") from None
+            y = np.asarray(d[b"labels"], dtype=np.int64)
+            if len(x) != len(y) or (len(y) and (y.min() < 0 or y.max() > 9)):
+                raise ValueError(f"{len(x)} images, {len(y)} labels in 0..9")
+            return x.astype(np.float32) / 255.0, y
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError,
+                AttributeError, IndexError, OverflowError, MemoryError) as exc:
+            raise SpecError(str(path), f"not a CIFAR-10 batch ({str(exc)[:160]})") from None
 
     parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
     tx = np.concatenate([p[0] for p in parts])
@@ -127,8 +187,12 @@ def _imagefolder(root: Path, image_size: int) -> Dataset:
         for ci, c in enumerate(classes):
             for f in sorted((base / c).iterdir()) if (base / c).is_dir() else []:
                 try:
-                    img = Image.open(f).convert("RGB").resize((image_size, image_size))
-                except OSError:
+                    with Image.open(f) as im:   # lazy: the header only, nothing decoded
+                        if im.width * im.height > MAX_IMAGE_PIXELS:
+                            raise SpecError(str(f), f"{im.width}x{im.height} pixels: larger "
+                                            f"than the {MAX_IMAGE_PIXELS:,} pixels read")
+                        img = im.convert("RGB").resize((image_size, image_size))
+                except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
                     raise SpecError(str(f), "not a readable image") from None
                 xs.append(np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0)
                 ys.append(ci)

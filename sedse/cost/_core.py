@@ -483,7 +483,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 for a in acts:
                     n = counts.get((lvl.name, x, a))
                     if n is not None:
-                        moved_bits += n * (wbits[li] if x == "W" else bits[x])
+                        moved_bits += n * float(wbits[li] if x == "W" else bits[x])
             bwc = moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
             bw_cycles[(lvl.name, pi)] = bwc
             cycles = np.maximum(cycles, bwc)
@@ -495,7 +495,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 continue
             moved_bits = np.zeros(M)
             for x in part.operands:
-                xb = wbits[li] if x == "W" else bits[x]
+                xb = float(wbits[li] if x == "W" else bits[x])
                 for a in ("fill", "drain"):
                     n = counts.get((lvl.name, x, a))
                     if n is not None:

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sedse._yaml import Node, load_yaml
+from sedse._numbers import divisors as _divisors
+from sedse._yaml import MAX_INT, Node, load_yaml
 from sedse.errors import SpecError
 from sedse.hardware._dataflow import FULL, Dataflow, SlotConstraint
 from sedse.hardware._spec import Accelerator, MacUnit, Network
@@ -76,13 +77,8 @@ def load_technology(path: str | Path) -> Technology:
     def pairs(node: Node, key_name: str) -> tuple:
         if not isinstance(node.value, dict) or not node.value:
             raise node.error(f"expected a mapping from {key_name} to pJ")
-        out = []
-        for k, v in node.value.items():
-            sub = Node(v, node.file, f"{node.path}.{k}")
-            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-                raise sub.error(f"keys are {key_name} (integers >= 1), found {k!r}")
-            out.append((k, sub.as_float(positive=True)))
-        return tuple(sorted(out))
+        return tuple(sorted((k, sub.as_float(positive=True))
+                            for k, sub in node.int_items(key_name, max_key=MAX_INT)))
 
     return Technology(
         root.get("name").as_str(), root.get("dram_pj_per_bit").as_float(positive=True),
@@ -97,12 +93,8 @@ def load_technology(path: str | Path) -> Technology:
 
 def _area(node: Node) -> dict:
     node.check_keys({"mac_mm2_by_bits", "sram_mm2_per_kib", "rebuild_engine_mm2"})
-    macs = []
-    for k, v in node.get("mac_mm2_by_bits").value.items():
-        sub = Node(v, node.file, f"{node.path}.mac_mm2_by_bits.{k}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise sub.error(f"keys are operand bits (integers >= 1), found {k!r}")
-        macs.append((k, sub.as_float(positive=True)))
+    macs = [(k, sub.as_float(positive=True))
+            for k, sub in node.get("mac_mm2_by_bits").int_items("operand bits")]
     return {"mac_mm2_by_bits": tuple(sorted(macs)),
             "sram_mm2_per_kib": node.get("sram_mm2_per_kib").as_float(positive=True),
             "rebuild_engine_mm2": node.get("rebuild_engine_mm2").as_float(min_value=0.0)}
@@ -145,7 +137,7 @@ def _shape(axes: tuple[tuple[str, int], ...], target: int) -> tuple[tuple[str, i
     own = np.log([s for _, s in axes])
     scale = (math.log(target) - own.sum()) / n
     want = own + scale
-    divisors = [d for d in range(1, target + 1) if target % d == 0]
+    divisors = _divisors(target)
     best, best_err = None, math.inf
     for combo in itertools.product(divisors, repeat=n - 1):
         p = math.prod(combo)

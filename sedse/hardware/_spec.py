@@ -472,12 +472,7 @@ def accelerator_from_node(root: Node) -> Accelerator:
     eb_node = mac_node.get("energy_pj_by_bits")
     if not isinstance(eb_node.value, dict) or not eb_node.value:
         raise eb_node.error("expected a mapping from bits to pJ, e.g. {16: 1.7, 8: 0.45}")
-    eb = []
-    for k, v in eb_node.value.items():
-        sub = Node(v, eb_node.file, f"{eb_node.path}.{k}")
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise sub.error(f"keys are operand bits (integers >= 1), found {k!r}")
-        eb.append((k, sub.as_float(min_value=0.0)))
+    eb = [(k, sub.as_float(min_value=0.0)) for k, sub in eb_node.int_items("operand bits")]
     mac = MacUnit(tuple(sorted(eb)), _opt_float(mac_node, "idle_energy_pj", 0.0, min_value=0.0),
                   mac_node.get("energy_source").as_str() if mac_node.has("energy_source") else "")
     bits = {"input_bits": 16, "weight_bits": 16, "output_bits": 16}

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from sedse._numbers import divisors
 from sedse.hardware import Accelerator
 from sedse.mapping._mapping import Candidates, default_keep_mask
 from sedse.workload import DIMS, Layer
 
 
 def _divisors(n: int) -> np.ndarray:
-    return np.array([d for d in range(1, n + 1) if n % d == 0], dtype=np.int64)
+    return np.array(divisors(n), dtype=np.int64)
 
 
 def random_candidates(layer: Layer, acc: Accelerator, m: int,

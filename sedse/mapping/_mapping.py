@@ -249,6 +249,9 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
         if total[di] < size:
             raise MappingError(where, f"factors of {d} multiply to {total[di]}, which does "
                                f"not cover the layer's {d} = {size}")
+        if total[di] > 2 * size and total[di] > size + 1:
+            raise MappingError(where, f"factors of {d} multiply to {total[di]}, more than "
+                               f"twice the layer's {d} = {size} (padding is capped there)")
     for ai, a in enumerate(acc.array_axes):
         used = int(cand.sf[0, ai].prod())
         if used > acc.axis_size(a):

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sedse._numbers import divisors
 from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
 from sedse.mapping._formats import weight_format
@@ -42,7 +43,7 @@ MAX_PAD = 0.15  # spatial padding allowed beyond the dim, as a fraction of the d
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    return list(divisors(n))
 
 
 def canonical_orders() -> np.ndarray:

@@ -81,6 +81,17 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def compressed_cache_dir(run_dir: Path, spec: StudySpec, cfg) -> Path:
+    """The run's cache folder for the compressed model of `cfg` (a SmartExchangeConfig):
+    ``<run_dir>/cache/compressed/<hash of everything that determines it>``."""
+    from dataclasses import asdict
+
+    key = _hash({"model": spec.model, "dataset": spec.dataset,
+                 "float_epochs": spec.float_epochs, "config": asdict(cfg),
+                 "fidelity": spec.fidelity, "steps": spec.finetune_steps})
+    return Path(run_dir) / "cache" / "compressed" / key
+
+
 class Evaluator:
     """Evaluates design points of one study; holds its caches."""
 
@@ -153,10 +164,7 @@ class Evaluator:
         from dataclasses import asdict
 
         cfg = self.compression_config(params)
-        key = _hash({"model": self.spec.model, "dataset": self.spec.dataset,
-                     "float_epochs": self.spec.float_epochs, "config": asdict(cfg),
-                     "fidelity": self.spec.fidelity, "steps": self.spec.finetune_steps})
-        out = self.run_dir / "cache" / "compressed" / key
+        out = compressed_cache_dir(self.run_dir, self.spec, cfg)
         if (out / "layers.json").is_file():
             return out
         import torch

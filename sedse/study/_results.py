@@ -262,9 +262,13 @@ def plot_importances(imp: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
-def export_point(study, spec: StudySpec, trial_number: int, out: Path) -> dict:
+def export_point(study, spec: StudySpec, trial_number: int, out: Path,
+                 run_dir: Path | None = None) -> dict:
     """Write the trial's accelerator YAML, compression config and compressed weights to
-    `out`; return the trial's stored values. SpecError if the trial cannot be exported."""
+    `out`; return the trial's stored values. SpecError if the trial cannot be exported.
+    The compressed weights are copied only from the run's own cache (`run_dir`, default
+    ``runs/<study>``), at the entry of the trial's compression parameters: nothing a
+    stored attribute names outside it is read."""
     from optuna.trial import TrialState
 
     from sedse._yaml import load_yaml
@@ -279,12 +283,10 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path) -> dict:
         why = t.user_attrs.get("infeasible_reason") or t.user_attrs.get("error") or t.state.name
         raise SpecError("--trial", f"trial {trial_number} is not a feasible completed trial "
                         f"({why})")
-    out.mkdir(parents=True, exist_ok=True)
     hw = {k: v for k, v in t.params.items() if k.startswith("hardware.")}
     doc = apply_overrides(load_yaml(spec.accelerator).value, hw, spec)
     header = (f"# exported from study {spec.name} ({spec.file}), trial {trial_number}\n"
               f"# parameters: {json.dumps(t.params)}\n")
-    (out / "accelerator.yaml").write_text(header + yaml.safe_dump(doc, sort_keys=False))
     comp = {k.split(".", 1)[1]: v for k, v in t.params.items() if k.startswith("compression.")}
     stored = {k: t.user_attrs.get(k) for k in ("accuracy_frac", "energy_uj", "latency_ms",
                                                "edp_uj_ms", "area_mm2", "compression_ratio_x")
@@ -293,17 +295,31 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path) -> dict:
             "batch": spec.batch, "params": t.params, "values": stored,
             "mapping_search": {"objective": spec.search_objective,
                                "budget": spec.search_budget}}
+    src = None
     if spec.method != "none":
+        from sedse.compress import SmartExchangeConfig
+        from sedse.study._evaluate import compressed_cache_dir
+
         fixed = spec.compression_fixed()
         fixed.update(comp)
-        (out / "compression.yaml").write_text(yaml.safe_dump(
-            {"method": "smartexchange", **fixed, "fidelity": spec.fidelity}, sort_keys=False))
-        src = Path(t.user_attrs["compressed_dir"])
+        try:
+            cfg = SmartExchangeConfig(**fixed)
+        except (TypeError, ValueError) as exc:
+            raise SpecError("--trial", f"trial {trial_number}'s compression parameters are "
+                            f"invalid ({exc})") from None
+        src = compressed_cache_dir(Path(run_dir) if run_dir else Path("runs") / spec.name,
+                                   spec, cfg)
         if not (src / "layers.json").is_file():
             raise SpecError(str(src), "the trial's compressed weights are gone (was the run "
                             "folder's cache deleted?)")
+    # every input checked: now write
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "accelerator.yaml").write_text(header + yaml.safe_dump(doc, sort_keys=False))
+    if src is not None:
+        (out / "compression.yaml").write_text(yaml.safe_dump(
+            {"method": "smartexchange", **fixed, "fidelity": spec.fidelity}, sort_keys=False))
         if (out / "compressed").exists():
             shutil.rmtree(out / "compressed")
-        shutil.copytree(src, out / "compressed")
+        shutil.copytree(src, out / "compressed", symlinks=False)
     (out / "trial.json").write_text(json.dumps(info, indent=1))
     return info

@@ -202,11 +202,16 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     if stopper is not None:
         stopper.study = study
     evaluator = evaluator or Evaluator(spec, run_dir, threads=threads)
+    # study attributes are written once, by the first process (a worker or a resume
+    # never rewrites what the study was created with)
+    attrs = study.user_attrs
+    first = {"spec_file": spec.file, "objectives": list(spec.objectives),
+             "run_dir": str(run_dir.resolve())}
     if spec.needs_accuracy:
-        study.set_user_attr("float_accuracy", evaluator.float_accuracy)
-    study.set_user_attr("spec_file", spec.file)
-    study.set_user_attr("objectives", list(spec.objectives))
-    study.set_user_attr("run_dir", str(run_dir.resolve()))
+        first["float_accuracy"] = evaluator.float_accuracy
+    for k, v in first.items():
+        if k not in attrs:
+            study.set_user_attr(k, v)
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
     while stopper is None or not stopper.requested:
         done = _completed(study)

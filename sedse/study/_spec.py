@@ -213,9 +213,7 @@ def load_study(path: str | Path) -> StudySpec:
     root = load_yaml(path)
     root.check_keys(_KEYS, _OPT)
     base = Path(path).resolve().parent
-    name = root.get("name").as_str()
-    if not name or any(c in name for c in "/\\ "):
-        raise root.get("name").error("expected a plain name (no spaces or slashes)")
+    name = root.get("name").as_name()
     import sedse_models
 
     model = root.get("model").as_str()
@@ -229,6 +227,9 @@ def load_study(path: str | Path) -> StudySpec:
     load_accelerator(accel)   # the base design itself must be valid
     tech = _path(root.get("technology"), base) if root.has("technology") else \
         str(Path(__file__).resolve().parents[2] / "hw_configs" / "tech" / "65nm.yaml")
+    from sedse.hardware import load_technology
+
+    load_technology(tech)     # checked now, before any study is created
 
     comp = root.get("compression") if root.has("compression") else None
     method, fixed = "smartexchange", {}

@@ -6,7 +6,11 @@ value instead. A dense layer is `WeightEncoding.dense(bits)`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+MAX_ENCODING_INT = 2**40   # bits and weights of one layer; far below int64 overflow
+MAX_PER_WEIGHT = 1024.0    # bits or rebuild operations per weight
 
 
 @dataclass(frozen=True)
@@ -39,17 +43,28 @@ class WeightEncoding:
     weight_density_frac: float = 1.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not self.method:
+            raise ValueError(f"method must be a non-empty string, found {self.method!r}")
+        for f in ("coefficient_density_frac", "zero_row_frac", "weight_density_frac",
+                  "bits_per_nonzero", "rebuild_ops_per_weight"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{f} must be a finite number, found {v!r}")
         for f in ("coefficient_density_frac", "zero_row_frac", "weight_density_frac"):
             v = getattr(self, f)
-            if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{f} must be in [0, 1], found {v!r}")
         for f in ("bits_per_nonzero", "rebuild_ops_per_weight"):
-            if getattr(self, f) < 0:
-                raise ValueError(f"{f} must be >= 0, found {getattr(self, f)!r}")
+            v = getattr(self, f)
+            if not 0.0 <= v <= MAX_PER_WEIGHT:
+                raise ValueError(f"{f} must be in [0, {MAX_PER_WEIGHT}], found {v!r}")
         for f in ("basis_bits", "index_bits", "total_bits", "dense_weights"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{f} must be an integer >= 0, found {v!r}")
+            if v > MAX_ENCODING_INT:
+                raise ValueError(f"{f} must be <= 2^40 (a bound that keeps every count "
+                                 f"within 64 bits), found {v:.3g}")
 
     @property
     def bits_per_weight(self) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from sedse._yaml import load_yaml
+from sedse._yaml import load_yaml, name_problem
 from sedse.workload._encoding import WeightEncoding
 from sedse.workload._layer import Layer, Workload
 
@@ -26,16 +26,38 @@ _INT_FIELDS = {f.name for f in fields(Layer)} - {"name", "kind", "weight_is_acti
 _ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
 
 
+def encoding_from_node(node, weights: int | None = None) -> WeightEncoding:
+    """The `WeightEncoding` a YAML mapping describes (its keys are the field names);
+    with `weights`, its `dense_weights` must equal that layer's weight count."""
+    node.check_keys(_ENC_FIELDS - {"weight_density_frac"}, {"weight_density_frac"})
+    try:
+        enc = WeightEncoding(**{k: v.value for k, v in node.items()})
+    except (TypeError, ValueError) as exc:
+        raise node.error(str(exc)) from None
+    if weights is not None and enc.dense_weights != weights:
+        raise node.get("dense_weights").error(
+            f"{enc.dense_weights:,} weights, but the layer has {weights:,}")
+    return enc
+
+
 def load_workload(path: str | Path) -> Workload:
     """Return the workload described by the YAML layer list at `path`."""
     root = load_yaml(path)
     root.check_keys({"layers"}, {"name"})
-    name = root.get("name").as_str() if root.has("name") else Path(path).stem
+    if root.has("name"):
+        name = root.get("name").as_name()
+    else:
+        name = Path(path).stem
+        if name_problem(name):
+            raise root.error(f"the file name {name!r} is not a plain name; give the workload "
+                             "a `name:` (letters, digits and . _ - + =)")
     layers = []
     for node in root.get("layers").list():
         node.check_keys({"name"}, _INT_FIELDS | _FRAC_FIELDS
                         | {"kind", "weight_is_activation", "weight_encoding"})
         kw: dict = {"name": node.get("name").as_str()}
+        if len(kw["name"]) > 200:
+            raise node.get("name").error("expected a layer name of at most 200 characters")
         for key, sub in node.items():
             if key in _INT_FIELDS:
                 kw[key] = sub.as_int(min_value=0 if key.startswith("pad") else 1)
@@ -45,22 +67,18 @@ def load_workload(path: str | Path) -> Workload:
                     raise sub.error(f"expected one of conv, fc, matmul, found {kind!r}")
                 kw[key] = kind
             elif key in _FRAC_FIELDS:
-                v = sub.as_float(min_value=0.0)
-                if v > 1.0:
-                    raise sub.error(f"expected a fraction in [0, 1], found {v}")
-                kw[key] = v
+                kw[key] = sub.as_frac()
             elif key == "weight_is_activation":
                 kw[key] = sub.as_bool()
             elif key == "weight_encoding":
-                sub.check_keys(_ENC_FIELDS - {"weight_density_frac"}, {"weight_density_frac"})
-                try:
-                    kw[key] = WeightEncoding(**sub.value)
-                except (TypeError, ValueError) as exc:
-                    raise sub.error(str(exc)) from None
+                kw[key] = encoding_from_node(sub)
         try:
-            layers.append(Layer(**kw))
+            layer = Layer(**kw)
         except ValueError as exc:
             raise node.error(str(exc)) from None
+        if layer.weight_encoding is not None:
+            encoding_from_node(node.get("weight_encoding"), layer.operand_elements("W"))
+        layers.append(layer)
     if not layers:
         raise root.get("layers").error("expected at least one layer")
     try:

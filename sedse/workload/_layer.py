@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from sedse.errors import InvalidValue
 from sedse.workload._encoding import WeightEncoding
 
 DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
@@ -31,6 +32,14 @@ RELEVANT: dict[str, frozenset[str]] = {
     "I": frozenset({"N", "G", "C", "P", "Q", "R", "S"}),
     "O": frozenset({"N", "G", "K", "P", "Q"}),
 }
+
+
+#: Largest `Layer.work` accepted. Every action count of a mapping is at most the
+#: padded iteration count (<= 4x MACs: spatial padding is capped at 15% per dim and
+#: pinned factors at twice the dim) times the input-window factor, so counts stay
+#: <= 2^50 and counts x bits (<= 64) x instances stay within int64 (2^63); beyond it a
+#: layer is refused in one line instead of wrapping silently.
+MAX_LAYER_WORK = 2**48
 
 
 @dataclass(frozen=True)
@@ -73,28 +82,43 @@ class Layer:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"layer {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+            raise InvalidValue(f"layer {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         for d in (*DIMS, "stride_h", "stride_w", "dilation_h", "dilation_w",
                   "input_bits", "weight_bits", "output_bits"):
             v = getattr(self, d)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"layer {self.name}: {d} must be an integer >= 1, got {v!r}")
+                raise InvalidValue(f"layer {self.name}: {d} must be an integer >= 1, got {v!r}")
         for d in ("input_zero_frac", "output_zero_frac", "input_zero_row_frac",
                   "input_nonzero_bit_frac"):
             v = getattr(self, d)
             if v is None and d == "input_nonzero_bit_frac":
                 continue
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise ValueError(f"layer {self.name}: {d} must be in [0, 1], got {v!r}")
-        if self.macs > 2**62 or self.operand_elements("I") > 2**62:
-            raise ValueError(f"layer {self.name}: {self.macs:,} MACs is beyond what the "
-                             "64-bit model counts")
+                raise InvalidValue(f"layer {self.name}: {d} must be in [0, 1], got {v!r}")
+        for d in ("input_bits", "weight_bits", "output_bits"):
+            if getattr(self, d) > 64:
+                raise InvalidValue(f"layer {self.name}: {d} must be <= 64, got {getattr(self, d)}")
+        if self.work > MAX_LAYER_WORK or self.operand_elements("I") > MAX_LAYER_WORK \
+                or self.operand_elements("O") > MAX_LAYER_WORK:
+            raise InvalidValue(
+                f"layer {self.name}: {self.macs:.3g} MACs ({self.work:.3g} with the stride and "
+                f"dilation window factor) is beyond the 2^48 the 64-bit counts allow; use a "
+                "smaller batch")
         for d in ("pad_h", "pad_w"):
             v = getattr(self, d)
             if not isinstance(v, int) or v < 0:
-                raise ValueError(f"layer {self.name}: {d} must be an integer >= 0, got {v!r}")
+                raise InvalidValue(f"layer {self.name}: {d} must be an integer >= 0, got {v!r}")
 
     # ---- sizes ----------------------------------------------------------------------
+    @property
+    def work(self) -> int:
+        """MACs x the input-window factor ((stride + dilation) / 2 per spatial axis, at
+        least 1): an upper bound on any operand's access count per mapping iteration,
+        up to padding. `MAX_LAYER_WORK` bounds it (see there)."""
+        fh = max(1, (self.stride_h + self.dilation_h) // 2)
+        fw = max(1, (self.stride_w + self.dilation_w) // 2)
+        return self.macs * fh * fw
+
     @property
     def dims(self) -> dict[str, int]:
         return {d: getattr(self, d) for d in DIMS}
@@ -169,7 +193,7 @@ class Workload:
         names = [layer.name for layer in self.layers]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"workload {self.name}: duplicate layer names {sorted(dup)}")
+            raise InvalidValue(f"workload {self.name}: duplicate layer names {sorted(dup)}")
 
     @property
     def macs(self) -> int:
