@@ -99,7 +99,7 @@ def test_run_resume_export_and_reevaluate_exactly(write, tmp_path):
     # export the best-accuracy point, reload, re-evaluate: the same numbers exactly
     best = int(df.sort_values("accuracy_frac").trial.iloc[-1])
     out = tmp_path / "export"
-    info = export_point(study, spec, best, out)
+    info = export_point(study, spec, best, out, run_dir=tmp_path / "run")
     acc = load_accelerator(out / "accelerator.yaml")
     stats = stats_from_compressed(out / "compressed", spec_workload(spec), spec.model)
     wl = stats.apply(spec_workload(spec)).with_precision(acc.input_bits, acc.weight_bits,

@@ -51,9 +51,7 @@ def results_table(study, objectives: list[str] | None = None) -> pd.DataFrame:
     rows = []
     for t in study.get_trials(deepcopy=False):
         ua = t.user_attrs
-        cons = t.system_attrs.get("constraints") or []
-        if not cons:
-            cons = [v for k, v in t.system_attrs.items() if k.startswith("constraints:")]
+        cons = list(t.constraints.values()) or list(ua.get("constraint_values") or [])
         row = {"trial": t.number, "state": t.state.name,
                "feasible": t.state == TrialState.COMPLETE and bool(ua.get("feasible"))
                and all(c <= 0 for c in cons)}
@@ -262,13 +260,13 @@ def plot_importances(imp: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
-def export_point(study, spec: StudySpec, trial_number: int, out: Path,
-                 run_dir: Path | None = None) -> dict:
+def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
+                 run_dir: Path) -> dict:
     """Write the trial's accelerator YAML, compression config and compressed weights to
     `out`; return the trial's stored values. SpecError if the trial cannot be exported.
-    The compressed weights are copied only from the run's own cache (`run_dir`, default
-    ``runs/<study>``), at the entry of the trial's compression parameters: nothing a
-    stored attribute names outside it is read."""
+    The compressed weights are copied only from the run's own cache (`run_dir`, the
+    folder `sedse run` used), at the entry of the trial's compression parameters: no
+    path stored in the study is followed."""
     from optuna.trial import TrialState
 
     from sedse._yaml import load_yaml
@@ -307,8 +305,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path,
         except (TypeError, ValueError) as exc:
             raise SpecError("--trial", f"trial {trial_number}'s compression parameters are "
                             f"invalid ({exc})") from None
-        src = compressed_cache_dir(Path(run_dir) if run_dir else Path("runs") / spec.name,
-                                   spec, cfg)
+        src = compressed_cache_dir(Path(run_dir), spec, cfg)
         if not (src / "layers.json").is_file():
             raise SpecError(str(src), "the trial's compressed weights are gone (was the run "
                             "folder's cache deleted?)")

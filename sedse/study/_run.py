@@ -3,11 +3,20 @@
 * Storage: a SQLite file ``runs/<study>/study.db`` by default, or any Optuna database
   URL (PostgreSQL for many workers). The study is created or loaded by name, so
   rerunning the same command resumes it, and any number of workers can share it.
-* Objectives follow the spec's directions; a design that is invalid or does not fit
-  is recorded through Optuna's constraint mechanism (``trial.set_constraint``) with the
-  reason in the ``infeasible_reason`` user attribute, and gets the worst values (0
-  accuracy, infinite costs), so samplers rank it last. Constraints from the spec
-  (latency, area ...) are constraint values too (value - limit > 0 means violated).
+* Objectives follow the spec's directions and are named on the study (Optuna's metric
+  names, which optuna-dashboard shows). A design that is invalid or does not fit is
+  recorded through Optuna's constraint mechanism (the sampler's ``constraints_func``
+  stores the trial's ``constraints`` list: ``design_fits`` first, then the spec's
+  constraints, names in the study attribute ``constraint_names``) with the reason in the
+  ``infeasible_reason`` user attribute, and gets the worst values (0 accuracy, infinite
+  costs), so samplers rank it last. Constraints from the spec (latency, area ...) are
+  constraint values too (value - limit > 0 means violated).
+* Every trial samples from its own seed, a hash of the study seed and the trial number
+  (stored as ``sampler_seed``): resumes and extra workers never replay another
+  process's sequence, and a fresh storage with the same seed reproduces the study. A
+  sampled design equal to a completed (or an earlier running) trial's is not evaluated
+  again: the trial is pruned with ``duplicate_of`` set and does not count towards
+  ``n_trials`` (50 duplicates in a row stop the run: the space is exhausted).
 * A trial that raises anything else is recorded as failed with its message (user
   attribute ``error``) and the study goes on; `n_trials` counts completed trials (ten
   failures in a row stop the run with the last error).
@@ -17,6 +26,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -31,6 +41,7 @@ from sedse.study._spec import OBJECTIVE_UNITS, StudySpec
 
 log = logging.getLogger(__name__)
 MAX_FAILED_IN_A_ROW = 10
+MAX_DUPLICATES_IN_A_ROW = 50
 HEARTBEAT_S = 10.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -41,15 +52,67 @@ def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
     return f"sqlite:///{(d / 'study.db').resolve()}"
 
 
-def make_sampler(spec: StudySpec):
+def trial_seed(study_seed: int, trial_number: int) -> int:
+    """The sampler seed of one trial: a hash of the study seed and the trial number, so
+    every trial (in any process, after any resume) draws from its own stream and the
+    whole study replays from its storage (the seed is also stored on the trial)."""
+    h = hashlib.sha256(f"sedse-sampler:{study_seed}:{trial_number}".encode()).digest()
+    return int.from_bytes(h[:4], "little")
+
+
+def _base_sampler(spec: StudySpec, seed: int):
     import optuna
 
     if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed,
-                                             population_size=spec.population_size)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=spec.population_size)
     if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True)
-    return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def store_constraints(trial, values: list[float]) -> None:
+    """Store the trial's constraint values as the ``constraints`` system attribute (a
+    list): the form optuna-dashboard shows and Optuna 5's constrained samplers read
+    (`FrozenTrial.constraints`, keys "0", "1", ...). Names: the study attribute
+    ``constraint_names``."""
+    trial.storage.set_trial_system_attr(trial._trial_id, "constraints", list(values))
+
+
+def make_sampler(spec: StudySpec):
+    """The study's sampler (NSGA-II, TPE or random), re-seeded per trial (`trial_seed`)."""
+    import optuna
+
+    class PerTrialSeedSampler(optuna.samplers.BaseSampler):
+        def __init__(self) -> None:
+            self._number = -1
+            self._inner = _base_sampler(spec, trial_seed(spec.seed, 0))
+
+        def _for(self, trial):
+            if trial.number != self._number:
+                self._number = trial.number
+                self._inner = _base_sampler(spec, trial_seed(spec.seed, trial.number))
+            return self._inner
+
+        def before_trial(self, study, trial):
+            self._for(trial).before_trial(study, trial)
+
+        def infer_relative_search_space(self, study, trial):
+            return self._for(trial).infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self._for(trial).sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self._for(trial).sample_independent(study, trial, param_name,
+                                                       param_distribution)
+
+        def after_trial(self, study, trial, state, values):
+            self._for(trial).after_trial(study, trial, state, values)
+
+        def reseed_rng(self) -> None:   # seeds come from trial numbers, not the process
+            pass
+
+    return PerTrialSeedSampler()
 
 
 def storage_of(url: str, heartbeat_s: float = HEARTBEAT_S):
@@ -84,6 +147,13 @@ def open_study(spec: StudySpec, storage: str, *, create: bool = True,
         study = optuna.create_study(study_name=spec.name, storage=stor,
                                     directions=spec.directions, sampler=make_sampler(spec),
                                     load_if_exists=True)
+        if study.metric_names is None:   # names optuna-dashboard shows for the objectives
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(list(spec.objectives))
+        if "constraint_names" not in study.user_attrs:
+            study.set_user_attr("constraint_names",
+                                ["design_fits", *(k for k, _ in spec.constraints)])
     else:
         study = optuna.load_study(study_name=spec.name, storage=stor,
                                   sampler=make_sampler(spec))
@@ -117,17 +187,43 @@ def _has_slot(study, trial, target: int) -> bool:
         time.sleep(0.5)
 
 
+def _duplicate_of(study, trial, params: dict) -> int | None:
+    """The number of a completed trial (or of an earlier running one) with exactly these
+    parameters, or None: such a design is not evaluated twice."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if t.number == trial.number or (t.state == TrialState.RUNNING and t.number > trial.number):
+            continue
+        if t.params == params and not t.user_attrs.get("duplicate_of"):
+            return t.number
+    return None
+
+
 def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None):
     """The Optuna objective: claim a slot, suggest, evaluate, record attributes and
     constraints. A trial beyond `target` is pruned as surplus and stops the worker."""
     import optuna
+
+    state = {"duplicates_in_a_row": 0}
 
     def objective(trial):
         if target is not None and not _has_slot(trial.study, trial, target):
             trial.set_user_attr("surplus", True)
             trial.study.stop()
             raise optuna.TrialPruned("surplus: the study already has its trials")
+        trial.set_user_attr("sampler_seed", trial_seed(spec.seed, trial.number))
         params = {p.name: p.suggest(trial) for p in spec.params}
+        dup = _duplicate_of(trial.study, trial, params)
+        if dup is not None:
+            trial.set_user_attr("duplicate_of", dup)
+            state["duplicates_in_a_row"] += 1
+            if state["duplicates_in_a_row"] >= MAX_DUPLICATES_IN_A_ROW:
+                log.warning("%d sampled designs in a row were already evaluated: the search "
+                            "space looks exhausted; stopping", MAX_DUPLICATES_IN_A_ROW)
+                trial.study.stop()
+            raise optuna.TrialPruned(f"duplicate of trial {dup} (not evaluated again)")
+        state["duplicates_in_a_row"] = 0
         try:
             res = evaluator.evaluate(params)
         except Exception as exc:
@@ -141,11 +237,12 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
         trial.set_user_attr("feasible", res.feasible)
         if not res.feasible:
             trial.set_user_attr("infeasible_reason", res.reason[:2000])
-        violation = 0.0 if res.feasible else 1.0
-        trial.set_constraint("design_fits", violation)
+        cons = [0.0 if res.feasible else 1.0]
         for key, limit in spec.constraints:
             v = res.values.get(key, math.inf)
-            trial.set_constraint(key, (v - limit) / limit if res.feasible else 1.0)
+            cons.append((v - limit) / limit if res.feasible else 1.0)
+        trial.set_user_attr("constraint_values", cons)
+        store_constraints(trial, cons)
         out = []
         for o in spec.objectives:
             unit = OBJECTIVE_UNITS[o]
