@@ -146,45 +146,95 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
                   f"{lc.mapping_source}]")
 
 
+def _mapping_file(path: str | Path, wl, acc) -> dict:
+    """{layer name: Mapping} from a mapping YAML, each checked against its layer."""
+    from sedse._yaml import load_yaml
+    from sedse.mapping import checked_mapping
+
+    root = load_yaml(path)
+    by_name = {layer.name: layer for layer in wl.layers}
+    out = {}
+    for name, node in root.items():
+        if name not in by_name:
+            raise node.error(f"no layer named {name!r} in {wl.name} "
+                             f"(layers: {', '.join(list(by_name)[:6])}, ...)")
+        out[name] = checked_mapping(node, by_name[name], acc)
+    return out
+
+
+def _exported_point(hw_file: Path):
+    """The `sedse export` folder `hw_file` lies in ({trial.json fields}, folder), or None
+    when the accelerator file is not an export's."""
+    from sedse._yaml import load_json
+
+    folder = hw_file.parent
+    if hw_file.name != "accelerator.yaml" or not (folder / "trial.json").is_file():
+        return None
+    info = load_json(folder / "trial.json")
+    info.check_keys({"study", "trial", "model", "batch", "params", "values", "mapping_search",
+                     "files"})
+    if not (folder / "mappings.yaml").is_file():
+        raise SpecError(str(folder / "mappings.yaml"), "not found: this export folder has "
+                        "lost its mappings (export the trial again, or give --research)")
+    return info, folder
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sedse._yaml import load_yaml
+    from sedse.compare import resolve_hw, stats_from_compressed, stats_from_file
     from sedse.cost import SearchSettings, evaluate_workload
     from sedse.hardware import load_accelerator
-    from sedse.mapping import checked_mapping
 
     _writable_file("--json", args.json)
     _writable_file("--csv", args.csv)
-    accs = [load_accelerator(hw) for hw in args.hw]   # every input checked before any work
-    wl0 = _load_workload(args.model, args.batch)
-    reports = []
-    for acc in accs:
-        wl = wl0
-        if args.compressed:
-            from sedse.compare import stats_from_compressed
-
-            stats = stats_from_compressed(args.compressed, wl, args.model)
-            wl = stats.apply(wl)
-            print(f"weights: {stats.weights_source}; activations: {stats.activations_source}")
-        wl = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
-        mappings = {}
+    if args.compressed and args.stats:
+        raise SpecError("--stats", "give either --compressed or --stats, not both")
+    if args.mapping and args.research:
+        raise SpecError("--research", "give either --mapping or --research")
+    files = [resolve_hw(hw) for hw in args.hw]
+    accs = [load_accelerator(f) for f in files]   # every input checked before any work
+    wl = _load_workload(args.model, args.batch)
+    stats = None
+    if args.compressed:
+        stats = stats_from_compressed(args.compressed, wl, args.model)
+    elif args.stats:
+        stats = stats_from_file(args.stats, wl)
+    if stats is not None:
+        print(f"weights: {stats.weights_source}; activations: {stats.activations_source}")
+        wl = stats.apply(wl)
+    settings = SearchSettings(objective=args.objective, budget=args.budget)
+    plans = []
+    for f, acc in zip(files, accs, strict=True):
+        w = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
+        mappings, source = {}, "user mapping"
+        point = None if args.research or args.mapping else _exported_point(Path(f))
         if args.mapping:
-            root = load_yaml(args.mapping)
-            by_name = {layer.name: layer for layer in wl.layers}
-            for name, node in root.items():
-                if name not in by_name:
-                    raise node.error(f"no layer named {name!r} in {wl.name} "
-                                     f"(layers: {', '.join(list(by_name)[:6])}, ...)")
-                mappings[name] = checked_mapping(node, by_name[name], acc)
-        rep = evaluate_workload(wl, acc, mappings, mapping_source=str(args.mapping),
-                                settings=SearchSettings(objective=args.objective,
-                                                        budget=args.budget))
+            mappings, source = _mapping_file(args.mapping, w, acc), str(args.mapping)
+        elif point is not None:
+            info, folder = point
+            for key, given in (("model", args.model), ("batch", args.batch)):
+                if info.get(key).value != given:
+                    raise SpecError(f"--{key}", f"{folder} was exported for {key} "
+                                    f"{info.get(key).value!r}, not {given!r} (give that, or "
+                                    "--research to search mappings for this one)")
+            mappings = _mapping_file(folder / "mappings.yaml", w, acc)
+            source = f"exported with {folder}"
+            print(f"mappings: {folder / 'mappings.yaml'} (the exported trial's; --research "
+                  "searches again)")
+        plans.append((acc, w, mappings, source))
+    reports = []
+    for acc, w, mappings, source in plans:
+        rep = evaluate_workload(w, acc, mappings, mapping_source=source, settings=settings)
         _print_report(rep, acc, args.show_mapping)
         reports.append(rep)
+    if stats is not None and stats.accuracy_frac is not None:
+        print(f"accuracy (as reported by the compressed directory): {stats.accuracy_frac!r}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"reports": [r.to_dict() for r in reports]},
-                                              indent=1))
+        doc = {"reports": [r.to_dict() for r in reports]}
+        if stats is not None and stats.accuracy_frac is not None:
+            doc["accuracy_frac"] = stats.accuracy_frac
+        Path(args.json).write_text(json.dumps(doc, indent=1))
         print(f"\nwrote {args.json}")
     if args.csv:
         frames = [pd.DataFrame(r.rows()).assign(accelerator=r.accelerator, workload=r.workload)
@@ -206,6 +256,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         load_designs,
         plot_breakdown,
         plot_layers,
+        resolve_hw,
         stats_by_decomposition,
         stats_from_compressed,
         stats_from_file,
@@ -252,9 +303,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         stats = stats_by_decomposition(args.model, wl, args.cache_dir)
 
     reference = args.reference or designs[0].name
+    pinned = {}
+    for i, n in enumerate(names):
+        point = _exported_point(Path(resolve_hw(n)))
+        if point is None:
+            continue
+        if not args.native:
+            print(f"note: {n} is an exported point; --matched rescales it to the reference's "
+                  "budget, so its numbers differ from the study's (--native replays it)")
+            continue
+        w = (stats.apply(wl) if stats is not None else wl).with_precision(
+            designs[i].input_bits, designs[i].weight_bits, designs[i].output_bits)
+        pinned[i] = _mapping_file(point[1] / "mappings.yaml", w, designs[i])
     cmp = compare(wl, designs, reference=reference, matched=not args.native, tech=tech,
                   stats=stats, settings=SearchSettings(objective=args.objective,
-                                                       budget=args.budget))
+                                                       budget=args.budget), mappings=pinned)
     table = cmp.table()
     print(f"\n== {wl.name} (batch {args.batch}, {table.macs.iloc[0]:,} MACs): "
           f"{'matched' if cmp.matched else 'native'} designs ==")
@@ -494,15 +557,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise SpecError(str(args.run), f"no study {spec.name!r} in {storage}")
     study = open_study(spec, storage, create=False)
     info = export_point(study, spec, args.trial, out, run_dir=folder)
-    print(f"exported trial {args.trial} of {spec.name} to {args.out}: accelerator.yaml"
-          + (", compression.yaml, compressed/" if spec.method != "none" else "")
-          + ", trial.json")
+    print(f"exported trial {args.trial} of {spec.name} to {args.out}: accelerator.yaml, "
+          "mappings.yaml" + (", compression.yaml, compressed/" if spec.method != "none"
+                             else ", stats.yaml") + ", trial.json")
     print("stored values: " + ", ".join(f"{k} {v:.6g}" for k, v in info["values"].items()))
-    hw = f"{args.out}/accelerator.yaml"
-    comp = f" --compressed {args.out}/compressed" if spec.method != "none" else ""
-    print(f"re-evaluate: sedse eval --model {spec.model} --hw {hw}{comp} --budget "
-          f"{spec.search_budget} --objective {spec.search_objective} --batch {spec.batch}")
+    print("replay (the same numbers): " + replay_command(args.out, spec))
     return 0
+
+
+def replay_command(out: str | Path, spec) -> str:
+    """The `sedse eval` command that re-evaluates an exported point exactly."""
+    weights = f"--compressed {out}/compressed" if spec.method != "none" else \
+        f"--stats {out}/stats.yaml"
+    return (f"sedse eval --model {spec.model} --hw {out}/accelerator.yaml {weights} "
+            f"--batch {spec.batch}")
 
 
 _METHODS = ("smartexchange", "prune", "vector-prune", "lowrank", "pow2", "uniform")
@@ -627,10 +695,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True,
                    help="shipped model name (see `sedse models`) or a workload YAML path")
     e.add_argument("--hw", required=True, action="append",
-                   help="accelerator YAML (repeat to compare several)")
+                   help="accelerator YAML or shipped design name (repeat for several)")
     e.add_argument("--mapping", help="mapping YAML for some or all layers (others: searched)")
     e.add_argument("--compressed", help="a `sedse compress` (or `sedse export`) directory: "
                    "its weight encodings and activation statistics")
+    e.add_argument("--stats", help="per-layer statistics YAML (weight_encoding, activations)")
+    e.add_argument("--research", action="store_true", help="an exported point (--hw "
+                   "EXPORT/accelerator.yaml) replays its stored mappings by default; this "
+                   "searches mappings again")
     e.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp",
                    help="what the mapping search minimises per layer (default edp)")
     e.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET,

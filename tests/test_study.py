@@ -189,3 +189,49 @@ def test_cli_run_pareto_export(write, tmp_path, capsys, monkeypatch):
     assert rc == 2 and "--trial: study 'tiny' has no trial 99" in capsys.readouterr().err
     rc = main(["pareto", "nowhere"])
     assert rc == 2 and "not a run folder" in capsys.readouterr().err
+
+
+@needs_fmnist
+def test_exported_points_replay_bit_for_bit_through_the_printed_command(write, tmp_path,
+                                                                        capsys, monkeypatch):
+    """Export = replay: for 5 trials, `sedse export` then the `sedse eval` command it
+    prints give the stored energy, latency and accuracy exactly (==), with the mappings
+    the trial was evaluated with; --research searches again."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    f = write("s.yaml", STUDY.replace("n_trials: 4", "n_trials: 5"))
+    assert main(["run", str(f), "--no-progress"]) == 0
+    capsys.readouterr()
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/runs/tiny/study.db")
+    done = [t for t in study.trials if t.state.name == "COMPLETE" and t.user_attrs["feasible"]]
+    assert len(done) == 5
+    for t in done:
+        out = f"chosen{t.number}"
+        assert main(["export", "runs/tiny", "--trial", str(t.number), "--out", out]) == 0
+        text = capsys.readouterr().out
+        cmd = next(line.split(": ", 1)[1] for line in text.splitlines()
+                   if line.startswith("replay"))
+        argv = shlex.split(cmd)
+        assert argv[0] == "sedse"
+        assert main([*argv[1:], "--json", f"{out}.json"]) == 0
+        assert "the exported trial's" in capsys.readouterr().out
+        doc = json.loads((tmp_path / f"{out}.json").read_text())
+        tot = doc["reports"][0]["totals"]
+        assert tot["energy_uj"] == t.user_attrs["energy_uj"]
+        assert tot["latency_ms"] == t.user_attrs["latency_ms"]
+        assert doc["accuracy_frac"] == t.user_attrs["accuracy_frac"]
+    # `sedse compare --native` replays the exported design too; --matched rescales it
+    assert main(["compare", "--model", "lenet5", "--hw", f"{out}/accelerator.yaml,eyeriss",
+                 "--compressed", f"{out}/compressed", "--native", "--out", "cmp"]) == 0
+    capsys.readouterr()
+    row = pd.read_csv(tmp_path / "cmp" / "compare.csv").iloc[0]
+    assert row.energy_uj == pytest.approx(done[-1].user_attrs["energy_uj"], rel=1e-12)
+    assert row.latency_ms == pytest.approx(done[-1].user_attrs["latency_ms"], rel=1e-12)
+    # an export is never overwritten; a missing mapping file is one line, not a new search
+    assert main(["export", "runs/tiny", "--trial", str(done[-1].number), "--out", out]) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    (tmp_path / out / "mappings.yaml").unlink()
+    assert main(argv[1:]) == 2
+    assert f"{out}/mappings.yaml: not found" in capsys.readouterr().err
+    assert main([*argv[1:], "--research", "--budget", "200"]) == 0

@@ -121,8 +121,11 @@ def features(acc: Accelerator) -> str:
 def compare(workload: Workload, designs: list[Accelerator], *, reference: str | None = None,
             matched: bool = True, tech: Technology | None = None,
             stats=None, settings: SearchSettings | None = None,
-            cache: SearchCache | None = None) -> Comparison:
-    """Evaluate `workload` (with `stats` applied) on every design."""
+            cache: SearchCache | None = None,
+            mappings: dict[int, dict] | None = None) -> Comparison:
+    """Evaluate `workload` (with `stats` applied) on every design. `mappings`: per
+    design index, {layer name: Mapping} to evaluate instead of searching (an exported
+    point's; only for native designs, since matching rescales a design)."""
     if not designs:
         raise SpecError("--hw", "expected at least one design")
     names = [d.name for d in designs]
@@ -140,9 +143,13 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
     settings = settings or SearchSettings(objective="edp")
     cache = cache if cache is not None else SearchCache()
     reports = []
-    for acc in designs:
+    if matched and mappings:
+        raise SpecError("--matched", "stored mappings replay native designs only")
+    for i, acc in enumerate(designs):
         w = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
-        reports.append(evaluate_workload(w, acc, settings=settings, cache=cache))
+        pinned = (mappings or {}).get(i)
+        reports.append(evaluate_workload(w, acc, pinned, settings=settings, cache=cache,
+                                         mapping_source="exported mappings"))
     return Comparison(workload.name, reference, matched, budget, tuple(designs),
                       tuple(reports),
                       stats.weights_source if stats is not None else "dense weights",

@@ -41,9 +41,20 @@ class LayerStats:
     per_layer: dict[str, dict] = field(default_factory=dict)
     weights_source: str = "dense weights"
     activations_source: str = "default"
+    accuracy_frac: float | None = None   # a compressed directory's reported accuracy
 
     def apply(self, workload: Workload) -> Workload:
         return workload.with_layer_fields(self.per_layer)
+
+    def to_doc(self) -> dict:
+        """The statistics file (`stats_from_file`) that gives these statistics back."""
+        layers = {}
+        for name, d in self.per_layer.items():
+            row = {k: v for k, v in d.items() if k != "weight_encoding"}
+            if "weight_encoding" in d:
+                row["weight_encoding"] = asdict(d["weight_encoding"])
+            layers[name] = row
+        return {"source": self.weights_source, "layers": layers}
 
 
 def default_activations(workload: Workload) -> dict[str, dict]:
@@ -72,7 +83,8 @@ def stats_from_compressed(path: str | Path, workload: Workload, model: str) -> L
         f"compressed weights from {path} ({doc.get('method')}, accuracy "
         f"{doc.get('accuracy', float('nan')):.4f})",
         doc.get("activations_source", "measured") if acts is not None else
-        f"default ({DEFAULT_ZERO_FRAC:.0%} zeros after the first layer)")
+        f"default ({DEFAULT_ZERO_FRAC:.0%} zeros after the first layer)",
+        doc.get("accuracy"))
 
 
 def stats_from_file(path: str | Path, workload: Workload) -> LayerStats:

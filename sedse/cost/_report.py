@@ -89,6 +89,8 @@ class NetworkCost:
             "totals": {
                 "macs": self.macs,
                 "energy_pj": self.energy_pj,
+                "energy_uj": self.energy_pj / 1e6,       # as a study stores it
+                "latency_ms": self.latency_s * 1e3,      # as a study stores it
                 "energy_pj_per_mac": self.energy_pj / self.macs,
                 "cycles": self.cycles,
                 "latency_s": self.latency_s,

@@ -69,6 +69,25 @@ class Mapping:
         return " | ".join(out)
 
 
+    def to_doc(self, acc: Accelerator) -> dict:
+        """The mapping in the YAML notation (`mapping_from_node` reads it back equal):
+        per level with any factor or a keep override, ``temporal`` (loop order as
+        written, outer first), ``spatial`` per axis and ``keep``."""
+        out: dict = {}
+        for lvl, lm in zip(acc.levels, self.levels, strict=True):
+            d: dict = {}
+            if lm.temporal:
+                d["temporal"] = " ".join(f"{dim}{f}" for dim, f in lm.temporal)
+            sp = {a: " ".join(f"{dim}{f}" for dim, f in fs) for a, fs in lm.spatial if fs}
+            if sp:
+                d["spatial"] = sp
+            if lm.keep is not None:
+                d["keep"] = list(lm.keep)
+            if d:
+                out[lvl.name] = d
+        return out
+
+
 @dataclass(frozen=True)
 class Candidates:
     """M candidate mappings of one layer as arrays (the cost model's input).

@@ -272,6 +272,8 @@ class Evaluator:
                  "layer_energy_uj": layers,
                  "utilisation_frac": rep.utilisation,
                  "mapping_summary": [f"{lc.layer.name}: {lc.mapping_text}" for lc in rep.layers],
+                 # the mappings themselves: an export replays them exactly
+                 "mappings": {lc.layer.name: lc.mapping.to_doc(acc) for lc in rep.layers},
                  "weights_source": stats.weights_source}
         if cdir:
             attrs["compression_ratio_x"] = float(doc_acc["ratio_vs_8bit"])

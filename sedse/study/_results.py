@@ -25,6 +25,7 @@ import yaml
 from sedse.errors import SpecError
 from sedse.study._spec import OBJECTIVE_UNITS, OBJECTIVES, StudySpec
 
+MAPPINGS_FILE = "mappings.yaml"
 LABEL = {"accuracy": "top-1 accuracy", "energy": "energy per inference (uJ)",
          "latency": "latency (ms)", "edp": "EDP (uJ x ms)", "area": "area (mm^2)"}
 
@@ -289,10 +290,16 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     stored = {k: t.user_attrs.get(k) for k in ("accuracy_frac", "energy_uj", "latency_ms",
                                                "edp_uj_ms", "area_mm2", "compression_ratio_x")
               if k in t.user_attrs}
+    mappings = t.user_attrs.get("mappings")
+    if not isinstance(mappings, dict) or not mappings:
+        raise SpecError("--trial", f"trial {trial_number} stores no mappings (evaluated by an "
+                        "older sedse); run the study again to export it")
     info = {"study": spec.name, "trial": trial_number, "model": spec.model,
             "batch": spec.batch, "params": t.params, "values": stored,
             "mapping_search": {"objective": spec.search_objective,
-                               "budget": spec.search_budget}}
+                               "budget": spec.search_budget},
+            "files": {"accelerator": "accelerator.yaml", "mappings": MAPPINGS_FILE,
+                      "compressed": "compressed" if spec.method != "none" else None}}
     src = None
     if spec.method != "none":
         from sedse.compress import SmartExchangeConfig
@@ -309,9 +316,20 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
         if not (src / "layers.json").is_file():
             raise SpecError(str(src), "the trial's compressed weights are gone (was the run "
                             "folder's cache deleted?)")
+    stats_doc = None
+    if spec.method == "none":   # the fixed weight statistics every trial was costed with
+        from sedse.study._evaluate import Evaluator
+
+        stats_doc = Evaluator(spec, run_dir)._stats({})[0].to_doc()
+        info["files"]["stats"] = "stats.yaml"
     # every input checked: now write
     out.mkdir(parents=True, exist_ok=True)
+    if stats_doc is not None:
+        (out / "stats.yaml").write_text(yaml.safe_dump(stats_doc, sort_keys=False))
     (out / "accelerator.yaml").write_text(header + yaml.safe_dump(doc, sort_keys=False))
+    (out / MAPPINGS_FILE).write_text(
+        f"# the mappings trial {trial_number} was evaluated with (sedse eval reuses them)\n"
+        + yaml.safe_dump(mappings, sort_keys=False))
     if src is not None:
         (out / "compression.yaml").write_text(yaml.safe_dump(
             {"method": "smartexchange", **fixed, "fidelity": spec.fidelity}, sort_keys=False))
