@@ -15,6 +15,7 @@ from sedse.errors import SedseError, SpecError
 log = logging.getLogger("sedse")
 SEARCH_BUDGET = 5000  # = SearchSettings().budget
 MAX_BATCH = 2**24
+DEFAULT_CACHE_DIR = Path("runs") / "cache"   # = sedse.compress._train.DEFAULT_CACHE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -394,7 +395,9 @@ def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespac
         with _graceful_sigint(stopper):
             study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
                               progress=not args.no_progress, threads=args.threads,
-                              heartbeat_s=args.heartbeat_s, stopper=stopper)
+                              heartbeat_s=args.heartbeat_s, stopper=stopper,
+                              say=None if args.no_progress else _say,
+                              cache_dir=args.cache_dir)
     except KeyboardInterrupt:
         stopper.requested = True
     if stopper.requested:
@@ -629,6 +632,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if args.decomposed_epochs and args.retrain_epochs:
         raise SpecError("--decomposed-epochs", "give either --retrain-epochs or "
                         "--decomposed-epochs")
+    if args.slim_frac and not args.retrain_epochs:
+        raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SpecError("--out", f"{out} exists and is not an empty folder (give a new one)")
+    _writable_dir("--out", out)
     comp = _compressor(args)
     data = load_dataset(args.dataset, args.data_root)
     entry = sedse_models.MODELS[args.model]
@@ -636,15 +645,19 @@ def cmd_compress(args: argparse.Namespace) -> int:
         raise SpecError("--model", f"{args.model} expects {entry.input_chw} inputs but "
                         f"{args.dataset} has {data.input_chw}")
     torch.set_num_threads(args.threads)
+    say = None if args.quiet else _say
+    if say:
+        say(f"float baseline {args.model} on {args.dataset} ({args.epochs} epochs, cached "
+            f"under {args.cache_dir}) ...")
     model = train_float(args.model, entry.build, data, TrainConfig(epochs=args.epochs),
-                        cache_dir=Path(args.cache_dir))
+                        cache_dir=Path(args.cache_dir), progress=say)
     float_acc = accuracy(model, data)
+    if say:
+        say(f"compressing {sum(1 for _ in model.modules())} modules with {args.method} ...")
     compressed = compress_model(model, comp)
     project(model, compressed)
     proj_acc = accuracy(model, data)
     acc = proj_acc
-    if args.slim_frac and not args.retrain_epochs:
-        raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
     if args.retrain_epochs:
         compressed = retrain(model, data, comp, args.retrain_epochs, slim_frac=args.slim_frac)
         acc = accuracy(model, data)
@@ -653,14 +666,16 @@ def cmd_compress(args: argparse.Namespace) -> int:
                                       index=args.index)
         acc = accuracy(model, data)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "debug", "out")}
-    out = Path(args.out)
+    test_acc = accuracy(model, data, split="test")
     save_compressed(out, {"model": args.model, "dataset": args.dataset,
+                          "data": {"fingerprint": data.fingerprint,
+                                   "validation": "10% of the training files, seed 0"},
                           "method": args.method, "params": params,
                           "float_accuracy": float_acc, "projected_accuracy": proj_acc,
-                          "accuracy": acc,
+                          "accuracy": acc, "test_accuracy": test_acc,
                           "activations": activation_stats(model, data),
-                          "activations_source": f"measured on {args.dataset} test images, "
-                                                "8-bit"}, compressed)
+                          "activations_source": f"measured on {args.dataset} validation "
+                                                "images, 8-bit"}, compressed, model)
     header = ["layer", "method", "weights", "ratio_vs_8bit", "rel_error", "zero_rows_%", "note"]
     rows = [[c.name, c.method, f"{c.encoding.dense_weights:,}",
              f"{c.encoding.compression_ratio(8):.2f}", f"{c.rel_error:.3f}",
@@ -673,8 +688,34 @@ def cmd_compress(args: argparse.Namespace) -> int:
                if args.retrain_epochs else
                f", after {args.decomposed_epochs} epochs of decomposed-form training "
                f"{acc:.4f}" if args.decomposed_epochs else "")
-    print(f"accuracy: float {float_acc:.4f}, after projection {proj_acc:.4f}{trained}")
-    print(f"wrote {out / 'layers.json'} and {out / 'weights.npz'}")
+    print(f"validation accuracy: float {float_acc:.4f}, after projection {proj_acc:.4f}"
+          f"{trained}; test accuracy {test_acc:.4f}")
+    print(f"wrote {out / 'layers.json'}, {out / 'weights.npz'} and {out / 'model.pt'}")
+    return 0
+
+
+def _say(line: str) -> None:
+    """Progress of long work, one line on stderr (stdout keeps the results)."""
+    print(f"sedse: {line}", file=sys.stderr, flush=True)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Show or clear the project cache (float baselines, decompositions)."""
+    import shutil
+
+    root = Path(args.cache_dir)
+    entries = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    total = sum(p.stat().st_size for p in entries)
+    if args.action == "info":
+        print(f"cache {root}: {len(entries)} entries, {total / 2**20:.1f} MiB")
+        for p in entries:
+            print(f"  {p.relative_to(root)}  {p.stat().st_size / 2**20:.2f} MiB")
+        print("(each study's compressed models live in its run folder, runs/<study>/cache/, "
+              "and are kept: exports copy from there)")
+        return 0
+    if root.is_dir():
+        shutil.rmtree(root)
+    print(f"removed {root} ({len(entries)} entries, {total / 2**20:.1f} MiB)")
     return 0
 
 
@@ -747,8 +788,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prune this fraction of conv channels by BN scale in the first "
                         "retraining epoch (network slimming)")
     c.add_argument("--threads", type=_int(1, 256), default=2)
-    c.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"),
-                   help="where trained float baselines are cached")
+    c.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
+                   help=f"where trained float baselines are cached (default {DEFAULT_CACHE_DIR}"
+                        ", per project)")
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--out", required=True, help="output directory")
     c.set_defaults(func=cmd_compress)
     k = sub.add_parser("compare", help="one model on several designs: energy, latency, "
@@ -774,7 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--batch", type=_int(1, MAX_BATCH), default=1)
     k.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp")
     k.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET)
-    k.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
+    k.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
+                   help=f"where decompositions are cached (default {DEFAULT_CACHE_DIR})")
     k.add_argument("--out", help="output folder (default runs/compare/<model>)")
     k.set_defaults(func=cmd_compare)
     r = sub.add_parser("run", help="run (or resume) a co-design study with Optuna")
@@ -787,6 +831,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=_int(1, 256), default=2,
                    help="torch threads (default 2)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--cache-dir", help="project cache of float baselines (default "
+                    "RUNS_DIR/cache)")
     r.add_argument("--pareto", action="store_true", help="also write the results and "
                    "figures (as `sedse pareto`) at the end")
     r.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0,
@@ -807,6 +853,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--threads", type=_int(1, 256), default=1,
                    help="torch threads (default 1)")
     w.add_argument("--no-progress", action="store_true")
+    w.add_argument("--cache-dir", help="project cache of float baselines (default "
+                    "RUNS_DIR/cache)")
     w.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0)
     w.set_defaults(func=cmd_worker)
     pa = sub.add_parser("pareto", help="results table, Pareto figures, importances of a run")
@@ -820,6 +868,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True)
     ex.add_argument("--storage", help="Optuna storage URL (default: the run's)")
     ex.set_defaults(func=cmd_export)
+    ca = sub.add_parser("cache", help="show or clear the project cache (trained float "
+                        "baselines, decompositions)")
+    ca.add_argument("action", choices=["info", "clear"])
+    ca.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
+                    help=f"the cache folder (default {DEFAULT_CACHE_DIR})")
+    ca.set_defaults(func=cmd_cache)
     m = sub.add_parser("models", help="list the shipped models")
     m.set_defaults(func=cmd_models)
     return p

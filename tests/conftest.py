@@ -18,3 +18,10 @@ def write(tmp_path):
         return p
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def float_cache(tmp_path_factory):
+    """One project cache for the whole test session: float baselines are trained once
+    (per thread count) instead of once per test."""
+    return tmp_path_factory.mktemp("sedse-cache")

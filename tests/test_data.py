@@ -23,7 +23,9 @@ HAVE_FMNIST = (FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").is_file()
                     reason="apt-get install dataset-fashion-mnist to run")
 def test_fashion_mnist_from_debian_package():
     d = load_dataset("fashion-mnist")
-    assert d.train_x.shape == (60000, 1, 28, 28) and d.test_x.shape == (10000, 1, 28, 28)
+    # 10% of the training files held out (seeded) as the validation split
+    assert d.train_x.shape == (54000, 1, 28, 28) and d.test_x.shape == (10000, 1, 28, 28)
+    assert d.val_x.shape == (6000, 1, 28, 28) and len(d.fingerprint) == 32
     assert d.train_x.dtype == np.float32 and set(np.unique(d.train_y)) == set(range(10))
     assert np.bincount(d.test_y).tolist() == [1000] * 10
     assert abs(float(d.train_x.mean())) < 1e-3 and abs(float(d.train_x.std()) - 1) < 1e-2
@@ -31,7 +33,8 @@ def test_fashion_mnist_from_debian_package():
 
 def test_digits():
     d = load_dataset("digits")
-    assert d.train_x.shape == (1347, 1, 8, 8) and d.test_x.shape == (450, 1, 8, 8)
+    assert d.train_x.shape == (1212, 1, 8, 8) and d.test_x.shape == (450, 1, 8, 8)
+    assert d.val_x.shape == (135, 1, 8, 8)
     assert d.num_classes == 10
 
 
@@ -48,7 +51,7 @@ def test_idx_reader_and_corrupted_files(tmp_path):
                    rng.integers(0, 255, (n, 28, 28)))
         _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", 2049, np.arange(n) % 10)
     d = load_dataset("fashion-mnist", tmp_path)
-    assert d.train_x.shape == (20, 1, 28, 28) and d.test_y.tolist() == list(range(10))
+    assert d.train_x.shape == (18, 1, 28, 28) and d.test_y.tolist() == list(range(10))
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     with gzip.open(bad, "wb") as f:
         f.write(b"\x00\x00\x08\x01garbage")
@@ -73,7 +76,7 @@ def test_cifar10_python_folder(tmp_path):
             pickle.dump({b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8),
                          b"labels": [0, 1, 2, 3]}, f)
     d = load_dataset("cifar10", tmp_path)
-    assert d.train_x.shape == (20, 3, 32, 32) and d.test_x.shape == (4, 3, 32, 32)
+    assert d.train_x.shape == (18, 3, 32, 32) and d.test_x.shape == (4, 3, 32, 32)
 
 
 def test_image_folder(tmp_path):

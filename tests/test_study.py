@@ -83,13 +83,15 @@ def test_cli_run_on_a_bad_study_is_one_line(write, capsys):
 
 
 @needs_fmnist
-def test_run_resume_export_and_reevaluate_exactly(write, tmp_path):
+def test_run_resume_export_and_reevaluate_exactly(write, tmp_path, float_cache):
     spec = _study(write)
     storage = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    study = run_study(spec, storage, n_trials=3, run_dir=tmp_path / "run", progress=False)
+    study = run_study(spec, storage, n_trials=3, run_dir=tmp_path / "run", progress=False,
+                      cache_dir=float_cache)
     first = [(t.params, t.values) for t in study.trials]
     assert len(first) == 3
-    study = run_study(spec, storage, n_trials=5, run_dir=tmp_path / "run", progress=False)
+    study = run_study(spec, storage, n_trials=5, run_dir=tmp_path / "run", progress=False,
+                      cache_dir=float_cache)
     df = results_table(study, ["accuracy", "energy"])
     assert (df.state == "COMPLETE").sum() == 5
     assert [(t.params, t.values) for t in study.trials[:3]] == first   # resumed, kept
@@ -118,12 +120,13 @@ def spec_workload(spec):
 
 
 @needs_fmnist
-def test_design_that_does_not_fit_is_an_infeasible_trial(write, tmp_path):
+def test_design_that_does_not_fit_is_an_infeasible_trial(write, tmp_path, float_cache):
     # a 2-byte rebuilt-weight buffer cannot hold one 3-weight kernel row (S is pinned)
     text = STUDY.replace("{choices: [32, 64]}", "{choices: [2]}")
     spec = _study(write, text)
     study = run_study(spec, f"sqlite:///{tmp_path / 'db.sqlite'}", n_trials=1,
-                      run_dir=tmp_path / "run", progress=False)
+                      run_dir=tmp_path / "run", progress=False,
+                      cache_dir=float_cache)
     t = study.trials[0]
     assert t.state == optuna.trial.TrialState.COMPLETE
     assert t.user_attrs["feasible"] is False
@@ -146,9 +149,10 @@ class _Flaky(Evaluator):
 
 
 @needs_fmnist
-def test_a_raising_trial_is_recorded_failed_and_the_study_goes_on(write, tmp_path):
+def test_a_raising_trial_is_recorded_failed_and_the_study_goes_on(write, tmp_path,
+                                                                  float_cache):
     spec = _study(write)
-    ev = _Flaky(spec, tmp_path / "run")
+    ev = _Flaky(spec, tmp_path / "run", cache_dir=float_cache)
     study = run_study(spec, f"sqlite:///{tmp_path / 'db.sqlite'}", n_trials=3,
                       run_dir=tmp_path / "run", progress=False, evaluator=ev)
     states = [t.state for t in study.trials]
@@ -158,12 +162,13 @@ def test_a_raising_trial_is_recorded_failed_and_the_study_goes_on(write, tmp_pat
 
 
 @needs_fmnist
-def test_same_seed_same_trials(write, tmp_path):
+def test_same_seed_same_trials(write, tmp_path, float_cache):
     spec = _study(write)
     runs = []
     for i in range(2):
         s = run_study(spec, f"sqlite:///{tmp_path / f'db{i}.sqlite'}", n_trials=4,
-                      run_dir=tmp_path / "run", progress=False)
+                      run_dir=tmp_path / "run", progress=False,
+                      cache_dir=float_cache)
         df = results_table(s, ["accuracy", "energy"])
         runs.append((df.filter(like="param_").to_dict("records"),
                      df[["accuracy_frac", "energy_uj"]].to_dict("records"),
@@ -172,10 +177,11 @@ def test_same_seed_same_trials(write, tmp_path):
 
 
 @needs_fmnist
-def test_cli_run_pareto_export(write, tmp_path, capsys, monkeypatch):
+def test_cli_run_pareto_export(write, tmp_path, float_cache, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     f = write("tiny.yaml", STUDY)
-    assert main(["run", str(f), "--n-trials", "3", "--no-progress", "--threads", "1"]) == 0
+    assert main(["run", str(f), "--n-trials", "3", "--no-progress", "--threads", "1",
+                 "--cache-dir", str(float_cache)]) == 0
     assert main(["pareto", "runs/tiny"]) == 0
     out = capsys.readouterr().out
     assert "Pareto front (" in out and "baselines (dense weights" in out and "eyeriss" in out
@@ -192,8 +198,8 @@ def test_cli_run_pareto_export(write, tmp_path, capsys, monkeypatch):
 
 
 @needs_fmnist
-def test_exported_points_replay_bit_for_bit_through_the_printed_command(write, tmp_path,
-                                                                        capsys, monkeypatch):
+def test_exported_points_replay_bit_for_bit_through_the_printed_command(
+        write, tmp_path, float_cache, capsys, monkeypatch):
     """Export = replay: for 5 trials, `sedse export` then the `sedse eval` command it
     prints give the stored energy, latency and accuracy exactly (==), with the mappings
     the trial was evaluated with; --research searches again."""
@@ -201,7 +207,8 @@ def test_exported_points_replay_bit_for_bit_through_the_printed_command(write, t
 
     monkeypatch.chdir(tmp_path)
     f = write("s.yaml", STUDY.replace("n_trials: 4", "n_trials: 5"))
-    assert main(["run", str(f), "--no-progress"]) == 0
+    assert main(["run", str(f), "--no-progress", "--threads", "1",
+                 "--cache-dir", str(float_cache)]) == 0
     capsys.readouterr()
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/runs/tiny/study.db")
     done = [t for t in study.trials if t.state.name == "COMPLETE" and t.user_attrs["feasible"]]

@@ -35,7 +35,7 @@ def test_float_baseline_is_trained_once_and_cached(digits, tmp_path):
     torch.set_num_threads(1)
     cfg = TrainConfig(epochs=8, lr=0.05)
     a = train_float("mlp", _mlp, digits, cfg, cache_dir=tmp_path)
-    files = list(tmp_path.glob("mlp-digits-*.pt"))
+    files = list(tmp_path.glob("float/mlp-*.pt"))
     assert len(files) == 1
     acc = accuracy(a, digits)
     assert acc > 0.9                                   # a real model on real data

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,10 +112,15 @@ def stats_from_file(path: str | Path, workload: Workload) -> LayerStats:
 def stats_by_decomposition(model: str, workload: Workload, cache_dir: str | Path,
                            config=None) -> LayerStats:
     """Decompose the model's weights as they are (default init, seed 0); cached."""
+    import torch
+
     from sedse.compress import SmartExchange, SmartExchangeConfig, compress_model
+    from sedse.compress._train import CACHE_VERSION
 
     config = config or SmartExchangeConfig()
-    key = hashlib.sha256(repr((model, config, 1)).encode()).hexdigest()[:16]
+    # default initialisation depends on torch's version; the entry's meaning on ours
+    key = hashlib.sha256(repr((model, config, CACHE_VERSION, torch.__version__))
+                         .encode()).hexdigest()[:16]
     cache = Path(cache_dir) / "stats" / f"{model}-{key}.json"
     source = (f"SmartExchange decomposition of {model}'s default-initialised weights "
               f"(seed 0, theta {config.theta:g})")
@@ -129,8 +133,6 @@ def stats_by_decomposition(model: str, workload: Workload, cache_dir: str | Path
                               "layer)")
         except (ValueError, TypeError, json.JSONDecodeError):
             log.warning("ignoring unreadable statistics cache %s", cache)
-    import torch
-
     import sedse_models
 
     torch.manual_seed(0)
@@ -138,10 +140,13 @@ def stats_by_decomposition(model: str, workload: Workload, cache_dir: str | Path
     compressed = compress_model(net, SmartExchange(config))
     encodings = {c.name: c.encoding for c in compressed.layers}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    # atomic: concurrent workers never see a half-written file
+    # atomic, first writer wins: concurrent workers never see a half-written file and an
+    # entry is never replaced
+    from sedse.compress._train import publish
+
     with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False,
                                      suffix=".tmp") as tmp:
         json.dump({k: asdict(v) for k, v in encodings.items()}, tmp)
-    os.replace(tmp.name, cache)
+    publish(Path(tmp.name), cache)
     return LayerStats(_merge(workload, encodings, None), source,
                       f"default ({DEFAULT_ZERO_FRAC:.0%} zeros after the first layer)")

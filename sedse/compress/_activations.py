@@ -39,8 +39,10 @@ def _quantise(t: np.ndarray, bits: int) -> np.ndarray:
 
 
 def activation_stats(model, data, *, bits: int = 8, samples: int = 512,
-                     batch: int = 256, device: str = "cpu") -> dict[str, dict[str, float]]:
-    """Return {layer name: {ACTIVATION_FIELDS: value}} measured on `samples` test images."""
+                     batch: int = 256, device: str = "cpu",
+                     split: str = "val") -> dict[str, dict[str, float]]:
+    """Return {layer name: {ACTIVATION_FIELDS: value}} measured on the first `samples`
+    images of `split` (the validation split by default)."""
     import torch
 
     acc: dict[str, list[float]] = {}
@@ -65,8 +67,9 @@ def activation_stats(model, data, *, bits: int = 8, samples: int = 512,
     model.eval()
     try:
         with torch.no_grad():
-            for s in range(0, min(samples, len(data.test_x)), batch):
-                model(torch.from_numpy(data.test_x[s:min(s + batch, samples)]).to(device))
+            xs, _ = data.split(split)
+            for s in range(0, min(samples, len(xs)), batch):
+                model(torch.from_numpy(xs[s:min(s + batch, samples)]).to(device))
     finally:
         for h in hooks:
             h.remove()

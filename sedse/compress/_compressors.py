@@ -22,7 +22,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sedse.compress._smartexchange import SmartExchangeConfig, decomposable, decompose
+from sedse.compress._smartexchange import (
+    SmartExchangeConfig,
+    decomposable,
+    decompose,
+    uniform_quantise,
+)
 from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
 from sedse.errors import SpecError
 from sedse.workload import WeightEncoding
@@ -54,8 +59,12 @@ def _rel_error(w: np.ndarray, r: np.ndarray) -> float:
 
 
 def _dense(name: str, w: np.ndarray, note: str) -> CompressedLayer:
-    return CompressedLayer(name, tuple(w.shape), "dense",
-                           WeightEncoding.dense(w.size, DENSE_BITS), 0.0, w.copy(), note)
+    """A layer kept dense: quantised to DENSE_BITS (one 32-bit scale), as counted."""
+    r = _uniform(w, DENSE_BITS).astype(w.dtype)
+    enc = replace(WeightEncoding.dense(w.size, DENSE_BITS),
+                  total_bits=w.size * DENSE_BITS + SCALE_BITS)
+    return CompressedLayer(name, tuple(w.shape), "dense", enc, _rel_error(w, r), r,
+                           note + f" (at {DENSE_BITS} bits)" if note else note)
 
 
 def _check(name: str, ok: bool, expected: str, value) -> None:
@@ -184,12 +193,7 @@ class Pow2Quant(Compressor):
 
 def _uniform(w: np.ndarray, bits: int) -> np.ndarray:
     """Symmetric uniform quantisation to `bits` with one scale (max |w|)."""
-    top = float(np.abs(w).max())
-    if top == 0:
-        return np.zeros_like(w, dtype=np.float64)
-    levels = 2 ** (bits - 1) - 1
-    step = top / levels
-    return np.round(w / step) * step
+    return uniform_quantise(w, bits)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@
   resized to ``image_size``.
 
 Images are float32 (N, C, H, W) scaled to [0, 1] then standardised with the training
-set's per-channel mean and standard deviation; labels are int64.
+set's per-channel mean and standard deviation; labels are int64. A validation split
+(10% of the training files, seeded) is held out of the training set (`Dataset`).
 """
 
 from __future__ import annotations
@@ -28,18 +29,67 @@ DATASETS = ("fashion-mnist", "digits", "cifar10", "imagefolder")
 FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
 
+VAL_FRAC = 0.1      # held out of the training split (seeded) for tuning and reporting
+VAL_SEED = 0
+
+
 @dataclass(frozen=True)
 class Dataset:
+    """Train / validation / test arrays. The validation split is held out of the
+    training files (a seeded permutation); studies and `sedse compress` tune and report
+    on it, the test split is reported beside it for final points. `fingerprint` is a
+    content hash of the arrays as read (before standardisation) and of the split, so a
+    cache keyed by it never returns a model trained on other data."""
+
     name: str
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
     num_classes: int
+    val_x: np.ndarray | None = None
+    val_y: np.ndarray | None = None
+    fingerprint: str = ""
 
     @property
     def input_chw(self) -> tuple[int, int, int]:
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of "train", "val" or "test" ("val" falls back to nothing: SpecError)."""
+        if name == "train":
+            return self.train_x, self.train_y
+        if name == "test":
+            return self.test_x, self.test_y
+        if name == "val":
+            if self.val_x is None or self.val_y is None or not len(self.val_x):
+                raise SpecError(f"dataset {self.name}", "has no validation split")
+            return self.val_x, self.val_y
+        raise SpecError("split", f"expected train, val or test, found {name!r}")
+
+
+def _finish(name: str, tx: np.ndarray, ty: np.ndarray, vx: np.ndarray, vy: np.ndarray,
+            classes: int, val_frac: float = VAL_FRAC, seed: int = VAL_SEED) -> Dataset:
+    """Hold out the validation split, standardise with the remaining training images'
+    statistics and fingerprint the content."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for a in (tx, ty, vx, vy):
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).data)
+    h.update(f"val {val_frac!r} seed {seed}".encode())
+    order = np.random.default_rng(seed).permutation(len(tx))
+    n_val = int(round(val_frac * len(tx)))
+    va, tr = order[:n_val], np.sort(order[n_val:])
+    mean = tx[tr].mean(axis=(0, 2, 3), keepdims=True)
+    std = tx[tr].std(axis=(0, 2, 3), keepdims=True) + 1e-8
+
+    def norm(x: np.ndarray) -> np.ndarray:
+        return ((x - mean) / std).astype(np.float32)
+
+    return Dataset(name, norm(tx[tr]), ty[tr], norm(vx), vy, classes, norm(tx[va]), ty[va],
+                   h.hexdigest())
 
 
 MAX_DATA_BYTES = 2**32          # one IDX array or CIFAR batch at most (4 GiB)
@@ -89,8 +139,9 @@ def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
         raise SpecError(str(path), f"declares {size:,} bytes of data (at most "
                         f"{MAX_DATA_BYTES:,})")
     if len(raw) != hdr + size:
+        held = f"{len(raw) - hdr:,}" if len(raw) <= hdr + size else "more (not read)"
         raise SpecError(str(path), f"truncated or padded: the header declares {size:,} bytes "
-                        f"of data, the file holds {len(raw) - hdr:,}")
+                        f"of data, the file holds {held}")
     return np.frombuffer(raw, dtype=np.uint8, offset=hdr).reshape(dims)
 
 
@@ -111,12 +162,6 @@ class _CifarUnpickler(pickle.Unpickler):
                                      "only lists, bytes and arrays)")
 
 
-def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = train.mean(axis=(0, 2, 3), keepdims=True)
-    std = train.std(axis=(0, 2, 3), keepdims=True) + 1e-8
-    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
-
-
 def _fashion_mnist(root: Path) -> Dataset:
     def pair(split: str):
         x = _read_idx(root / f"{split}-images-idx3-ubyte.gz", 2051, 3)
@@ -127,8 +172,7 @@ def _fashion_mnist(root: Path) -> Dataset:
 
     tx, ty = pair("train")
     vx, vy = pair("t10k")
-    tx, vx = _standardise(tx, vx)
-    return Dataset("fashion-mnist", tx, ty, vx, vy, 10)
+    return _finish("fashion-mnist", tx, ty, vx, vy, 10)
 
 
 def _digits() -> Dataset:
@@ -140,8 +184,7 @@ def _digits() -> Dataset:
     order = np.random.default_rng(0).permutation(len(x))
     cut = int(0.75 * len(x))
     tr, te = order[:cut], order[cut:]
-    tx, vx = _standardise(x[tr], x[te])
-    return Dataset("digits", tx, y[tr], vx, y[te], 10)
+    return _finish("digits", x[tr], y[tr], x[te], y[te], 10)
 
 
 def _cifar10(root: Path) -> Dataset:
@@ -157,8 +200,16 @@ def _cifar10(root: Path) -> Dataset:
                 d = _CifarUnpickler(f, encoding="bytes").load()
             if not isinstance(d, dict):
                 raise ValueError("expected a dictionary")
-            x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            y = np.asarray(d[b"labels"], dtype=np.int64)
+            x = np.asarray(d[b"data"])
+            y = np.asarray(d[b"labels"])
+            # integers only (a float array would be cast silently, NaN to garbage)
+            if x.dtype.kind not in "ui" or (x.size and (x.min() < 0 or x.max() > 255)):
+                raise ValueError(f"data must be integers 0..255, found {x.dtype} values")
+            if y.dtype.kind not in "ui" or y.ndim != 1:
+                raise ValueError(f"labels must be a list of integers, found {y.dtype} "
+                                 f"values of shape {y.shape}")
+            x = x.astype(np.uint8).reshape(-1, 3, 32, 32)
+            y = y.astype(np.int64)
             if len(x) != len(y) or (len(y) and (y.min() < 0 or y.max() > 9)):
                 raise ValueError(f"{len(x)} images, {len(y)} labels in 0..9")
             return x.astype(np.float32) / 255.0, y
@@ -170,8 +221,7 @@ def _cifar10(root: Path) -> Dataset:
     tx = np.concatenate([p[0] for p in parts])
     ty = np.concatenate([p[1] for p in parts])
     vx, vy = batch("test_batch")
-    tx, vx = _standardise(tx, vx)
-    return Dataset("cifar10", tx, ty, vx, vy, 10)
+    return _finish("cifar10", tx, ty, vx, vy, 10)
 
 
 def _imagefolder(root: Path, image_size: int) -> Dataset:
@@ -202,8 +252,7 @@ def _imagefolder(root: Path, image_size: int) -> Dataset:
 
     tx, ty, classes = split("train", None)
     vx, vy, _ = split("test", classes)
-    tx, vx = _standardise(tx, vx)
-    return Dataset(f"imagefolder:{root.name}", tx, ty, vx, vy, len(classes))
+    return _finish(f"imagefolder:{root.name}", tx, ty, vx, vy, len(classes))
 
 
 def load_dataset(name: str, root: str | Path | None = None, *,

@@ -4,11 +4,15 @@ Every decomposable Conv2d / Linear weight is replaced, through a torch parametri
 by W = from_blocks(Q(Ce) * M . B): Ce and B are the trained parameters, Q is the
 per-block power-of-two quantiser of `quantise_pow2` with a straight-through estimator
 (the backward pass treats Q as the identity), and M is the sparsity mask of the initial
-decomposition, frozen. Layers the method does not cover stay ordinary dense weights.
-`train_decomposed` returns the final `CompressedModel` (storage from the trained Ce).
+decomposition, frozen. Layers the method does not cover stay ordinary dense weights,
+trained with the rest and quantised to 8 bits at the end; the trained B is quantised to
+`basis_bits` at the end. `train_decomposed` returns the final `CompressedModel`
+(storage from the trained Ce) and leaves the model computing with exactly those weights.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,6 +24,7 @@ from sedse.compress._smartexchange import (
     decomposable,
     decompose,
     quantise_pow2,
+    uniform_quantise,
 )
 from sedse.compress._storage import smartexchange_encoding
 from sedse.compress._train import CompressedModel, TrainConfig, _weight_modules, train_epochs
@@ -101,10 +106,17 @@ def train_decomposed(model, data: Dataset, cfg: SmartExchangeConfig, epochs: int
     dense = SmartExchange(cfg, index=index)
     for name, mod in _weight_modules(model):
         if not hasattr(mod, "parametrizations"):
-            out.append(dense.compress(name, original[name]))
+            # trained with the rest; stored (and computed with) at 8 bits, as counted
+            c = dense.compress(name, mod.weight.detach().cpu().numpy())
+            with torch.no_grad():
+                mod.weight.copy_(torch.from_numpy(np.asarray(c.weight, dtype=np.float32)))
+            out.append(replace(c, rel_error=_rel_error(original[name], c.weight)))
             continue
         reb = mod.parametrizations.weight[0]
         with torch.no_grad():
+            # B is stored at basis_bits: quantise the trained basis, compute with it
+            reb.basis.copy_(torch.from_numpy(uniform_quantise(
+                reb.basis.detach().cpu().double().numpy(), cfg.basis_bits)).float())
             ce = reb.quantised().cpu().numpy().astype(np.float64)
             basis = reb.basis.detach().cpu().numpy().astype(np.float64)
             w = mod.weight.detach().cpu().numpy()

@@ -31,12 +31,37 @@ _ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
 _REQUIRED = _ENC_FIELDS - {"weight_density_frac"}  # added later; older directories lack it
 
 
-def save_compressed(out: Path, meta: dict, compressed) -> None:
+FORMAT = 2   # layers.json "format": 2 adds model.pt (every parameter and buffer)
+
+
+def _plain_state(model) -> dict:
+    """The model's state_dict with parametrized weights replaced by the weights they
+    compute (a plain module's keys: what `build()` of the model loads)."""
+    import copy
+
+    import torch
+    from torch.nn.utils import parametrize
+
+    m = copy.deepcopy(model).cpu()
+    for mod in m.modules():
+        if parametrize.is_parametrized(mod):
+            for name in list(mod.parametrizations):
+                parametrize.remove_parametrizations(mod, name, leave_parametrized=True)
+    return {k: v.detach().clone() for k, v in m.state_dict().items()
+            if isinstance(v, torch.Tensor)}
+
+
+def save_compressed(out: Path, meta: dict, compressed, model=None) -> None:
+    """Write `out/layers.json`, `out/weights.npz` and, with `model`, `out/model.pt`:
+    the whole trained state (every weight as the network computes with it, biases,
+    batch-norm statistics), so reloading reproduces the reported accuracy exactly."""
     out.mkdir(parents=True, exist_ok=True)
     arrays = {}
     layers = []
+    state = _plain_state(model) if model is not None else None
     for c in compressed.layers:
-        arrays[f"{c.name}/weight"] = np.asarray(c.weight, dtype=np.float32)
+        w = c.weight if state is None else state[f"{c.name}.weight"].numpy()
+        arrays[f"{c.name}/weight"] = np.asarray(w, dtype=np.float32)
         for k in ("ce", "basis"):
             if k in c.extra:
                 arrays[f"{c.name}/{k}"] = np.asarray(c.extra[k], dtype=np.float32)
@@ -44,10 +69,36 @@ def save_compressed(out: Path, meta: dict, compressed) -> None:
                        "rel_error": c.rel_error, "note": c.note,
                        "encoding": asdict(c.encoding)})
     np.savez_compressed(out / "weights.npz", **arrays)
-    doc = dict(meta, total_bits=compressed.total_bits, weights=compressed.weights,
-               ratio_vs_8bit=compressed.compression_ratio(8),
-               ratio_vs_32bit=compressed.compression_ratio(32), layers=layers)
+    if state is not None:
+        import torch
+
+        torch.save(state, out / "model.pt")
+    doc = dict(meta, format=FORMAT, total_bits=compressed.total_bits,
+               weights=compressed.weights, ratio_vs_8bit=compressed.compression_ratio(8),
+               ratio_vs_32bit=compressed.compression_ratio(32), layers=layers,
+               state="model.pt" if state is not None else None)
     (out / "layers.json").write_text(json.dumps(doc, indent=1))
+
+
+def load_compressed_model(path: Path, build):
+    """The compressed directory's whole model (`build()` then `model.pt`, read with
+    ``weights_only=True``); SpecError naming the file when it is missing or does not
+    fit the model."""
+    import pickle
+
+    import torch
+
+    f = Path(path) / "model.pt"
+    if not f.is_file():
+        raise SpecError(str(f), "not found (written by `sedse compress` and studies since "
+                        "format 2; compress the model again)")
+    model = build()
+    try:
+        model.load_state_dict(torch.load(f, map_location="cpu", weights_only=True))
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, KeyError) as exc:
+        raise SpecError(str(f), f"does not hold this model's state ({str(exc)[:120]})") \
+            from None
+    return model
 
 
 MAX_NPZ_BYTES = 2**34   # 16 GiB of declared arrays at most
@@ -73,6 +124,11 @@ def _npz_members(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
                     shape, _fortran, dtype = read(f, max_header_size=10000)
                 if dtype.hasobject:
                     raise SpecError(str(path), f"{info.filename}: object arrays are refused")
+                if dtype.kind not in "fiub" or dtype.itemsize > 8:
+                    # weights are numbers; a string or void dtype of any item size would
+                    # let a small archive declare (and numpy allocate) gigabytes per weight
+                    raise SpecError(str(path), f"{info.filename}: dtype {dtype.str} is not a "
+                                    "numeric array (float, integer or boolean)")
                 n = int(np.prod(shape, dtype=object)) * dtype.itemsize
                 if n > info.file_size:
                     raise SpecError(str(path), f"{info.filename}: truncated ({info.file_size:,}"

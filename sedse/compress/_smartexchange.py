@@ -17,7 +17,9 @@ least-squares solves: start from B = I, Ce = block; repeat at most `max_iter` ti
 quantise Ce to powers of two; stop the block when the quantised Ce no longer changes
 (Frobenius norm of the change <= `tol`); fit B by least squares given the quantised
 Ce; fit a continuous Ce given B; sparsify Ce (rows whose L1 norm is below
-`row_theta`, then entries below `theta`). Finally quantise once more and re-fit B.
+`row_theta`, then entries below `theta`). Finally quantise once more, re-fit B and
+quantise B to `basis_bits` (symmetric uniform, one 32-bit scale per layer), so the
+weights the network computes with are exactly the stored ones.
 
 Quantisation: |c| rounds to the nearest power of two in linear distance, clipped at
 the largest power of two <= `max_magnitude`. Ce is stored in `ce_bits` bits: a sign and
@@ -150,6 +152,16 @@ def quantise_pow2(c: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
     return np.copysign(q, c)
 
 
+def uniform_quantise(x: np.ndarray, bits: int) -> np.ndarray:
+    """Symmetric uniform quantisation to `bits` with one scale for the whole array
+    (max |x| / (2^(bits-1) - 1); the scale is stored at 32 bits)."""
+    top = float(np.abs(x).max()) if x.size else 0.0
+    if top == 0:
+        return np.zeros_like(x, dtype=np.float64)
+    step = top / (2 ** (bits - 1) - 1)
+    return np.round(x / step) * step
+
+
 def _fit_basis(ce: np.ndarray, x: np.ndarray) -> np.ndarray:
     """argmin_B ||X - Ce B|| per block: normal equations, pseudo-inverse where singular."""
     ct = ce.transpose(0, 2, 1)
@@ -233,5 +245,6 @@ def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -
         basis[idx] = _fit_basis(q, x[idx])
         ce[idx] = _sparsify(_fit_coeffs(basis[idx], x[idx]), cfg)
     ce = quantise_pow2(_sparsify(ce, cfg), cfg)
-    basis = _fit_basis(ce, x)
+    # B is stored at basis_bits (one scale per layer): the network computes with that
+    basis = uniform_quantise(_fit_basis(ce, x), cfg.basis_bits)
     return Decomposition(ce, basis, blk, it)

@@ -1,6 +1,7 @@
 """Storage accounting of compressed weights (bits), and the `WeightEncoding` it yields.
 
-SmartExchange (REFERENCE 1.4): B entries at `basis_bits`, Ce entries at `ce_bits`
+SmartExchange (REFERENCE 1.4): B entries at `basis_bits` (plus one 32-bit scale per
+layer), Ce entries at `ce_bits`
 (sign + exponent code). Index schemes for Ce:
 
 * ``direct`` (the paper): 1 bit per Ce row says whether the row is stored; stored rows
@@ -25,6 +26,7 @@ from sedse.workload import WeightEncoding
 
 INDEX_SCHEMES = ("direct", "csr", "rle")
 RLE_RUN_BITS = 4
+BASIS_SCALE_BITS = 32   # B is quantised with one 32-bit scale per layer
 
 
 def smartexchange_encoding(ce: np.ndarray, valid: np.ndarray, *, ce_bits: int,
@@ -37,7 +39,7 @@ def smartexchange_encoding(ce: np.ndarray, valid: np.ndarray, *, ce_bits: int,
     n_rows = int(valid.sum())
     nnz = int(nz_per_row.sum())
     stored_rows = int((nz_per_row > 0).sum())
-    basis = n_blocks * S * S * basis_bits
+    basis = n_blocks * S * S * basis_bits + BASIS_SCALE_BITS
     if index == "direct":
         coeff = stored_rows * S * ce_bits
         idx = n_rows

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,7 +29,7 @@ from sedse.compress._data import Dataset
 from sedse.errors import SpecError
 
 log = logging.getLogger(__name__)
-DEFAULT_CACHE = Path.home() / ".cache" / "sedse"
+DEFAULT_CACHE = Path("runs") / "cache"   # per project (relative to the working folder)
 
 
 @dataclass(frozen=True)
@@ -72,24 +73,29 @@ def _batches(n: int, batch: int, rng: np.random.Generator | None):
         yield order[s:s + batch]
 
 
-def accuracy(model, data: Dataset, device: str = "cpu", batch: int = 1000) -> float:
-    """Top-1 accuracy on the test split, as a fraction."""
+def accuracy(model, data: Dataset, device: str = "cpu", batch: int = 1000,
+             split: str = "val") -> float:
+    """Top-1 accuracy as a fraction, on the validation split by default (what studies
+    and `sedse compress` tune and report on) or on ``split="test"``."""
     import torch
 
+    xs, ys = data.split(split)
     model.eval()
     correct = 0
     with torch.no_grad():
-        for idx in _batches(len(data.test_x), batch, None):
-            x = torch.from_numpy(data.test_x[idx]).to(device)
-            correct += int((model(x).argmax(1).cpu().numpy() == data.test_y[idx]).sum())
-    return correct / len(data.test_x)
+        for idx in _batches(len(xs), batch, None):
+            x = torch.from_numpy(xs[idx]).to(device)
+            correct += int((model(x).argmax(1).cpu().numpy() == ys[idx]).sum())
+    return correct / len(xs)
 
 
 def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: str = "cpu",
                  after_epoch: Callable | None = None, seed_offset: int = 0,
-                 max_steps: int | None = None) -> None:
+                 max_steps: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
     """SGD for `epochs` epochs (or `max_steps` mini-batches, whichever ends first);
-    `after_epoch(model)` runs after each epoch (e.g. projection)."""
+    `after_epoch(model)` runs after each epoch (e.g. projection); `progress(line)` gets
+    one line per epoch (mean training loss)."""
     import torch
 
     torch.manual_seed(cfg.seed + seed_offset)
@@ -99,8 +105,9 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
     steps = 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         model.train()
+        total, seen = 0.0, 0
         for idx in _batches(len(data.train_x), cfg.batch_size, rng):
             if max_steps is not None and steps >= max_steps:
                 return
@@ -108,29 +115,61 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
             x = torch.from_numpy(data.train_x[idx]).to(device)
             y = torch.from_numpy(data.train_y[idx]).to(device)
             opt.zero_grad()
-            loss_fn(model(x), y).backward()
+            loss = loss_fn(model(x), y)
+            loss.backward()
             opt.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
         sched.step()
+        if progress is not None:
+            progress(f"epoch {epoch + 1}/{epochs}: training loss {total / max(seen, 1):.4f}")
         if after_epoch is not None:
             after_epoch(model)
 
 
-def _key(model_name: str, data: Dataset, cfg: TrainConfig) -> str:
-    blob = json.dumps({"model": model_name, "data": data.name, "n": len(data.train_x),
-                       "shape": list(data.input_chw), "cfg": asdict(cfg)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+CACHE_VERSION = 2   # bump when what a cached entry means changes: old entries are never read
+
+
+def float_key(model_name: str, data: Dataset, cfg: TrainConfig) -> str:
+    """Hash of everything that determines a trained float model: the model, the data's
+    content (`Dataset.fingerprint`) and input shape, every training setting, torch's
+    thread count (training is not bit-reproducible across thread counts) and version."""
+    import torch
+
+    blob = json.dumps({"version": CACHE_VERSION, "model": model_name, "data": data.name,
+                       "fingerprint": data.fingerprint, "n": len(data.train_x),
+                       "shape": list(data.input_chw), "cfg": asdict(cfg),
+                       "threads": torch.get_num_threads(), "torch": torch.__version__},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def publish(tmp: Path, path: Path) -> bool:
+    """Move the finished file `tmp` to `path` unless an entry is already there (first
+    writer wins, atomically: readers never see a torn file and an existing entry is
+    never replaced). Returns True when `tmp` became the entry."""
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def train_float(model_name: str, build: Callable, data: Dataset, cfg: TrainConfig = TrainConfig(),
-                *, cache_dir: Path | None = DEFAULT_CACHE, device: str = "cpu"):
-    """Return the trained float model, from the on-disk cache when present."""
+                *, cache_dir: Path | None = DEFAULT_CACHE, device: str = "cpu",
+                progress: Callable[[str], None] | None = None):
+    """Return the trained float model, from the on-disk cache when present (keyed by
+    `float_key`; ``<cache_dir>/float/<model>-<key>.pt``, a torch state_dict read with
+    ``weights_only=True``)."""
     import torch
 
     torch.manual_seed(cfg.seed)
     model = build().to(device)
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / f"{model_name}-{data.name}-{_key(model_name, data, cfg)}.pt"
+        path = Path(cache_dir) / "float" / f"{model_name}-{float_key(model_name, data, cfg)}.pt"
         if path.is_file():
             try:
                 model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
@@ -139,12 +178,13 @@ def train_float(model_name: str, build: Callable, data: Dataset, cfg: TrainConfi
             except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
                 raise SpecError(str(path), f"corrupted checkpoint ({str(exc)[:80]}); delete "
                                 "it to retrain") from None
-    train_epochs(model, data, cfg, cfg.epochs, device)
+    train_epochs(model, data, cfg, cfg.epochs, device, progress=progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{np.random.default_rng().integers(1 << 30)}")
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         torch.save(model.state_dict(), tmp)
-        tmp.replace(path)   # atomic: concurrent writers never leave a torn file
+        if not publish(tmp, path):   # another process trained it first: use theirs
+            model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
     return model
 
 

@@ -4,7 +4,8 @@
 so a trial, a rerun and an exported configuration give the same numbers. Expensive
 parts are cached:
 
-* the float baseline: trained once, on disk (`train_float`'s cache);
+* the float baseline: trained once, on disk in the project cache (``runs/cache/float``,
+  keyed by the data's content hash, every training setting and torch's thread count);
 * compressed weights per compression-parameter hash: a `sedse compress`-format directory
   under ``<run>/cache/compressed/<hash>`` (written atomically: a temporary folder renamed
   into place, so concurrent workers never read a half-written one), holding the
@@ -95,7 +96,8 @@ def compressed_cache_dir(run_dir: Path, spec: StudySpec, cfg) -> Path:
 class Evaluator:
     """Evaluates design points of one study; holds its caches."""
 
-    def __init__(self, spec: StudySpec, run_dir: str | Path, *, threads: int = 1):
+    def __init__(self, spec: StudySpec, run_dir: str | Path, *, threads: int = 1,
+                 cache_dir: str | Path | None = None):
         from sedse._yaml import load_yaml
         from sedse.cost import SearchCache, SearchSettings
         from sedse.hardware import load_technology
@@ -113,6 +115,11 @@ class Evaluator:
         self._float_accuracy: float | None = None
         self._fixed_stats = None
         self.threads = threads
+        # the project's cache (float baselines, decompositions): runs/cache by default
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else \
+            self.run_dir.parent / "cache"
+        self.float_key: str | None = None
+        self.progress = None   # progress(line) for long work (the CLI passes a printer)
         self.device = spec.device
         import sedse_models
 
@@ -125,6 +132,7 @@ class Evaluator:
 
             import sedse_models
             from sedse.compress import TrainConfig, accuracy, load_dataset, train_float
+            from sedse.compress._train import float_key
 
             torch.set_num_threads(self.threads)
             if self.device == "auto":
@@ -138,11 +146,21 @@ class Evaluator:
                 raise SpecError(f"{self.spec.file}: model", f"{self.spec.model} expects "
                                 f"{entry.input_chw} inputs but {self.spec.dataset} has "
                                 f"{self._data.input_chw}")
-            self._model = train_float(self.spec.model, entry.build, self._data,
-                                      TrainConfig(epochs=self.spec.float_epochs),
-                                      device=self.device)
+            cfg = TrainConfig(epochs=self.spec.float_epochs)
+            self.float_key = float_key(self.spec.model, self._data, cfg)
+            self._model = train_float(self.spec.model, entry.build, self._data, cfg,
+                                      device=self.device, cache_dir=self.cache_dir,
+                                      progress=self.progress)
             self._float_accuracy = accuracy(self._model, self._data, self.device)
         return self._model
+
+    @property
+    def data_fingerprint(self) -> str | None:
+        """Content hash of the study's data (None for studies without data)."""
+        if not self.spec.needs_accuracy:
+            return None
+        self._load_model()
+        return self._data.fingerprint
 
     @property
     def float_accuracy(self) -> float | None:
@@ -166,6 +184,7 @@ class Evaluator:
         cfg = self.compression_config(params)
         out = compressed_cache_dir(self.run_dir, self.spec, cfg)
         if (out / "layers.json").is_file():
+            self._check_entry(out)
             return out
         import torch
 
@@ -189,21 +208,55 @@ class Evaluator:
             project(model, compressed)
         with torch.no_grad():
             acc = accuracy(model, self._data, self.device)
+            test_acc = accuracy(model, self._data, self.device, split="test")
         acts = activation_stats(model, self._data, device=self.device)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".tmp-"))
         save_compressed(tmp, {"model": self.spec.model, "dataset": self.spec.dataset,
+                              "data": self._provenance(),
                               "method": "smartexchange", "params": asdict(cfg),
                               "fidelity": self.spec.fidelity,
                               "float_accuracy": self._float_accuracy, "accuracy": acc,
-                              "activations": acts,
-                              "activations_source": f"measured on {self.spec.dataset} test "
-                                                    "images, 8-bit"}, compressed)
+                              "test_accuracy": test_acc, "activations": acts,
+                              "activations_source": f"measured on {self.spec.dataset} "
+                                                    "validation images, 8-bit"},
+                        compressed, model)
         try:
             os.replace(tmp, out)
         except OSError:   # another worker won the race: theirs is identical
             shutil.rmtree(tmp, ignore_errors=True)
         return out
+
+    def _provenance(self) -> dict:
+        import torch
+
+        return {"fingerprint": self._data.fingerprint, "float_key": self.float_key,
+                "torch_threads": torch.get_num_threads(),
+                "validation": "10% of the training files, seed 0"}
+
+    def _check_entry(self, out: Path) -> None:
+        """A cached compressed model computed from other data, another float model or
+        another sedse format is refused in one line (never a silently different number)."""
+        from sedse._yaml import load_json
+        from sedse.compress._io import FORMAT
+
+        f = out / "layers.json"
+        root = load_json(f)
+        fmt = root.get("format").value if root.has("format") else 1
+        if fmt != FORMAT:
+            raise SpecError(str(f), f"written by another sedse version (format {fmt}, this "
+                            f"one writes {FORMAT}); delete {out.parent} to recompute")
+        if not self.spec.needs_accuracy:
+            return
+        self._load_model()
+        data = root.get("data").value if root.has("data") else {}
+        for key, now in (("fingerprint", self._data.fingerprint),
+                         ("float_key", self.float_key)):
+            if not isinstance(data, dict) or data.get(key) != now:
+                raise SpecError(f"{f}: data.{key}", "this cached entry was computed from "
+                                "other data or another float model (the dataset or the "
+                                f"training changed since); delete {out.parent} or use a "
+                                "new study name")
 
     # ---- cost side ---------------------------------------------------------------
     def accelerator(self, params: dict[str, Any]):
@@ -223,7 +276,7 @@ class Evaluator:
         if self._fixed_stats is None:
             if self.spec.weights == "decompose":
                 self._fixed_stats = stats_by_decomposition(
-                    self.spec.model, self.workload, Path.home() / ".cache" / "sedse")
+                    self.spec.model, self.workload, self.cache_dir)
             else:
                 self._fixed_stats = stats_from_file(self.spec.weights, self.workload)
         return self._fixed_stats, None
@@ -277,5 +330,8 @@ class Evaluator:
                  "weights_source": stats.weights_source}
         if cdir:
             attrs["compression_ratio_x"] = float(doc_acc["ratio_vs_8bit"])
+            # held-out test accuracy: reported beside final points, never optimised
+            if doc_acc.get("test_accuracy") is not None:
+                attrs["test_accuracy_frac"] = float(doc_acc["test_accuracy"])
             attrs["compressed_dir"] = str(cdir)
         return PointResult(values, attrs, True, "", doc, str(cdir) if cdir else None)

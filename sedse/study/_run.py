@@ -284,7 +284,8 @@ def _completed(study) -> int:
 def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
               run_dir: str | Path | None = None, progress: bool = True,
               threads: int = 1, evaluator: Evaluator | None = None,
-              heartbeat_s: float = HEARTBEAT_S, stopper: StopRequest | None = None):
+              heartbeat_s: float = HEARTBEAT_S, stopper: StopRequest | None = None,
+              say=None, cache_dir: str | Path | None = None):
     """Run trials until the study holds `n_trials` (default: the spec's) completed ones;
     returns the study. Safe to call from several processes on one storage: exactly
     `n_trials` complete (a worker's trial beyond the count is pruned as surplus).
@@ -298,7 +299,26 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     study = open_study(spec, storage, heartbeat_s=heartbeat_s)
     if stopper is not None:
         stopper.study = study
-    evaluator = evaluator or Evaluator(spec, run_dir, threads=threads)
+    # every process of a study computes with the thread count it was created with:
+    # torch training is not bit-reproducible across thread counts, so a trial's accuracy
+    # must not depend on which worker ran it
+    study_threads = study.user_attrs.get("torch_threads")
+    if study_threads is None:
+        study.set_user_attr("torch_threads", threads)
+        study_threads = threads
+    elif study_threads != threads and spec.needs_accuracy:
+        log.warning("study %s computes with %d torch threads (set when it was created), not "
+                    "%d, so that every trial is comparable", spec.name, study_threads, threads)
+    evaluator = evaluator or Evaluator(spec, run_dir, threads=int(study_threads),
+                                       cache_dir=cache_dir)
+    evaluator.progress = evaluator.progress or say
+    if spec.needs_accuracy:
+        fp = study.user_attrs.get("data_fingerprint")
+        if fp is not None and fp != evaluator.data_fingerprint:
+            raise SpecError(f"{spec.file}: dataset", f"the data read now (content hash "
+                            f"{evaluator.data_fingerprint}) differs from the data study "
+                            f"{spec.name!r} was created with ({fp}); restore it or use a new "
+                            "study name")
     # study attributes are written once, by the first process (a worker or a resume
     # never rewrites what the study was created with)
     attrs = study.user_attrs
@@ -306,6 +326,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
              "run_dir": str(run_dir.resolve())}
     if spec.needs_accuracy:
         first["float_accuracy"] = evaluator.float_accuracy
+        first["data_fingerprint"] = evaluator.data_fingerprint
     for k, v in first.items():
         if k not in attrs:
             study.set_user_attr(k, v)

@@ -1,0 +1,202 @@
+"""Stored numbers replay: saved models reproduce their reported accuracy, caches are keyed
+by the data's content and never return a model trained on other data, studies refuse a
+dataset that changed under them, and optuna-dashboard sees metric names and constraints."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+import sedse_models
+from sedse.cli import main
+from sedse.compress import TrainConfig, accuracy, load_dataset, train_float
+from sedse.compress._io import load_compressed_model
+
+from .conftest import HW
+from .test_study import needs_fmnist
+
+
+def _write_idx(path, magic, arr):
+    arr = np.asarray(arr, dtype=np.uint8)
+    head = np.array([magic, *arr.shape], dtype=">u4").tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(head + arr.tobytes())
+
+
+def _tiny_fmnist(root, seed=0, n=60):
+    """A Fashion-MNIST-format folder with `n` training and 20 test images."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for split, m in (("train", n), ("t10k", 20)):
+        _write_idx(root / f"{split}-images-idx3-ubyte.gz", 2051, rng.integers(0, 255, (m, 28, 28)))
+        _write_idx(root / f"{split}-labels-idx1-ubyte.gz", 2049, np.arange(m) % 10)
+    return root
+
+
+def test_float_cache_is_keyed_by_the_data_content(tmp_path):
+    """Two folders with the same name and shapes but other pixels never share a cached
+    model; the same content (a copy elsewhere) does."""
+    torch.set_num_threads(1)
+    a = load_dataset("fashion-mnist", _tiny_fmnist(tmp_path / "a" / "fm", seed=0))
+    b = load_dataset("fashion-mnist", _tiny_fmnist(tmp_path / "b" / "fm", seed=1))
+    a2 = load_dataset("fashion-mnist", _tiny_fmnist(tmp_path / "c" / "fm", seed=0))
+    assert a.name == b.name and a.input_chw == b.input_chw
+    assert a.fingerprint != b.fingerprint and a.fingerprint == a2.fingerprint
+    build = sedse_models.MODELS["lenet5"].build
+    cfg = TrainConfig(epochs=1)
+    cache = tmp_path / "cache"
+    ma = train_float("lenet5", build, a, cfg, cache_dir=cache)
+    mb = train_float("lenet5", build, b, cfg, cache_dir=cache)
+    assert len(list((cache / "float").glob("*.pt"))) == 2      # two entries, not one reused
+    assert not all(torch.equal(x, y) for x, y in zip(ma.state_dict().values(),
+                                                     mb.state_dict().values(), strict=True))
+    train_float("lenet5", build, a2, cfg, cache_dir=cache)
+    assert len(list((cache / "float").glob("*.pt"))) == 2      # same content: a hit
+    # another thread count is another entry (training is not bit-reproducible across them)
+    torch.set_num_threads(2)
+    try:
+        train_float("lenet5", build, a, cfg, cache_dir=cache)
+    finally:
+        torch.set_num_threads(1)
+    assert len(list((cache / "float").glob("*.pt"))) == 3
+
+
+def test_cache_info_and_clear(tmp_path, capsys):
+    (tmp_path / "c" / "float").mkdir(parents=True)
+    (tmp_path / "c" / "float" / "m-1.pt").write_bytes(b"x" * 2048)
+    assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert not (tmp_path / "c").exists()
+
+
+TINY = f"""
+name: drift
+model: lenet5
+dataset: fashion-mnist
+data_root: fm
+accelerator: {HW / "smartexchange.yaml"}
+technology: {HW / "tech" / "65nm.yaml"}
+float_epochs: 1
+search_space:
+  compression.theta: {{low: 0.01, high: 0.05, log: true}}
+objectives: [accuracy, energy]
+mapping_search: {{budget: 100}}
+sampler: {{name: random, seed: 0}}
+n_trials: 2
+"""
+
+
+def test_a_study_refuses_data_that_changed_under_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _tiny_fmnist(tmp_path / "fm", seed=0)
+    (tmp_path / "drift.yaml").write_text(TINY)
+    assert main(["run", "drift.yaml", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    _tiny_fmnist(tmp_path / "fm", seed=5)                   # the folder's content changes
+    cache = tmp_path / "runs" / "drift" / "cache" / "compressed"
+    before = sorted(p.name for p in cache.iterdir())
+    rc = main(["run", "drift.yaml", "--n-trials", "4", "--no-progress", "--threads", "1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "drift.yaml: dataset: the data read now" in err and "differs" in err
+    after = sorted(p.name for p in cache.iterdir())
+    assert after == before                                        # nothing new computed
+    study = optuna.load_study(study_name="drift",
+                              storage=f"sqlite:///{tmp_path}/runs/drift/study.db")
+    assert len(study.trials) == 2
+
+
+def test_a_cache_entry_from_other_data_is_one_line(tmp_path, capsys, monkeypatch):
+    """An entry in a run's compressed cache whose provenance is not the current data is
+    refused naming the file (never read as if it were this data's)."""
+    from sedse.study import Evaluator, load_study
+
+    monkeypatch.chdir(tmp_path)
+    _tiny_fmnist(tmp_path / "fm", seed=0)
+    (tmp_path / "drift.yaml").write_text(TINY)
+    spec = load_study(tmp_path / "drift.yaml")
+    ev = Evaluator(spec, tmp_path / "runs" / "drift")
+    d = ev.compressed_dir({"compression.theta": 0.02})
+    doc = json.loads((d / "layers.json").read_text())
+    doc["data"]["fingerprint"] = "0" * 32
+    (d / "layers.json").write_text(json.dumps(doc))
+    res = None
+    with pytest.raises(Exception) as info:
+        res = Evaluator(spec, tmp_path / "runs" / "drift").compressed_dir(
+            {"compression.theta": 0.02})
+    assert res is None and "layers.json: data.fingerprint: this cached entry was computed " \
+        "from other data" in str(info.value)
+
+
+@needs_fmnist
+def test_a_saved_model_reproduces_its_reported_accuracy(tmp_path, float_cache, capsys):
+    """`sedse compress` with decomposed-form training: reloading model.pt gives the
+    reported validation and test accuracy exactly; every layer (the 5x5 convs kept dense
+    and trained too, biases) is in it, stored quantised as counted."""
+    out = tmp_path / "o"
+    assert main(["compress", "--model", "lenet5", "--dataset", "fashion-mnist", "--threads",
+                 "1", "--cache-dir", str(float_cache), "--theta", "0.04",
+                 "--decomposed-epochs", "1", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    doc = json.loads((out / "layers.json").read_text())
+    torch.set_num_threads(1)
+    data = load_dataset("fashion-mnist")
+    model = load_compressed_model(out, sedse_models.MODELS["lenet5"].build)
+    assert accuracy(model, data) == doc["accuracy"]
+    assert accuracy(model, data, split="test") == doc["test_accuracy"]
+    state = model.state_dict()
+    arrays = np.load(out / "weights.npz")
+    for layer in doc["layers"]:
+        w = state[f"{layer['name']}.weight"].numpy()
+        assert np.array_equal(arrays[f"{layer['name']}/weight"], w)
+        if layer["method"] == "dense":     # kept dense: 8 bits, one scale
+            step = np.abs(w).max() / 127
+            assert np.allclose(w / step, np.round(w / step), atol=1e-3)
+        else:                              # B at basis_bits (8), one scale per layer
+            b = arrays[f"{layer['name']}/basis"].astype(np.float64)
+            step = np.abs(b).max() / 127
+            assert np.allclose(b / step, np.round(b / step), atol=1e-3)
+    # the dense 5x5 convs were trained with the rest: not the float baseline's weights
+    base = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
+                       TrainConfig(epochs=5), cache_dir=float_cache)
+    dense = [la["name"] for la in doc["layers"] if la["method"] == "dense"]
+    assert dense and all(not np.allclose(state[f"{n}.weight"].numpy(),
+                                         base.state_dict()[f"{n}.weight"].numpy(), atol=1e-2)
+                         for n in dense)
+
+
+def test_dashboard_sees_metric_names_and_constraints(tmp_path):
+    """Opened with Optuna's API the way optuna-dashboard does: the study's metric names
+    are the objectives, each trial's `constraints` list is the design-fits value and the
+    spec's constraints (names in the study attribute), and Optuna's own view agrees."""
+    from sedse.study import load_study, run_study
+
+    from .test_workers import STUDY
+
+    f = tmp_path / "d.yaml"
+    f.write_text(STUDY.format(name="dash", hw=HW, sampler="nsga2")
+                 + "constraints: {latency_ms: 1000}\n")
+    spec = load_study(f)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_study(spec, url, n_trials=4, run_dir=tmp_path / "run", progress=False)
+    study = optuna.load_study(study_name="dash", storage=url)
+    assert study.metric_names == ["energy", "latency"]
+    assert study.user_attrs["constraint_names"] == ["design_fits", "latency_ms"]
+    for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        cons = t.system_attrs["constraints"]          # what the dashboard serialises
+        assert len(cons) == 2 and cons == t.user_attrs["constraint_values"]
+        assert list(t.constraints.values()) == cons   # what Optuna's samplers read
+    try:
+        from optuna_dashboard._serializer import serialize_frozen_trial
+    except ImportError:
+        return
+    t = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))[0]
+    ser = serialize_frozen_trial(study._study_id, t,
+                                 study._storage.get_study_system_attrs(study._study_id))
+    assert ser["constraints"] == t.system_attrs["constraints"]
