@@ -77,6 +77,15 @@ def _front(values: np.ndarray) -> set[int]:
     return out
 
 
+def _assert_distinct(study):
+    """Every completed trial is a new design, sampled from its own recorded seed."""
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    designs = [tuple(sorted(t.params.items())) for t in done]
+    assert len(set(designs)) == len(designs), "a design was evaluated twice"
+    seeds = [t.user_attrs["sampler_seed"] for t in done]
+    assert len(set(seeds)) == len(seeds)
+
+
 def _run_workers(spec, url, tmp_path, n_workers: int, n_trials: int):
     open_study(spec, url)   # created once, as `sedse run` would
     procs = [_sedse("worker", "--storage", url, "--study", spec.name, "--n-trials",
@@ -89,8 +98,11 @@ def _run_workers(spec, url, tmp_path, n_workers: int, n_trials: int):
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == n_trials                                  # exactly the count
     assert len({t.number for t in study.trials}) == len(study.trials)
-    surplus = [t for t in study.trials if t.state == TrialState.PRUNED]
-    assert all(t.user_attrs.get("surplus") for t in surplus) and len(surplus) <= n_workers
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    surplus = [t for t in pruned if t.user_attrs.get("surplus")]
+    assert all(t.user_attrs.get("surplus") or t.user_attrs.get("duplicate_of") is not None
+               for t in pruned) and len(surplus) <= n_workers
+    _assert_distinct(study)
     workers = {t.user_attrs["worker"] for t in done}
     # the Pareto front `sedse pareto` reports equals the one recomputed from all trials
     df = results_table(study, ["energy", "latency"])
@@ -159,6 +171,7 @@ def _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6):
         assert (trials[n].values, trials[n].params, trials[n].user_attrs) == \
             (values, params, attrs)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == n_trials
+    _assert_distinct(study)
 
 
 def test_kill_9_mid_trial_then_resume_sqlite(tmp_path):
@@ -196,16 +209,16 @@ def test_ctrl_c_ends_cleanly_with_a_resume_hint(tmp_path):
 
 
 def _compress_same_entry(args):
-    spec_file, run_dir = args
+    spec_file, run_dir, cache_dir = args
     from sedse.study import Evaluator, load_study
 
     spec = load_study(spec_file)
-    ev = Evaluator(spec, run_dir, threads=1)
+    ev = Evaluator(spec, run_dir, threads=1, cache_dir=cache_dir)
     d = ev.compressed_dir({"compression.theta": 0.02, "compression.ce_bits": 4})
     return str(d), (d / "layers.json").read_text()
 
 
-def test_two_workers_writing_the_same_cache_entry(tmp_path):
+def test_two_workers_writing_the_same_cache_entry(tmp_path, float_cache):
     """Two processes compress the same point at once: both get a complete, identical
     directory (temporary folder + atomic rename), and no temporary folder is left."""
     import multiprocessing as mp
@@ -219,8 +232,56 @@ def test_two_workers_writing_the_same_cache_entry(tmp_path):
     f.write_text(ACC_STUDY)
     run = tmp_path / "run"
     with mp.get_context("spawn").Pool(2) as pool:
-        (d1, j1), (d2, j2) = pool.map(_compress_same_entry, [(str(f), str(run))] * 2)
+        (d1, j1), (d2, j2) = pool.map(_compress_same_entry,
+                                      [(str(f), str(run), str(float_cache))] * 2)
     assert d1 == d2 and j1 == j2
     leftovers = [p.name for p in (run / "cache" / "compressed").iterdir()
                  if p.name.startswith(".tmp")]
     assert leftovers == []
+
+
+def _kill_then_workers(spec, url, tmp_path, n_trials=40, n_workers=3):
+    """A study killed with kill -9 mid-trial, resumed by `sedse run` (twice: the kill's
+    resume, then to the full count) and grown by extra workers: N completed trials are
+    N distinct designs (each process used to replay the study seed's sequence)."""
+    _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6)
+    study, _workers = _run_workers(spec, url, tmp_path, n_workers, n_trials)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == n_trials
+    _assert_distinct(study)
+
+
+def test_40_trials_3_workers_and_a_kill_are_distinct_designs_sqlite(tmp_path):
+    _kill_then_workers(_spec(tmp_path, "nsga2"), _sqlite(tmp_path), tmp_path)
+
+
+@pg
+def test_40_trials_3_workers_and_a_kill_are_distinct_designs_postgresql(tmp_path):
+    _kill_then_workers(_spec(tmp_path, "nsga2"), PG_URL, tmp_path)
+
+
+def test_a_resampled_design_is_not_evaluated_twice(tmp_path):
+    """A space of 3 designs: the sampler proposes repeats, which are pruned with
+    `duplicate_of` (not evaluated, not counted); asking for more designs than exist
+    stops with a warning instead of looping."""
+    from sedse.study import run_study
+
+    text = STUDY.format(name="dups", hw=HW, sampler="random").replace(
+        "  hardware.pe_array.shape.lines: {choices: [3, 6, 12]}\n", "").replace(
+        "  hardware.pe_array.shape.macs: {choices: [7, 14]}\n", "").replace(
+        "  hardware.levels.GLB.partitions.W.capacity_bytes: {low: 2048, high: 65536, "
+        "log: true}\n", "")
+    f = tmp_path / "dups.yaml"
+    f.write_text(text)
+    spec = load_study(f)
+    assert [p.name for p in spec.params] == ["hardware.pe_array.shape.slices"]
+    url = _sqlite(tmp_path)
+    study = run_study(spec, url, n_trials=3, run_dir=tmp_path / "run", progress=False)
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 3
+    _assert_distinct(study)
+    study = run_study(spec, url, n_trials=5, run_dir=tmp_path / "run", progress=False)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3     # exhausted
+    dups = [t for t in study.trials if t.user_attrs.get("duplicate_of") is not None]
+    assert dups and all(t.state == TrialState.PRUNED for t in dups)
+    first = {tuple(t.params.items()): t.number for t in done}
+    assert all(first[tuple(t.params.items())] == t.user_attrs["duplicate_of"] for t in dups)

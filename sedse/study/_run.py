@@ -200,12 +200,15 @@ def _duplicate_of(study, trial, params: dict) -> int | None:
     return None
 
 
-def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None):
+def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None,
+                 state: dict | None = None):
     """The Optuna objective: claim a slot, suggest, evaluate, record attributes and
     constraints. A trial beyond `target` is pruned as surplus and stops the worker."""
     import optuna
 
-    state = {"duplicates_in_a_row": 0}
+    state = state if state is not None else {}
+    state.setdefault("duplicates_in_a_row", 0)
+    state.setdefault("exhausted", False)
 
     def objective(trial):
         if target is not None and not _has_slot(trial.study, trial, target):
@@ -221,6 +224,7 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
             if state["duplicates_in_a_row"] >= MAX_DUPLICATES_IN_A_ROW:
                 log.warning("%d sampled designs in a row were already evaluated: the search "
                             "space looks exhausted; stopping", MAX_DUPLICATES_IN_A_ROW)
+                state["exhausted"] = True
                 trial.study.stop()
             raise optuna.TrialPruned(f"duplicate of trial {dup} (not evaluated again)")
         state["duplicates_in_a_row"] = 0
@@ -331,6 +335,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
         if k not in attrs:
             study.set_user_attr(k, v)
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
+    state: dict = {}
     while stopper is None or not stopper.requested:
         done = _completed(study)
         left = target - done
@@ -339,10 +344,10 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
             break
-        study.optimize(objective_fn(spec, evaluator, target), n_trials=left, timeout=timeout,
-                       catch=(Exception,), show_progress_bar=progress,
+        study.optimize(objective_fn(spec, evaluator, target, state), n_trials=left,
+                       timeout=timeout, catch=(Exception,), show_progress_bar=progress,
                        callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,))])
-        if _completed(study) >= target:
+        if _completed(study) >= target or state["exhausted"]:
             break
         streak = 0   # trailing failed trials: many in a row mean a broken set-up
         for t in reversed(study.get_trials(deepcopy=False)):
