@@ -1,0 +1,68 @@
+"""The README's co-design commands, run as written: create a study, continue it, write
+the figures, export a point, re-evaluate it and compare it. The only substitutions:
+the shipped quickstart is shortened (13 trials, 1 float epoch; a copy in a temporary
+folder), `--n-trials 60` becomes 14 and `--trial 12` becomes a feasible trial of this
+run. The re-evaluation gives the stored numbers exactly."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pandas as pd
+
+from sedse.cli import main
+
+from .conftest import ROOT
+from .test_study import needs_fmnist
+
+
+def _block(heading: str) -> list[str]:
+    """The `sedse ...` lines of the first indented code block after `heading`."""
+    text = (ROOT / "README.md").read_text()
+    after = text[text.index(heading):]
+    lines = []
+    for line in after.splitlines()[1:]:
+        if line.startswith("    sedse "):
+            lines.append(line.strip().split("  #")[0].strip())
+        elif lines and not line.startswith("    "):
+            break
+    return lines
+
+
+@needs_fmnist
+def test_readme_study_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    lines = _block("### Co-design studies (Optuna)")
+    assert [ln.split()[1] for ln in lines] == ["run", "run", "pareto", "export", "eval",
+                                               "compare"]
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "hw_configs").symlink_to(ROOT / "hw_configs")
+    spec = (ROOT / "studies" / "quickstart.yaml").read_text()
+    spec = spec.replace("n_trials: 30", "n_trials: 13").replace("float_epochs: 5",
+                                                                 "float_epochs: 1")
+    (tmp_path / "studies" / "quickstart.yaml").write_text(spec)
+    monkeypatch.chdir(tmp_path)
+    trial = None
+    for line in lines:
+        line = line.replace("--n-trials 60", "--n-trials 14")
+        if " export " in line:
+            df = pd.read_csv(Path("runs/quickstart/results.csv"))
+            trial = int(df[df.is_pareto].trial.iloc[0])
+            line = re.sub(r"--trial \d+", f"--trial {trial}", line)
+        argv = shlex.split(line)
+        assert main(argv[1:]) == 0, line
+        out = capsys.readouterr().out
+        if argv[1] == "eval":
+            assert "the exported trial's" in out
+            assert main([*argv[1:], "--json", "replay.json"]) == 0
+    capsys.readouterr()
+    stored = json.loads(Path("chosen/trial.json").read_text())["values"]
+    doc = json.loads(Path("replay.json").read_text())
+    assert doc["reports"][0]["totals"]["energy_uj"] == stored["energy_uj"]
+    assert doc["reports"][0]["totals"]["latency_ms"] == stored["latency_ms"]
+    assert doc["accuracy_frac"] == stored["accuracy_frac"]
+    table = pd.read_csv("runs/compare/lenet5/compare.csv")
+    assert table.energy_uj.iloc[0] == stored["energy_uj"] or \
+        abs(table.energy_uj.iloc[0] / stored["energy_uj"] - 1) < 1e-12
