@@ -397,7 +397,8 @@ def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespac
                               progress=not args.no_progress, threads=args.threads,
                               heartbeat_s=args.heartbeat_s, stopper=stopper,
                               say=None if args.no_progress else _say,
-                              cache_dir=args.cache_dir)
+                              cache_dir=args.cache_dir,
+                              evaluator=getattr(args, "evaluator", None))
     except KeyboardInterrupt:
         stopper.requested = True
     if stopper.requested:
@@ -416,6 +417,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _writable_dir("--runs-dir", folder)
     if args.storage:
         storage_of(args.storage, args.heartbeat_s)   # a bad URL: one line, nothing written
+    from sedse.study import Evaluator
+
+    evaluator = Evaluator(spec, folder, threads=args.threads, cache_dir=args.cache_dir)
+    evaluator.check_data()   # the data folder too, before anything is written
+    args.evaluator = evaluator
     folder.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
     storage_of(storage, args.heartbeat_s)

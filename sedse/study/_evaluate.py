@@ -126,26 +126,40 @@ class Evaluator:
         self.workload = sedse_models.workload(spec.model, spec.batch)
 
     # ---- accuracy side -----------------------------------------------------------
+    def check_data(self) -> None:
+        """Load the study's data and check it against the model (SpecError naming the
+        file): done before a study is created, so a bad data folder writes nothing."""
+        if not self.spec.needs_accuracy or self._data is not None:
+            return
+        import torch
+
+        import sedse_models
+        from sedse.compress import load_dataset
+
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif self.device == "cuda" and not torch.cuda.is_available():
+            raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
+                            "no GPU")
+        data = load_dataset(self.spec.dataset, self.spec.data_root)
+        entry = sedse_models.MODELS[self.spec.model]
+        if tuple(entry.input_chw) != data.input_chw:
+            raise SpecError(f"{self.spec.file}: model", f"{self.spec.model} expects "
+                            f"{entry.input_chw} inputs but {self.spec.dataset} has "
+                            f"{data.input_chw}")
+        self._data = data
+
     def _load_model(self):
         if self._model is None:
             import torch
 
             import sedse_models
-            from sedse.compress import TrainConfig, accuracy, load_dataset, train_float
+            from sedse.compress import TrainConfig, accuracy, train_float
             from sedse.compress._train import float_key
 
+            self.check_data()
             torch.set_num_threads(self.threads)
-            if self.device == "auto":
-                self.device = "cuda" if torch.cuda.is_available() else "cpu"
-            elif self.device == "cuda" and not torch.cuda.is_available():
-                raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
-                                "no GPU")
-            self._data = load_dataset(self.spec.dataset, self.spec.data_root)
             entry = sedse_models.MODELS[self.spec.model]
-            if tuple(entry.input_chw) != self._data.input_chw:
-                raise SpecError(f"{self.spec.file}: model", f"{self.spec.model} expects "
-                                f"{entry.input_chw} inputs but {self.spec.dataset} has "
-                                f"{self._data.input_chw}")
             cfg = TrainConfig(epochs=self.spec.float_epochs)
             self.float_key = float_key(self.spec.model, self._data, cfg)
             self._model = train_float(self.spec.model, entry.build, self._data, cfg,

@@ -300,6 +300,8 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
 
     target = n_trials if n_trials is not None else spec.n_trials
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    evaluator = evaluator or Evaluator(spec, run_dir, threads=threads, cache_dir=cache_dir)
+    evaluator.check_data()     # a bad data folder: one line, before the study exists
     study = open_study(spec, storage, heartbeat_s=heartbeat_s)
     if stopper is not None:
         stopper.study = study
@@ -313,8 +315,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     elif study_threads != threads and spec.needs_accuracy:
         log.warning("study %s computes with %d torch threads (set when it was created), not "
                     "%d, so that every trial is comparable", spec.name, study_threads, threads)
-    evaluator = evaluator or Evaluator(spec, run_dir, threads=int(study_threads),
-                                       cache_dir=cache_dir)
+    evaluator.threads = int(study_threads)
     evaluator.progress = evaluator.progress or say
     if spec.needs_accuracy:
         fp = study.user_attrs.get("data_fingerprint")
