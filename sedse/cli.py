@@ -91,15 +91,20 @@ def _writable_dir(flag: str, path: Path) -> None:
         raise SpecError(flag, f"cannot write into {path}: {probe} is not a writable folder")
 
 
-def _load_workload(model: str, batch: int):
+def _load_workload(model: str, batch: int | None):
+    """A shipped model at `batch` (default 1), or a workload YAML whose layers keep
+    their own N unless `batch` is given."""
     from sedse.workload import load_workload
 
     if model.endswith((".yaml", ".yml")) or Path(model).is_file():
         wl = load_workload(model)
+        if batch is None:
+            return wl
         try:
             return wl.with_batch(batch)
         except SpecError as exc:
             raise SpecError("--batch", f"{batch}: {exc}") from None
+    batch = 1 if batch is None else batch
     import sedse_models
 
     if model not in sedse_models.MODELS:
@@ -214,7 +219,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             mappings, source = _mapping_file(args.mapping, w, acc), str(args.mapping)
         elif point is not None:
             info, folder = point
-            for key, given in (("model", args.model), ("batch", args.batch)):
+            for key, given in (("model", args.model), ("batch", args.batch or 1)):
                 if info.get(key).value != given:
                     raise SpecError(f"--{key}", f"{folder} was exported for {key} "
                                     f"{info.get(key).value!r}, not {given!r} (give that, or "
@@ -320,7 +325,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   stats=stats, settings=SearchSettings(objective=args.objective,
                                                        budget=args.budget), mappings=pinned)
     table = cmp.table()
-    print(f"\n== {wl.name} (batch {args.batch}, {table.macs.iloc[0]:,} MACs): "
+    batch = args.batch or wl.layers[0].N
+    print(f"\n== {wl.name} (batch {batch}, {table.macs.iloc[0]:,} MACs): "
           f"{'matched' if cmp.matched else 'native'} designs ==")
     if cmp.budget is not None:
         b = cmp.budget
@@ -334,7 +340,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table.to_csv(out / "compare.csv", index=False)
     cmp.layers().to_csv(out / "layers.csv", index=False)
     (out / "compare.md").write_text(
-        f"{wl.name}, batch {args.batch}; weights: {cmp.weights_source}; activations: "
+        f"{wl.name}, batch {batch}; weights: {cmp.weights_source}; activations: "
         f"{cmp.activations_source}\n\n" + to_markdown(show) + "\n")
     plot_breakdown(cmp, out / "breakdown.png")
     plot_layers(cmp, out / "per_layer.png")
@@ -755,8 +761,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET,
                    help=f"mappings sampled per layer when the space is larger "
                         f"(default {SEARCH_BUDGET})")
-    e.add_argument("--batch", type=_int(1, MAX_BATCH), default=1,
-                   help="batch size N (default 1)")
+    e.add_argument("--batch", type=_int(1, MAX_BATCH), default=None,
+                   help="batch size N (default: 1 for shipped models; a workload YAML "
+                        "keeps its layers' N unless given)")
     e.add_argument("--json", help="write totals, per-layer and per-level results as JSON")
     e.add_argument("--csv", help="write the long-form action rows as CSV")
     e.add_argument("--show-mapping", action="store_true", help="print each layer's mapping")
@@ -820,7 +827,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the default (see --native)")
     k.add_argument("--tech", default=None, help="technology YAML for --matched "
                    "(default hw_configs/tech/65nm.yaml)")
-    k.add_argument("--batch", type=_int(1, MAX_BATCH), default=1)
+    k.add_argument("--batch", type=_int(1, MAX_BATCH), default=None,
+                   help="batch size N (default: 1, or a workload YAML's own N)")
     k.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp")
     k.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET)
     k.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
