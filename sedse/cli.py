@@ -176,12 +176,22 @@ def _exported_point(hw_file: Path):
     folder = hw_file.parent
     if hw_file.name != "accelerator.yaml" or not (folder / "trial.json").is_file():
         return None
+    from sedse.study._results import file_sha256
+
     info = load_json(folder / "trial.json")
     info.check_keys({"study", "trial", "model", "batch", "params", "values", "mapping_search",
-                     "files"})
+                     "files", "sha256"})
     if not (folder / "mappings.yaml").is_file():
         raise SpecError(str(folder / "mappings.yaml"), "not found: this export folder has "
                         "lost its mappings (export the trial again, or give --research)")
+    sums = info.get("sha256") if info.has("sha256") else None
+    for name, node in (sums.items() if sums is not None else []):
+        f = folder / name
+        if f.is_file() and node.as_str() != file_sha256(f):
+            raise SpecError(str(f), "edited since the export (its content hash differs from "
+                            "trial.json's): it would not replay the stored numbers; export "
+                            "the trial again, or give --research to evaluate the edited "
+                            "files with searched mappings")
     return info, folder
 
 
@@ -516,7 +526,7 @@ def _pareto(spec, study, folder: Path) -> int:
         written.append(plot_importances(imp, folder / "importances.png",
                                         f"{spec.name}: parameter importances (fANOVA)"))
     cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
-    extra = [c for c in ("compression_ratio_x", "latency_ms", "area_mm2")
+    extra = [c for c in ("test_accuracy_frac", "compression_ratio_x", "latency_ms", "area_mm2")
              if c not in cols and df[c].notna().any()]
     print(f"Pareto front ({len(front)} of {len(df)} trials):")
     if len(front):

@@ -238,6 +238,15 @@ def test_exported_points_replay_bit_for_bit_through_the_printed_command(
     # an export is never overwritten; a missing mapping file is one line, not a new search
     assert main(["export", "runs/tiny", "--trial", str(done[-1].number), "--out", out]) == 2
     assert "not an empty folder" in capsys.readouterr().err
+    # an edited mapping (still valid) would give another number: refused in one line
+    m = tmp_path / out / "mappings.yaml"
+    text = m.read_text()
+    m.write_text(text + "\n# edited\n")
+    assert main(argv[1:]) == 2
+    assert f"{out}/mappings.yaml: edited since the export" in capsys.readouterr().err
+    m.write_text(text)
+    assert main(argv[1:]) == 0
+    capsys.readouterr()
     (tmp_path / out / "mappings.yaml").unlink()
     assert main(argv[1:]) == 2
     assert f"{out}/mappings.yaml: not found" in capsys.readouterr().err

@@ -241,10 +241,14 @@ def test_two_workers_writing_the_same_cache_entry(tmp_path, float_cache):
 
 
 def _kill_then_workers(spec, url, tmp_path, n_trials=40, n_workers=3):
-    """A study killed with kill -9 mid-trial, resumed by `sedse run` (twice: the kill's
-    resume, then to the full count) and grown by extra workers: N completed trials are
-    N distinct designs (each process used to replay the study seed's sequence)."""
+    """A study killed with kill -9 mid-trial, resumed twice by `sedse run` and grown to
+    `n_trials` by extra workers: N completed trials are N distinct designs (each
+    process used to replay the study seed's sequence)."""
     _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6)
+    p = _sedse("run", spec.file, "--storage", url, "--n-trials", "10", "--no-progress",
+               "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)      # a second resume
+    _out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err[-2000:]
     study, _workers = _run_workers(spec, url, tmp_path, n_workers, n_trials)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == n_trials
     _assert_distinct(study)

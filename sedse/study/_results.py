@@ -26,6 +26,18 @@ from sedse.errors import SpecError
 from sedse.study._spec import OBJECTIVE_UNITS, OBJECTIVES, StudySpec
 
 MAPPINGS_FILE = "mappings.yaml"
+REPLAYED_FILES = ("accelerator.yaml", MAPPINGS_FILE, "stats.yaml", "compressed/layers.json",
+                  "compressed/weights.npz", "compressed/model.pt")
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 LABEL = {"accuracy": "top-1 accuracy", "energy": "energy per inference (uJ)",
          "latency": "latency (ms)", "edp": "EDP (uJ x ms)", "area": "area (mm^2)"}
 
@@ -56,8 +68,9 @@ def results_table(study, objectives: list[str] | None = None) -> pd.DataFrame:
         row = {"trial": t.number, "state": t.state.name,
                "feasible": t.state == TrialState.COMPLETE and bool(ua.get("feasible"))
                and all(c <= 0 for c in cons)}
-        for unit in ("accuracy_frac", "energy_uj", "latency_ms", "edp_uj_ms", "area_mm2",
-                     "compression_ratio_x", "pj_per_mac", "utilisation_frac"):
+        for unit in ("accuracy_frac", "test_accuracy_frac", "energy_uj", "latency_ms",
+                     "edp_uj_ms", "area_mm2", "compression_ratio_x", "pj_per_mac",
+                     "utilisation_frac"):
             row[unit] = ua.get(unit, math.nan)
         for k, v in (ua.get("energy_uj_by_category") or {}).items():
             row[f"{k}_uj"] = v
@@ -336,5 +349,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
         if (out / "compressed").exists():
             shutil.rmtree(out / "compressed")
         shutil.copytree(src, out / "compressed", symlinks=False)
+    # content hashes: an edited file is refused on replay (never a silently other number)
+    info["sha256"] = {f: file_sha256(out / f) for f in REPLAYED_FILES if (out / f).is_file()}
     (out / "trial.json").write_text(json.dumps(info, indent=1))
     return info
