@@ -85,13 +85,19 @@ def _read_text(p: Path) -> str:
 
 
 def _check_depth(data: Any, where: str) -> None:
-    """Refuse documents nested deeper than MAX_DEPTH (iteratively: no recursion)."""
+    """Refuse documents nested deeper than MAX_DEPTH (iteratively: no recursion). A value
+    shared through YAML aliases is walked again only when it is reached deeper than
+    before, so a "billion laughs" document (aliases of aliases) takes linear time."""
+    deepest: dict[int, int] = {}
     stack = [(data, 1)]
     while stack:
         v, d = stack.pop()
         if isinstance(v, (dict, list)):
             if d > MAX_DEPTH:
                 raise SpecError(where, f"nested deeper than {MAX_DEPTH} levels")
+            if deepest.get(id(v), 0) >= d:
+                continue
+            deepest[id(v)] = d
             stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
 
 
@@ -158,6 +164,16 @@ def load_json(path: str | Path) -> Node:
     return Node(data, str(p), "")
 
 
+def short_number(v: int | float) -> str:
+    """`v` in three significant digits (``1e+30``), also for integers beyond the float
+    range, where ``f"{v:.3g}"`` raises OverflowError."""
+    try:
+        return f"{v:.3g}"
+    except OverflowError:
+        digits = str(abs(v))
+        return f"{'-' if v < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -166,7 +182,7 @@ def _type_name(value: Any) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "an infinite number"
     if isinstance(value, int) and abs(value) > MAX_INT:
-        return f"the integer {value:.3g}"
+        return f"the integer {short_number(value)}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, str):
@@ -302,11 +318,12 @@ class Node:
     def as_float(self, *, min_value: float | None = None, positive: bool = False,
                  max_value: float | None = None) -> float:
         v = self.value
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                (isinstance(v, float) and not math.isfinite(v)):
             raise self.error(f"expected a finite number, found {_type_name(v)}"
                              f"{self._unit_hint()}")
         if abs(v) > 1e30:
-            raise self.error(f"expected a number of magnitude <= 1e30, found {v:.3g}")
+            raise self.error(f"expected a number of magnitude <= 1e30, found {short_number(v)}")
         if positive and v <= 0:
             raise self.error(f"expected a number > 0, found {v}")
         if max_value is not None and v > max_value:
@@ -326,10 +343,10 @@ class Node:
                 raise self.error(
                     f"expected an integer, found {_type_name(self.value)}{self._unit_hint()}")
         if min_value is not None and v < min_value:
-            shown = f"{v:.3g}" if v < -10**15 else str(v)
+            shown = short_number(v) if v < -10**15 else str(v)
             raise self.error(f"expected an integer >= {min_value}, found {shown}")
         if max_value is not None and v > max_value:
-            shown = f"{v:.3g}" if v > 10**15 else str(v)
+            shown = short_number(v) if v > 10**15 else str(v)
             raise self.error(f"expected an integer <= {max_value}, found {shown}")
         return int(v)
 

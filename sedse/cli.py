@@ -36,8 +36,10 @@ def _int(lo: int, hi: int):
             raise argparse.ArgumentTypeError(f"expected an integer, found {text[:40]!r}") \
                 from None
         if not lo <= v <= hi:
+            from sedse._yaml import short_number
+
             raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], found "
-                                             f"{v if abs(v) < 10**15 else f'{v:.3g}'}")
+                                             f"{v if abs(v) < 10**15 else short_number(v)}")
         return v
     return parse
 
@@ -466,6 +468,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sedse.study import load_study, results_table
     from sedse.study._run import storage_of
 
+    if args.storage.startswith("sqlite:///"):     # opening would create an empty file
+        db = Path(args.storage.removeprefix("sqlite:///"))
+        if not db.is_file():
+            raise SpecError("--storage", f"no SQLite database at {db} (create the study "
+                            "with `sedse run STUDY.yaml --storage URL` first)")
     stor = storage_of(args.storage, args.heartbeat_s)
     names = optuna.study.get_all_study_names(stor)
     if args.study not in names:

@@ -56,7 +56,8 @@ def test_eval_workload_yaml(write, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--model", "nonet"], "--model: unknown model 'nonet'"),
-    (["--model", "lenet5", "--batch", "0"], "argument --batch: expected an integer in [1, 16777216], found 0"),
+    (["--model", "lenet5", "--batch", "0"],
+     "argument --batch: expected an integer in [1, 16777216], found 0"),
     (["--model", "lenet5", "--mapping", "MAPPING"], "MAPPING: conv9: no layer named 'conv9'"),
     (["--model", "lenet5", "--hw", "nofile.yaml"], "nofile.yaml: file not found"),
 ])

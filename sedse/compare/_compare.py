@@ -28,6 +28,8 @@ def resolve_hw(name: str) -> Path:
     """A design name (`eyeriss`) or YAML path -> the file (SpecError if none)."""
     p = Path(name)
     if p.suffix in (".yaml", ".yml") or p.is_file():
+        if not p.is_file():
+            raise SpecError("--hw", f"{name}: file not found")
         return p
     for base in (Path("hw_configs"), HW_DIR):
         if (base / f"{name}.yaml").is_file():

@@ -80,7 +80,7 @@ def stats_from_compressed(path: str | Path, workload: Workload, model: str) -> L
     return LayerStats(
         _merge(workload, encodings, acts),
         f"compressed weights from {path} ({doc.get('method')}, accuracy "
-        f"{doc.get('accuracy', float('nan')):.4f})",
+        + (f"{doc['accuracy']:.4f})" if doc.get("accuracy") is not None else "not given)"),
         doc.get("activations_source", "measured") if acts is not None else
         f"default ({DEFAULT_ZERO_FRAC:.0%} zeros after the first layer)",
         doc.get("accuracy"))

@@ -78,6 +78,8 @@ class RunLengthCoding:
 LEVEL_CATEGORIES = ("dram", "global_buffer", "register_file")
 MAX_AXIS = 2**16      # PEs along one array axis
 MAX_PES = 2**24       # PEs in the whole array
+MAX_AXES = 8          # array axes (matching a design to a budget searches their sizes)
+MAX_UNITS_PER_MAC = 1024   # bit-serial units in the area of one MAC
 SKIP_MODES = ("none", "gate", "skip")
 
 
@@ -464,6 +466,8 @@ def accelerator_from_node(root: Node) -> Accelerator:
     axes = {k: v.as_int(max_value=MAX_AXIS) for k, v in shape_node.items()}
     if not axes:
         raise shape_node.error("expected at least one array axis")
+    if len(axes) > MAX_AXES:
+        raise shape_node.error(f"{len(axes)} array axes: at most {MAX_AXES} are modelled")
     if math.prod(axes.values()) > MAX_PES:
         raise shape_node.error(f"{math.prod(axes.values()):,} PEs: at most {MAX_PES:,} "
                                "are modelled")
@@ -517,7 +521,7 @@ def accelerator_from_node(root: Node) -> Accelerator:
         bn.check_keys({"term_energy_pj"}, {"sync_factor", "units_per_mac"})
         bit_serial = BitSerial(bn.get("term_energy_pj").as_float(min_value=0.0),
                                _opt_float(bn, "sync_factor", 1.0, min_value=1.0),
-                               bn.get("units_per_mac").as_int()
+                               bn.get("units_per_mac").as_int(max_value=MAX_UNITS_PER_MAC)
                                if bn.has("units_per_mac") else 1)
     acc = Accelerator(name, clock, tuple(axes.items()), levels, mac, dataflow=dataflow,
                       description=root.get("description").as_str()

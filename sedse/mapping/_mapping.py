@@ -29,13 +29,14 @@ what the cost model evaluates.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sedse._yaml import Node, load_yaml
+from sedse._yaml import MAX_INT, Node, load_yaml, short_number
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
 from sedse.workload import DIMS, OPERANDS, Layer
@@ -183,7 +184,10 @@ def _parse_factors(node: Node) -> tuple[tuple[str, int], ...]:
             m = _FACTOR_RE.match(tok)
             if not m or m.group(1) not in DIM_INDEX:
                 raise node.error(f"expected factors like 'K4 C2' over dims {''.join(DIMS)}, "
-                                 f"found {tok!r}")
+                                 f"found {tok[:40]!r}")
+            if len(m.group(2)) > 15:   # beyond any dim (and int() refuses 4300+ digits)
+                raise node.error(f"factor of {m.group(1)} must be <= {MAX_INT} (no layer dim is "
+                                 f"larger), found a {len(m.group(2))}-digit number")
             out.append((m.group(1), int(m.group(2))))
     elif isinstance(v, dict):
         for d, sub in node.items():
@@ -198,6 +202,9 @@ def _parse_factors(node: Node) -> tuple[tuple[str, int], ...]:
     for d, f in out:
         if f < 1:
             raise node.error(f"factor of {d} must be >= 1, found {f}")
+        if f > MAX_INT:
+            raise node.error(f"factor of {d} must be <= {MAX_INT} (no layer dim is larger), "
+                             f"found {short_number(f)}")
     return tuple(out)
 
 
@@ -262,17 +269,20 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
 
     where = where or layer.name
     cand = to_candidates([mapping], acc)
-    total = cand.tf[0].prod(axis=0) * cand.sf[0].prod(axis=0)
+    # products as Python integers: factors of up to 2^40 at every level would wrap int64
+    total = [math.prod(int(f) for f in cand.tf[0, :, di]) *
+             math.prod(int(f) for f in cand.sf[0, :, di]) for di in range(len(DIMS))]
     for di, d in enumerate(DIMS):
         size = getattr(layer, d)
         if total[di] < size:
             raise MappingError(where, f"factors of {d} multiply to {total[di]}, which does "
                                f"not cover the layer's {d} = {size}")
         if total[di] > 2 * size and total[di] > size + 1:
-            raise MappingError(where, f"factors of {d} multiply to {total[di]}, more than "
+            shown = short_number(total[di]) if total[di] > 10**15 else total[di]
+            raise MappingError(where, f"factors of {d} multiply to {shown}, more than "
                                f"twice the layer's {d} = {size} (padding is capped there)")
     for ai, a in enumerate(acc.array_axes):
-        used = int(cand.sf[0, ai].prod())
+        used = math.prod(int(f) for f in cand.sf[0, ai])
         if used > acc.axis_size(a):
             raise MappingError(where, f"spatial factors on axis {a!r} multiply to {used} > "
                                f"the array's {acc.axis_size(a)}")

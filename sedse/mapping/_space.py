@@ -179,8 +179,9 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
             pinned_any = True
             f = n if pin == FULL else pin
             if f > cap:
-                raise MappingError(layer.name, f"dataflow {df.name}: {d} = {f} is pinned to "
-                                   f"array axis {a!r}, which has only {cap} PEs")
+                raise MappingError(f"{acc.source}: dataflow", f"layer {layer.name}: dataflow "
+                                   f"{df.name}: {d} = {f} is pinned to array axis {a!r}, "
+                                   f"which has only {cap} PEs")
             per_axis.append([f])
         else:
             # PEs left on this axis once the dims pinned to it are placed
@@ -327,8 +328,9 @@ def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
             if pinned > acc.axis_size(a):
                 what = ", ".join(f"{d} = {getattr(layer, d) if f == FULL else f}"
                                  for d, f in df.axis(a).pin)
-                raise MappingError(layer.name, f"dataflow {df.name}: {what} is pinned to "
-                                   f"array axis {a!r}, which has only {acc.axis_size(a)} PEs")
+                raise MappingError(f"{acc.source}: dataflow", f"layer {layer.name}: dataflow "
+                                   f"{df.name}: {what} is pinned to array axis {a!r}, which "
+                                   f"has only {acc.axis_size(a)} PEs")
     options = []
     for di, d in enumerate(DIMS):
         raw = _dim_options(layer, acc, d)

@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -321,7 +322,7 @@ class Evaluator:
         except MappingError as exc:
             return PointResult({}, {"compressed_dir": str(cdir) if cdir else ""}, False,
                                f"does not fit: {exc}", doc, str(cdir) if cdir else None)
-        area = area_mm2(acc, self.tech)
+        area = area_mm2(acc, self.tech) if self.tech.mac_mm2_by_bits else math.nan
         values = {"energy_uj": rep.energy_pj / 1e6, "latency_ms": rep.latency_s * 1e3,
                   "edp_uj_ms": rep.energy_pj / 1e6 * rep.latency_s * 1e3, "area_mm2": area}
         if cdir:

@@ -191,9 +191,8 @@ def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
         raise node.error(f"{name} takes choices: [...]")
     node.check_keys({"low", "high"}, {"log", "step"})
     lo, hi = node.get("low").value, node.get("high").value
-    for k, v in (("low", lo), ("high", hi)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise node.get(k).error(f"expected a number, found {v!r}")
+    for k in ("low", "high"):
+        node.get(k).as_float()     # a finite number (not a string, a boolean, NaN or inf)
     if not lo < hi:
         raise node.error(f"empty range: low {lo} must be below high {hi}")
     log = node.get("log").as_bool() if node.has("log") else False
@@ -204,6 +203,36 @@ def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
     if log and step is not None:
         raise node.get("step").error("give either log or step, not both")
     return Param(name, float(lo), float(hi), log, step, integer)
+
+
+def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
+                           accel: str) -> None:
+    """Every choice (and both ends of every range) of a ``hardware.*`` parameter, applied
+    alone to the base design, must give a valid accelerator: a value that never can is
+    an error now, not a study of infeasible trials."""
+    from types import SimpleNamespace
+
+    from sedse.hardware import accelerator_from_node
+    from sedse.study._evaluate import apply_overrides
+
+    for p in params:
+        if not p.name.startswith("hardware.") or p.name in ("hardware.dataflow",
+                                                            "hardware.bit_serial"):
+            continue
+        if p.choices is not None:
+            values = list(p.choices)
+        else:
+            values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
+        for v in values:
+            try:
+                doc = apply_overrides(accel_doc, {p.name: v}, SimpleNamespace(file=accel))
+                accelerator_from_node(Node(doc, accel, ""))
+            except SpecError as exc:
+                raise sp.get(p.name).error(f"the value {v!r} gives no valid design "
+                                           f"({exc.message})") from None
+            except (KeyError, TypeError, StopIteration, AttributeError, IndexError):
+                raise sp.get(p.name).error(f"the value {v!r} cannot be set in the "
+                                           "accelerator YAML") from None
 
 
 def load_study(path: str | Path) -> StudySpec:
@@ -229,7 +258,7 @@ def load_study(path: str | Path) -> StudySpec:
         str(Path(__file__).resolve().parents[2] / "hw_configs" / "tech" / "65nm.yaml")
     from sedse.hardware import load_technology
 
-    load_technology(tech)     # checked now, before any study is created
+    tech_obj = load_technology(tech)     # checked now, before any study is created
 
     comp = root.get("compression") if root.has("compression") else None
     method, fixed = "smartexchange", {}
@@ -251,6 +280,9 @@ def load_study(path: str | Path) -> StudySpec:
     data_root = None
     if root.has("data_root") and root.get("data_root").value is not None:
         data_root = _path(root.get("data_root"), base)
+        if not Path(data_root).is_dir():
+            raise root.get("data_root").error(f"{data_root} is a file, not the folder holding "
+                                              "the dataset")
     if method != "none":
         if dataset is None:
             raise root.error("missing key 'dataset' (compression needs data for accuracy)")
@@ -267,6 +299,10 @@ def load_study(path: str | Path) -> StudySpec:
         if isinstance(wn.value, dict):
             wn.check_keys({"stats"})
             weights = _path(wn.get("stats"), base)
+            from sedse.compare import stats_from_file
+
+            stats_from_file(weights, sedse_models.workload(
+                model, root.get("batch").as_int() if root.has("batch") else 1))
         elif wn.as_str() != "decompose":
             raise wn.error("expected decompose or {stats: FILE}")
     fid, steps = "projection", 0
@@ -293,6 +329,7 @@ def load_study(path: str | Path) -> StudySpec:
     params = tuple(_param(k, v, accel_doc, dataflows) for k, v in sp.items())
     if not params:
         raise sp.error("expected at least one parameter")
+    _check_hardware_values(params, sp, accel_doc, accel)
     if method == "none" and any(p.name.startswith("compression.") for p in params):
         raise sp.error("compression parameters need compression.method smartexchange")
     objs = root.get("objectives").as_str_list()
@@ -311,6 +348,12 @@ def load_study(path: str | Path) -> StudySpec:
             if k not in CONSTRAINTS:
                 raise v.error(f"unknown constraint {k!r} (known: {', '.join(CONSTRAINTS)})")
             cons.append((k, v.as_float(positive=True)))
+    if not tech_obj.mac_mm2_by_bits:
+        where = root.get("objectives") if "area" in objs else \
+            root.get("constraints") if any(k == "area_mm2" for k, _ in cons) else None
+        if where is not None:
+            raise where.error(f"area needs a technology with an area block; {tech} has none "
+                              "(area.mac_mm2_by_bits, sram_mm2_per_kib, rebuild_engine_mm2)")
     s_obj, s_budget = "edp", 2000
     if root.has("mapping_search"):
         mn = root.get("mapping_search")

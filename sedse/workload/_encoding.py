@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sedse._yaml import short_number
+
 MAX_ENCODING_INT = 2**40   # bits and weights of one layer; far below int64 overflow
 MAX_PER_WEIGHT = 1024.0    # bits or rebuild operations per weight
 
@@ -48,23 +50,27 @@ class WeightEncoding:
         for f in ("coefficient_density_frac", "zero_row_frac", "weight_density_frac",
                   "bits_per_nonzero", "rebuild_ops_per_weight"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                    (isinstance(v, float) and not math.isfinite(v)):
                 raise ValueError(f"{f} must be a finite number, found {v!r}")
         for f in ("coefficient_density_frac", "zero_row_frac", "weight_density_frac"):
             v = getattr(self, f)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{f} must be in [0, 1], found {v!r}")
+                raise ValueError(f"{f} must be in [0, 1], found "
+                                 f"{short_number(v) if abs(v) > 10**15 else repr(v)}")
         for f in ("bits_per_nonzero", "rebuild_ops_per_weight"):
             v = getattr(self, f)
             if not 0.0 <= v <= MAX_PER_WEIGHT:
-                raise ValueError(f"{f} must be in [0, {MAX_PER_WEIGHT}], found {v!r}")
+                raise ValueError(f"{f} must be in [0, {MAX_PER_WEIGHT}], found "
+                                 f"{short_number(v) if abs(v) > 10**15 else repr(v)}")
         for f in ("basis_bits", "index_bits", "total_bits", "dense_weights"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{f} must be an integer >= 0, found {v!r}")
+                shown = short_number(v) if isinstance(v, int) and v < -10**15 else repr(v)
+                raise ValueError(f"{f} must be an integer >= 0, found {shown[:60]}")
             if v > MAX_ENCODING_INT:
                 raise ValueError(f"{f} must be <= 2^40 (a bound that keeps every count "
-                                 f"within 64 bits), found {v:.3g}")
+                                 f"within 64 bits), found {short_number(v)}")
 
     @property
     def bits_per_weight(self) -> float:

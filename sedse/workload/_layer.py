@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from sedse._yaml import short_number
 from sedse.errors import InvalidValue
-from sedse.workload._encoding import WeightEncoding
+from sedse.workload._encoding import MAX_ENCODING_INT, WeightEncoding
 
 DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
 OPERANDS: tuple[str, ...] = ("W", "I", "O")
@@ -101,9 +102,15 @@ class Layer:
         if self.work > MAX_LAYER_WORK or self.operand_elements("I") > MAX_LAYER_WORK \
                 or self.operand_elements("O") > MAX_LAYER_WORK:
             raise InvalidValue(
-                f"layer {self.name}: {self.macs:.3g} MACs ({self.work:.3g} with the stride and "
+                f"layer {self.name}: {short_number(self.macs)} MACs ({short_number(self.work)} "
+                "with the stride and "
                 f"dilation window factor) is beyond the 2^48 the 64-bit counts allow; use a "
                 "smaller batch")
+        if self.weight_encoding is None and \
+                self.operand_elements("W") * self.weight_bits > MAX_ENCODING_INT:
+            raise InvalidValue(   # the dense encoding derived from it would be refused
+                f"layer {self.name}: {short_number(self.operand_elements('W'))} weights x "
+                f"{self.weight_bits} bits is beyond the 2^40 bits a layer's weights may have")
         for d in ("pad_h", "pad_w"):
             v = getattr(self, d)
             if not isinstance(v, int) or v < 0:
