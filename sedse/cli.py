@@ -535,7 +535,10 @@ def _pareto(spec, study, folder: Path) -> int:
     cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
     extra = [c for c in ("test_accuracy_frac", "compression_ratio_x", "latency_ms", "area_mm2")
              if c not in cols and df[c].notna().any()]
-    print(f"Pareto front ({len(front)} of {len(df)} trials):")
+    n_done = int((df.state == "COMPLETE").sum())
+    repeats = int(df.reason.str.startswith("duplicate").sum()) if "reason" in df else 0
+    print(f"Pareto front ({len(front)} of {n_done} completed trials"
+          + (f"; {repeats} repeated designs not evaluated again" if repeats else "") + "):")
     if len(front):
         show = front[cols + extra]
         print(_fmt_table(list(show.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -118,7 +118,7 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
             loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             seen += len(idx)
         sched.step()
         if progress is not None:

@@ -76,7 +76,9 @@ def results_table(study, objectives: list[str] | None = None) -> pd.DataFrame:
             row[f"{k}_uj"] = v
         for k, v in t.params.items():
             row[f"param_{k}"] = v
-        row["reason"] = ua.get("infeasible_reason") or ua.get("error") or ""
+        row["reason"] = ua.get("infeasible_reason") or ua.get("error") or (
+            f"duplicate of trial {ua['duplicate_of']}" if ua.get("duplicate_of") is not None
+            else "surplus" if ua.get("surplus") else "")
         row["duration_s"] = t.duration.total_seconds() if t.duration else math.nan
         rows.append(row)
     df = pd.DataFrame(rows)
@@ -190,7 +192,8 @@ def plot_pareto(df: pd.DataFrame, base: pd.DataFrame, objectives: list[str], pat
         _scatter(ax, df, base, x, y, f"{y} vs {x}", line=len(objectives) == 2)
     axes[0][0].legend(fontsize=7, loc="best")
     n_ok = int(df.feasible.sum())
-    fig.suptitle(f"{title}: {len(df)} trials, {n_ok} feasible, "
+    n_done = int((df.state == "COMPLETE").sum())
+    fig.suptitle(f"{title}: {n_done} completed trials, {n_ok} feasible, "
                  f"{int(df.is_pareto.sum())} on the front", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
