@@ -38,7 +38,7 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-LABEL = {"accuracy": "top-1 accuracy", "energy": "energy per inference (uJ)",
+LABEL = {"accuracy": "top-1 accuracy (validation split)", "energy": "energy per inference (uJ)",
          "latency": "latency (ms)", "edp": "EDP (uJ x ms)", "area": "area (mm^2)"}
 
 
