@@ -602,9 +602,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def replay_command(out: str | Path, spec) -> str:
     """The `sedse eval` command that re-evaluates an exported point exactly."""
-    weights = f"--compressed {out}/compressed" if spec.method != "none" else \
-        f"--stats {out}/stats.yaml"
-    return (f"sedse eval --model {spec.model} --hw {out}/accelerator.yaml {weights} "
+    out = Path(out)
+    weights = f"--compressed {out / 'compressed'}" if spec.method != "none" else \
+        f"--stats {out / 'stats.yaml'}"
+    return (f"sedse eval --model {spec.model} --hw {out / 'accelerator.yaml'} {weights} "
             f"--batch {spec.batch}")
 
 
