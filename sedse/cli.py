@@ -64,11 +64,23 @@ def _float(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
     return parse
 
 
+def _pseudo_fs(path: Path) -> bool:
+    """True inside /proc, /sys or /dev: root passes every permission check there, but
+    nothing can be written (checked without writing anything)."""
+    try:
+        parts = path.resolve().parts
+    except OSError:
+        return False
+    return len(parts) > 1 and parts[1] in ("proc", "sys", "dev")
+
+
 def _writable_file(flag: str, path: str | None) -> None:
     """SpecError naming `flag` unless `path` can be written (checked before any work)."""
     if path is None:
         return
     p = Path(path)
+    if not str(path).strip():
+        raise SpecError(flag, "expected a file name, found an empty string")
     if p.is_dir():
         raise SpecError(flag, f"{path} is a directory; give a file name")
     parent = p.parent if str(p.parent) else Path(".")
@@ -78,6 +90,8 @@ def _writable_file(flag: str, path: str | None) -> None:
 
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise SpecError(flag, f"cannot write {path}: permission denied")
+    if _pseudo_fs(parent):
+        raise SpecError(flag, f"cannot write {path}: {parent} is a kernel file system")
 
 
 def _writable_dir(flag: str, path: Path) -> None:
@@ -91,6 +105,8 @@ def _writable_dir(flag: str, path: Path) -> None:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK):
         raise SpecError(flag, f"cannot write into {path}: {probe} is not a writable folder")
+    if _pseudo_fs(probe):
+        raise SpecError(flag, f"cannot write into {path}: {probe} is a kernel file system")
 
 
 def _load_workload(model: str, batch: int | None):
@@ -213,11 +229,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     files = [resolve_hw(hw) for hw in args.hw]
     accs = [load_accelerator(f) for f in files]   # every input checked before any work
     wl = _load_workload(args.model, args.batch)
+    compressed, stats_file = args.compressed, args.stats
+    if not (compressed or stats_file or args.research or args.mapping):
+        # an exported point replays with its own weight statistics too
+        for f in files:
+            point = _exported_point(Path(f))
+            if point is not None:
+                folder = point[1]
+                if (folder / "compressed" / "layers.json").is_file():
+                    compressed = str(folder / "compressed")
+                elif (folder / "stats.yaml").is_file():
+                    stats_file = str(folder / "stats.yaml")
+                print(f"weights: {compressed or stats_file} (the export's; give --compressed "
+                      "or --stats for others)")
+                break
     stats = None
-    if args.compressed:
-        stats = stats_from_compressed(args.compressed, wl, args.model)
-    elif args.stats:
-        stats = stats_from_file(args.stats, wl)
+    if compressed:
+        stats = stats_from_compressed(compressed, wl, args.model)
+    elif stats_file:
+        stats = stats_from_file(stats_file, wl)
     if stats is not None:
         print(f"weights: {stats.weights_source}; activations: {stats.activations_source}")
         wl = stats.apply(wl)
@@ -566,7 +596,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     if study is None:
         raise SpecError(str(args.run), f"no study {spec.name!r} in {storage} (run "
                         "`sedse run` first)")
-    return _pareto(spec, study, Path(args.out) if args.out else folder)
+    out = Path(args.out) if args.out else folder
+    _writable_dir("--out", out)
+    return _pareto(spec, study, out)
 
 
 def _study_exists(spec, storage: str) -> bool:
@@ -732,12 +764,17 @@ def _say(line: str) -> None:
     print(f"sedse: {line}", file=sys.stderr, flush=True)
 
 
-def cmd_cache(args: argparse.Namespace) -> int:
-    """Show or clear the project cache (float baselines, decompositions)."""
-    import shutil
+CACHE_ENTRIES = ("float/*.pt", "stats/*.json", "float/.tmp-*", "stats/*.tmp")
 
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Show or clear the project cache (float baselines, decompositions). Only sedse's
+    own entries are listed or removed; nothing else in the folder is touched."""
     root = Path(args.cache_dir)
-    entries = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    if root.exists() and not root.is_dir():
+        raise SpecError("--cache-dir", f"{root} is not a folder")
+    entries = sorted({p for pat in CACHE_ENTRIES for p in root.glob(pat) if p.is_file()}) \
+        if root.is_dir() else []
     total = sum(p.stat().st_size for p in entries)
     if args.action == "info":
         print(f"cache {root}: {len(entries)} entries, {total / 2**20:.1f} MiB")
@@ -746,9 +783,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print("(each study's compressed models live in its run folder, runs/<study>/cache/, "
               "and are kept: exports copy from there)")
         return 0
-    if root.is_dir():
-        shutil.rmtree(root)
-    print(f"removed {root} ({len(entries)} entries, {total / 2**20:.1f} MiB)")
+    for p in entries:
+        p.unlink()
+    for sub in ("float", "stats"):
+        d = root / sub
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    print(f"removed {len(entries)} entries ({total / 2**20:.1f} MiB) from {root}")
     return 0
 
 
@@ -924,6 +965,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"sedse: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # an output path the checks could not foresee (/proc, ...)
+        if args.debug:
+            raise
+        where = exc.filename if exc.filename is not None else ""
+        print(f"sedse: error: {where}: cannot write or read ({exc.strerror or exc})",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sedse: interrupted", file=sys.stderr)

@@ -72,7 +72,7 @@ def test_cache_info_and_clear(tmp_path, capsys):
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
     assert "1 entries" in capsys.readouterr().out
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
-    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "c" / "float").exists()
 
 
 TINY = f"""
@@ -200,3 +200,76 @@ def test_dashboard_sees_metric_names_and_constraints(tmp_path):
     ser = serialize_frozen_trial(study._study_id, t,
                                  study._storage.get_study_system_attrs(study._study_id))
     assert ser["constraints"] == t.system_attrs["constraints"]
+
+
+def test_cache_clear_touches_only_sedse_entries(tmp_path, capsys):
+    root = tmp_path / "proj"
+    (root / "float").mkdir(parents=True)
+    (root / "float" / "lenet5-abc.pt").write_bytes(b"x")
+    (root / "notes.txt").write_text("precious")
+    (root / "sub").mkdir()
+    (root / "sub" / "a.py").write_text("keep")
+    assert main(["cache", "info", "--cache-dir", str(root)]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(root)]) == 0
+    assert (root / "notes.txt").read_text() == "precious" and (root / "sub" / "a.py").exists()
+    assert not (root / "float").exists()
+
+
+def test_a_resume_with_a_changed_spec_is_refused_before_any_trial(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Changing what decides a trial's numbers (here the mapping-search budget, then the
+    search space) between runs of one study is one line naming the key; no trial runs."""
+    from .test_workers import STUDY
+
+    monkeypatch.chdir(tmp_path)
+    text = STUDY.format(name="resumed", hw=HW, sampler="random")
+    (tmp_path / "s.yaml").write_text(text)
+    assert main(["run", "s.yaml", "--n-trials", "2", "--no-progress"]) == 0
+    for a, b, key in (("budget: 300", "budget: 20", "mapping_search"),
+                      ("[3, 6, 12]", "[3, 6]", "search_space")):
+        (tmp_path / "s.yaml").write_text(text.replace(a, b))
+        capsys.readouterr()
+        assert main(["run", "s.yaml", "--n-trials", "4", "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"s.yaml: {key}: differs from the spec" in err
+    study = optuna.load_study(study_name="resumed",
+                              storage=f"sqlite:///{tmp_path}/runs/resumed/study.db")
+    assert len(study.trials) == 2
+
+
+def test_an_export_replays_with_its_own_weight_statistics(tmp_path, capsys, monkeypatch):
+    """`sedse eval --hw EXPORT/accelerator.yaml` alone (no --stats) uses the export's
+    stats.yaml as well as its mappings: the stored numbers, not dense-weight ones."""
+    from .test_workers import STUDY
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text(STUDY.format(name="hwonly", hw=HW, sampler="random"))
+    assert main(["run", "s.yaml", "--n-trials", "2", "--no-progress"]) == 0
+    study = optuna.load_study(study_name="hwonly",
+                              storage=f"sqlite:///{tmp_path}/runs/hwonly/study.db")
+    t = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))[0]
+    assert main(["export", "runs/hwonly", "--trial", str(t.number), "--out", "x"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", "lenet5", "--hw", "x/accelerator.yaml", "--json",
+                 "r.json"]) == 0
+    assert "x/stats.yaml (the export's" in capsys.readouterr().out
+    tot = json.loads((tmp_path / "r.json").read_text())["reports"][0]["totals"]
+    assert tot["energy_uj"] == t.user_attrs["energy_uj"]
+    assert tot["latency_ms"] == t.user_attrs["latency_ms"]
+
+
+def test_a_small_cifar_pickle_cannot_expand_into_gigabytes(tmp_path):
+    """Shared references in a pickle ([row] * N) would expand a few kB into N x 3072
+    values: the loader wants the format's one uint8 array and refuses anything else."""
+    import pickle
+
+    from sedse.errors import SpecError
+
+    row = [7] * 3072
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(tmp_path / name, "wb") as f:
+            pickle.dump({b"data": [row] * 20000, b"labels": [0] * 20000}, f, protocol=2)
+    assert (tmp_path / "data_batch_1").stat().st_size < 200_000
+    with pytest.raises(SpecError, match="data_batch_1: not a CIFAR-10 batch .*numpy array"):
+        load_dataset("cifar10", tmp_path)

@@ -200,8 +200,17 @@ def _cifar10(root: Path) -> Dataset:
                 d = _CifarUnpickler(f, encoding="bytes").load()
             if not isinstance(d, dict):
                 raise ValueError("expected a dictionary")
-            x = np.asarray(d[b"data"])
-            y = np.asarray(d[b"labels"])
+            # the format holds `data` as one uint8 array and `labels` as a flat list of
+            # ints: anything else (nested lists sharing references) could expand a small
+            # pickle into gigabytes, so it is refused before any conversion
+            x, labels = d[b"data"], d[b"labels"]
+            if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != 3072:
+                raise ValueError("data must be a numpy array of shape (N, 3072)")
+            if not isinstance(labels, (list, np.ndarray)) or len(labels) != len(x) or (
+                    isinstance(labels, list)
+                    and not all(type(v) is int for v in labels)):
+                raise ValueError("labels must be a flat list of N integers")
+            y = np.asarray(labels)
             # integers only (a float array would be cast silently, NaN to garbage)
             if x.dtype.kind not in "ui" or (x.size and (x.min() < 0 or x.max() > 255)):
                 raise ValueError(f"data must be integers 0..255, found {x.dtype} values")

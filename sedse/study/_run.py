@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -50,6 +51,46 @@ def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
     d = Path(runs_dir) / spec.name
     d.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(d / 'study.db').resolve()}"
+
+
+def spec_fingerprint(spec: StudySpec) -> dict[str, str]:
+    """Per spec section, a hash of what decides a trial's numbers (the accelerator and
+    technology by content): a resumed study must match the one it was created with."""
+    from dataclasses import asdict
+
+    def h(obj) -> str:
+        return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()) \
+            .hexdigest()[:12]
+
+    def content(path: str) -> str:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+    return {"model": h([spec.model, spec.batch]), "dataset": h([spec.dataset]),
+            "accelerator": content(spec.accelerator), "technology": content(spec.technology),
+            "float_epochs": h(spec.float_epochs),
+            "compression": h([spec.method, spec.compression, spec.weights]),
+            "fidelity": h([spec.fidelity, spec.finetune_steps]),
+            "search_space": h([asdict(p) for p in spec.params]),
+            "dataflows": h(spec.dataflows), "objectives": h(spec.objectives),
+            "constraints": h(spec.constraints),
+            "mapping_search": h([spec.search_objective, spec.search_budget]),
+            "sampler": h([spec.sampler, spec.seed, spec.population_size])}
+
+
+def check_same_spec(study, spec: StudySpec) -> None:
+    """Record the spec's fingerprint on a new study; on a resume, refuse (one line, before
+    any trial) a spec that changed a section that decides trial numbers."""
+    now = spec_fingerprint(spec)
+    stored = study.user_attrs.get("spec_fingerprint")
+    if stored is None:
+        study.set_user_attr("spec_fingerprint", now)
+        return
+    changed = [k for k in now if stored.get(k) != now[k]]
+    if changed:
+        raise SpecError(f"{spec.file}: {changed[0]}", f"differs from the spec study "
+                        f"{spec.name!r} was created with (changed: {', '.join(changed)}); "
+                        "its trials would not be comparable: restore it or use a new study "
+                        "name")
 
 
 def trial_seed(study_seed: int, trial_number: int) -> int:
@@ -303,6 +344,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     evaluator = evaluator or Evaluator(spec, run_dir, threads=threads, cache_dir=cache_dir)
     evaluator.check_data()     # a bad data folder: one line, before the study exists
     study = open_study(spec, storage, heartbeat_s=heartbeat_s)
+    check_same_spec(study, spec)
     if stopper is not None:
         stopper.study = study
     # every process of a study computes with the thread count it was created with:
