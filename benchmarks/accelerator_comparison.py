@@ -42,7 +42,7 @@ def run(model: str, compressed: str | None, out: Path) -> pd.DataFrame:
     if compressed:
         stats = stats_from_compressed(compressed, wl, model)
     else:
-        stats = stats_by_decomposition(model, wl, Path.home() / ".cache" / "sedse")
+        stats = stats_by_decomposition(model, wl, Path("runs") / "cache")
     t0 = time.perf_counter()
     cmp = compare(wl, load_designs(DESIGNS), tech=load_technology(DEFAULT_TECH), stats=stats)
     secs = time.perf_counter() - t0

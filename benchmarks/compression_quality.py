@@ -143,7 +143,7 @@ def plot(float_acc: float, rows: list[dict], out: Path, model_name: str = "lenet
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--retrain-epochs", type=int, default=1)
-    ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sedse"))
+    ap.add_argument("--cache-dir", default=str(Path("runs") / "cache"))
     ap.add_argument("--model", choices=["lenet5", "resnet8_gray"], default="lenet5")
     ap.add_argument("--float-epochs", type=int, default=5)
     ap.add_argument("--out", default=None, help="figure (default docs/compression_quality"

@@ -229,11 +229,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     files = [resolve_hw(hw) for hw in args.hw]
     accs = [load_accelerator(f) for f in files]   # every input checked before any work
     wl = _load_workload(args.model, args.batch)
+    # exported points (checked, files hashed) once per accelerator file
+    points = [None if args.research or args.mapping else _exported_point(Path(f))
+              for f in files]
     compressed, stats_file = args.compressed, args.stats
-    if not (compressed or stats_file or args.research or args.mapping):
+    if not (compressed or stats_file):
         # an exported point replays with its own weight statistics too
-        for f in files:
-            point = _exported_point(Path(f))
+        for point in points:
             if point is not None:
                 folder = point[1]
                 if (folder / "compressed" / "layers.json").is_file():
@@ -253,10 +255,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         wl = stats.apply(wl)
     settings = SearchSettings(objective=args.objective, budget=args.budget)
     plans = []
-    for f, acc in zip(files, accs, strict=True):
+    for acc, point in zip(accs, points, strict=True):
         w = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
         mappings, source = {}, "user mapping"
-        point = None if args.research or args.mapping else _exported_point(Path(f))
         if args.mapping:
             mappings, source = _mapping_file(args.mapping, w, acc), str(args.mapping)
         elif point is not None:

@@ -249,20 +249,14 @@ def test_random_workloads_load_and_evaluate_or_fail_cleanly(item, ai):
 
 # ---------------------------------------------------------------- mappings
 def _notation(mapping, acc) -> dict:
-    """A `Mapping` in the YAML notation (strings for temporal, a mapping for spatial)."""
-    out = {}
-    for lvl, lm in zip(acc.levels, mapping.levels, strict=True):
-        d: dict = {}
-        if lm.temporal:
-            d["temporal"] = " ".join(f"{k}{f}" for k, f in lm.temporal)
-        sp = {a: {k: f for k, f in fs} for a, fs in lm.spatial if fs}
-        if sp:
-            d["spatial"] = sp
-        if lm.keep is not None:
-            d["keep"] = list(lm.keep)
-        if d:
-            out[lvl.name] = d
-    return out
+    """`Mapping.to_doc`, with spatial factors in the mapping form ({K: 4}) so both
+    notations are fuzzed."""
+    doc = mapping.to_doc(acc)
+    for d in doc.values():
+        if "spatial" in d:
+            d["spatial"] = {a: {t[0]: int(t[1:]) for t in text.split()}
+                            for a, text in d["spatial"].items()}
+    return doc
 
 
 def _mapping_bases() -> list[tuple[Layer, object, dict]]:

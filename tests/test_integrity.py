@@ -4,7 +4,6 @@ dataset that changed under them, and optuna-dashboard sees metric names and cons
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import numpy as np
@@ -18,14 +17,8 @@ from sedse.compress import TrainConfig, accuracy, load_dataset, train_float
 from sedse.compress._io import load_compressed_model
 
 from .conftest import HW
+from .test_data import _write_idx
 from .test_study import needs_fmnist
-
-
-def _write_idx(path, magic, arr):
-    arr = np.asarray(arr, dtype=np.uint8)
-    head = np.array([magic, *arr.shape], dtype=">u4").tobytes()
-    with gzip.open(path, "wb") as f:
-        f.write(head + arr.tobytes())
 
 
 def _tiny_fmnist(root, seed=0, n=60):

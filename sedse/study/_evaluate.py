@@ -111,6 +111,7 @@ class Evaluator:
                                        budget=spec.search_budget)
         self.search_cache = SearchCache()
         self._network_memo: dict = {}
+        self._stats_memo: dict = {}   # compressed entry -> (LayerStats, dir, layers.json)
         self._model = None
         self._data = None
         self._float_accuracy: float | None = None
@@ -286,15 +287,21 @@ class Evaluator:
         from sedse.compare import stats_by_decomposition, stats_from_compressed, stats_from_file
 
         if self.spec.method != "none":
-            d = self.compressed_dir(params)
-            return stats_from_compressed(d, self.workload, self.spec.model), d
+            # one checked read per compressed entry and process (a repeated point reuses it)
+            key = compressed_cache_dir(self.run_dir, self.spec, self.compression_config(params))
+            if key not in self._stats_memo:
+                d = self.compressed_dir(params)
+                self._stats_memo[key] = (
+                    stats_from_compressed(d, self.workload, self.spec.model), d,
+                    json.loads((d / "layers.json").read_text()))
+            return self._stats_memo[key]
         if self._fixed_stats is None:
             if self.spec.weights == "decompose":
                 self._fixed_stats = stats_by_decomposition(
                     self.spec.model, self.workload, self.cache_dir)
             else:
                 self._fixed_stats = stats_from_file(self.spec.weights, self.workload)
-        return self._fixed_stats, None
+        return self._fixed_stats, None, {}
 
     def network_cost(self, workload, acc):
         from sedse.cost import evaluate_workload
@@ -313,8 +320,7 @@ class Evaluator:
             acc, doc = self.accelerator(params)
         except SpecError as exc:
             return PointResult({}, {}, False, f"invalid design: {exc}")
-        stats, cdir = self._stats(params)
-        doc_acc = json.loads((cdir / "layers.json").read_text()) if cdir else {}
+        stats, cdir, doc_acc = self._stats(params)
         wl = stats.apply(self.workload).with_precision(acc.input_bits, acc.weight_bits,
                                                        acc.output_bits)
         try:
