@@ -131,7 +131,7 @@ def plot(float_acc: float, rows: list[dict], out: Path, model_name: str = "lenet
         ax.set_title(title)
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
+    axes[0].set_ylabel("Fashion-MNIST validation accuracy (%)")
     handles, labels = axes[1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"{model_name} on Fashion-MNIST: accuracy vs weight storage")
