@@ -100,9 +100,9 @@ def test_cost_core_imports_neither_torch_nor_compressor():
 
 
 def test_design_that_does_not_fit_is_one_line(tmp_path):
-    text = (HW / "eyeriss.yaml").read_text().replace("capacity_bytes: 24,",
-                                                      "capacity_bytes: 1,")
-    assert "capacity_bytes: 1," in text
+    text = (HW / "eyeriss.yaml").read_text().replace("capacity_bytes: 24}",
+                                                      "capacity_bytes: 1}")
+    assert "capacity_bytes: 1}" in text
     hw = tmp_path / "tiny_rf.yaml"
     hw.write_text(text)
     proc = subprocess.run([sys.executable, "-m", "sedse", "eval", "--model", "lenet5", "--hw",

@@ -119,9 +119,11 @@ def test_search_respects_the_row_stationary_constraints():
         best = search_mapping(layer, EYERISS, SearchSettings(budget=3000)).best
         rows, cols = best.sf[0]
         assert rows[6] == layer.R  # R pinned whole on the rows
-        assert set(np.flatnonzero(cols > 1)) <= {0, 2, 4}  # cols: P, N, K only
+        assert set(np.flatnonzero(cols > 1)) <= {0, 2, 3, 4}  # cols: P, N, K, C only
         rf = best.tf[0, 2]
         assert rf[7] == layer.S and set(np.flatnonzero(rf > 1)) <= {2, 3, 7}  # S, C, K
+        # whole output rows in every processing pass: Q lives at the GLB only
+        assert best.tf[0, 1][5] == layer.Q and best.tf[0, 0][5] == 1
 
 
 def test_cache_reuses_results_per_shape():

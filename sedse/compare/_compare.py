@@ -97,7 +97,8 @@ class Comparison:
 def rebuild_bound(lc) -> bool:
     """True when the rebuild engines' throughput set the layer's latency."""
     return lc.rebuild_cycles > 0 and \
-        lc.rebuild_cycles >= lc.cycles - lc.fill_drain_cycles - 1e-9
+        lc.rebuild_cycles >= lc.cycles - lc.fill_drain_cycles - lc.pass_cycles - \
+        lc.stall_cycles - 1e-9
 
 
 def features(acc: Accelerator) -> str:

@@ -48,15 +48,46 @@ Energy: count x (operand bits / partition word bits) x energy per access (`read`
 `drain` at read energy, `fill` and `update` at write energy) + network bits x energy
 per bit + MACs x MAC energy + idle slots x idle energy.
 
-Latency in cycles: max(compute cycles = product of all temporal factors, every
-partition's bandwidth-bound cycles = bytes moved per instance / bytes per cycle), plus
-a fill/drain term: the cycles to load the first tile of every on-chip level from its
-parent and to write the last output tile back, each at the parent's bandwidth
-(compute does not overlap them), plus, for a partition declared
-`double_buffered: false` (no spare buffer to refill while computing), every refill
-and write-back as a stall: (fill + drain bytes per instance) / its bandwidth; such a
-partition's bandwidth bound then counts only the reads and updates made while
-computing. Utilisation = MACs / (compute cycles x PEs).
+Precision per role: partial sums are counted at the design's ``psum_bits`` (default:
+output bits) wherever they move (read-backs, spills, psum networks, reductions); each
+output's last write into a level, and its last drain out of a child, is a finished
+value at output bits. Zero padding of the inputs is generated on chip by default
+(``padding: generated``): the outermost level's input reads are scaled by the share of
+the padded window that is real data; ``padding: fetched`` reads the zeros too.
+
+Latency in cycles (one layer, stated as the code computes it)::
+
+    latency = max(compute side, every port's busy time)
+    compute side = max(run cycles, rebuild cycles) + passes x fill_drain_cycles
+                   + single-buffered stalls + prologue
+
+* Run cycles: the product of all temporal factors, scaled by skipping and bit-serial
+  work. Rebuild cycles: the rebuild engines' throughput bound (below).
+* Passes (`pe_array.passes`): a pass ends whenever the array-resident tile of the
+  declared stationary operand changes, i.e. its fill events at the outermost level
+  below the first fan-out that keeps it (weight folds on a systolic array, processing
+  passes on Eyeriss). Each pass pays the array's declared fill/drain (pipeline fill and
+  drain: ``const + sum(coefficient x axis size)``, a systolic array's skew is
+  ``rows + cols - 2``).
+* Reloads and stalls: a partition declared ``double_buffered: false`` cannot refill
+  or write back while its PEs compute, so its fills and drains stop the MACs for the
+  longer of their time at its own port(s) and at the network that carries them (a
+  pass's reload of the stationary operand is one such refill). Double-buffered
+  partitions overlap their refills with compute; they only count in the port bounds.
+* Ports: each partition has one shared port (``bandwidth_bytes_per_cycle``: reads and
+  writes together) or separate read and write ports (``read_/write_bandwidth_...``;
+  reads are ``read`` and ``drain``, writes ``fill`` and ``update``), per instance.
+  Each transfer takes whole words of the level: a transfer of f elements of b bits
+  costs ceil(f b / word_bits) accesses (ZigZag's rounding), which matters when a
+  transfer is narrower than the word. Energy still packs words exactly.
+* Networks with ``width_bits`` (per operand): bits of distinct words crossing the
+  fan-out per direction / width (a multicast word once; O has a down network for
+  read-backs and an up network for write-backs, each that wide).
+* Prologue: loading the first tile of every on-chip level from its parent and writing
+  the last output tile back, at the parent's read (W, I) or write (O) port.
+* The breakdown names the binding term: ``compute`` or the busiest port
+  (`BatchCost.binding`, `LayerCost.latency_rows`). Utilisation = MACs / (compute
+  cycles x PEs).
 
 Weight formats and zeros (`sedse.mapping.weight_format`): weight counts stay in dense
 weight elements; their bits per element are those of the format held at the level
@@ -119,8 +150,8 @@ class BatchCost:
     total_energy_pj: np.ndarray
     cycles: np.ndarray
     compute_cycles: np.ndarray
-    bandwidth_cycles: dict[tuple[str, int], np.ndarray]  # (level, partition) -> cycles
-    fill_drain_cycles: np.ndarray
+    port_cycles: dict[str, np.ndarray]   # port name -> cycles it is busy (see `binding`)
+    fill_drain_cycles: np.ndarray        # one-time prologue and epilogue
     utilisation: np.ndarray
     fits: np.ndarray
     tile_bytes: np.ndarray   # (L, max partitions, M) bytes needed per partition
@@ -132,6 +163,10 @@ class BatchCost:
     rebuild_cycles: np.ndarray = None  # rebuild-throughput bound (0 without engines)
     run_macs: int = 0                  # MACs executed after skipping
     _active_args: tuple = ()
+    passes: np.ndarray = None          # processing passes / folds (1 without `passes`)
+    pass_cycles: np.ndarray = None     # passes x the array's fill/drain per pass
+    stall_cycles: np.ndarray = None    # single-buffered refills and write-backs
+    busy_cycles: np.ndarray = None     # compute side: run + passes + stalls + prologue
 
     @property
     def active_pes(self) -> np.ndarray:
@@ -140,6 +175,14 @@ class BatchCost:
         if self._active is None:
             self._active = _active_pes(*self._active_args)
         return self._active
+
+    def binding(self, i: int = 0) -> str:
+        """What sets candidate i's latency: "compute" or the busiest port's name."""
+        best, name = self.busy_cycles[i], "compute"
+        for k, v in self.port_cycles.items():
+            if v[i] > best * (1 + 1e-12):
+                best, name = v[i], k
+        return name
 
 
 @dataclass
@@ -257,6 +300,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     if M >= 256:
         keep_heap_pages()
     bits = {x: layer.operand_bits(x) for x in OPERANDS}
+    psum_bits = acc.partial_sum_bits
+    final_outputs = layer.operand_elements("O")
     wf = weight_format(layer, acc)
     wbits = wf.bits_at
     rebuilt = None      # dense weights delivered across the rebuild boundary
@@ -281,6 +326,14 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     def add_net(store, key, val):
         store[key] = store[key] + val if key in store else val
 
+    # per (level, operand, action): words per access / words per transfer, >= 1 where a
+    # transfer is narrower than the level's word (latency only; energy packs words)
+    granule: dict[tuple[str, str, str], np.ndarray] = {}
+    # bits of distinct words crossing a fan-out whose network has a width, per
+    # (fan-out level, operand, direction); value (bits, child level they refill)
+    net_dist: dict[tuple[int, str, str], tuple[np.ndarray, int]] = {}
+    passes = np.ones(M, dtype=np.int64)
+    pass_level = _pass_level(acc, c)
     lps = LoopPositions(c, tf)
     loops = _level_loops(c, tf, lps)
     fp_cache: dict[tuple[str, int], np.ndarray] = {}
@@ -315,6 +368,9 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             fanouts = [li for li in range(p, ch) if acc.levels[li].fanout_dims]
             multicast = all(acc.levels[li].network.multicast for li in fanouts)
             pname = acc.levels[p].name
+            if ch == pass_level and x == acc.passes.stationary:
+                passes = V
+            xb = wbits[p] if x == "W" else bits[x]
             if x in ("W", "I"):
                 if x == "I" and step_dim is not None:
                     moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child,
@@ -326,8 +382,16 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     moved_ext = moved_child if same else V * fp_ext
                 delivered = moved_child * inst_c
                 add((pname, x, "read"), moved_ext * inst_p if multicast else delivered)
+                _granule(granule, (pname, x, "read"), fp_ext if multicast else fp_child,
+                         xb, acc.levels[p])
                 if ch < L:
                     add((acc.levels[ch].name, x, "fill"), delivered)
+                    _granule(granule, (acc.levels[ch].name, x, "fill"), fp_child,
+                             wbits[ch] if x == "W" else bits[x], acc.levels[ch])
+                if fanouts:
+                    _network_words(net_dist, acc, sf, tiles, layer, x, p, ch, fanouts,
+                                   (moved_ext * inst_p if multicast else delivered) * xb,
+                                   None, active)
                 if x == "W" and wf.kind == "rebuild" and p == wf.compressed_to:
                     rebuilt = delivered
                 for li in fanouts:
@@ -340,9 +404,19 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 # spatially, and only the head of the reduction takes it back
                 add((pname, x, "read"), R * fp_ext * inst_p)
                 add((pname, x, "update"), V * fp_ext * inst_p)
+                for a in ("read", "update"):
+                    _granule(granule, (pname, x, a), fp_ext, psum_bits, acc.levels[p])
                 if ch < L:
-                    add((acc.levels[ch].name, x, "fill"), R * fp_ext * inst_p)
-                    add((acc.levels[ch].name, x, "drain"), V * fp_child * inst_c)
+                    cname = acc.levels[ch].name
+                    add((cname, x, "fill"), R * fp_ext * inst_p)
+                    add((cname, x, "drain"), V * fp_child * inst_c)
+                    _granule(granule, (cname, x, "fill"), fp_ext, psum_bits, acc.levels[ch])
+                    _granule(granule, (cname, x, "drain"), fp_child, psum_bits,
+                             acc.levels[ch])
+                if fanouts:
+                    _network_words(net_dist, acc, sf, tiles, layer, x, p, ch, fanouts,
+                                   R * fp_ext * inst_p * psum_bits,
+                                   V * fp_ext * inst_p * psum_bits, active)
                 for li in fanouts:
                     add_net(net_words, (li, x), (V + R) * fp_ext * inst_p)
                     net_bits[(li, x)] = bits[x]
@@ -352,7 +426,14 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
                     add_net(red_words, fanouts[-1], merged)
 
+    # ---- zero padding generated on chip ----------------------------------------------
+    key = (acc.levels[0].name, "I", "read")
+    pad = _padding_frac(layer) if acc.padding == "generated" else 1.0
+    if pad < 1.0 and key in counts:
+        counts[key] = np.ceil(counts[key] * pad).astype(np.int64)
+
     # ---- run-length coded feature maps ------------------------------------------
+    finals: dict[tuple[str, str, str], int] = {}  # final-precision writes, where not all
     for lvl in acc.levels:
         if lvl.rlc is None:
             continue
@@ -363,9 +444,9 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         key = (lvl.name, "O", "update")
         if key in counts:
             # the last write of every output is a finished feature map; psum spills are not
-            final = layer.operand_elements("O")
             r = lvl.rlc.ratio(layer.output_zero_frac, bits["O"])
-            counts[key] = counts[key] - final + int(np.ceil(final * r))
+            finals[key] = int(np.ceil(final_outputs * r))
+            counts[key] = counts[key] - final_outputs + finals[key]
 
     # ---- skipped and gated zeros ---------------------------------------------------
     keep = wf.keep_frac
@@ -387,6 +468,9 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             if x != "O" and net_parent[(li, x)] > 0 and (x == "I" or (
                     x == "W" and net_parent[(li, x)] > wf.compressed_to)):
                 net_words[(li, x)] = np.ceil(n * keep).astype(np.int64)
+                if (li, x, "down") in net_dist:
+                    b, ch = net_dist[(li, x, "down")]
+                    net_dist[(li, x, "down")] = (b * keep, ch)
     for x, frac in (("W", wf.gate_input_frac), ("I", wf.gate_weight_frac)):
         inner = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
         key = (acc.levels[inner[-1]].name, x, "read") if inner else None
@@ -400,8 +484,13 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         lvl = acc.levels[li]
         part = lvl.partition_of(x)
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
-        xbits = wbits[li] if x == "W" else bits[x]
+        xbits = wbits[li] if x == "W" else psum_bits if x == "O" else bits[x]
         en = n * ((xbits / lvl.word_bits) * e)
+        if x == "O" and action in ("update", "drain") and psum_bits != bits["O"]:
+            # every output's last write is a finished value at output precision
+            fin = np.minimum(n, finals.get((lname, x, action), final_outputs))
+            en = en + fin * (
+                (bits["O"] - psum_bits) / lvl.word_bits * e)
         if x == "W" and li <= wf.compressed_to and wf.index_frac > 0:
             energy[(lname, "W_index", action)] = en * wf.index_frac
             counts[(lname, "W_index", action)] = n
@@ -413,13 +502,17 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
         lvl = acc.levels[li]
         key = (lvl.name, x, "network")
         counts[key] = n
-        energy[key] = n * (net_bits[(li, x)] * lvl.network.transfer_energy_pj_per_bit)
+        nb = net_bits[(li, x)] if x != "O" else psum_bits
+        energy[key] = n * (nb * lvl.network.transfer_energy_pj_per_bit)
+        if x == "O" and psum_bits != bits["O"]:
+            energy[key] = energy[key] + final_outputs * (
+                (bits["O"] - psum_bits) * lvl.network.transfer_energy_pj_per_bit)
         total += energy[key]
     for li, n in red_words.items():
         lvl = acc.levels[li]
         key = (lvl.name, "O", "spatial_reduce")
         counts[key] = n
-        energy[key] = n * (bits["O"] * lvl.network.reduction_energy_pj_per_bit)
+        energy[key] = n * (psum_bits * lvl.network.reduction_energy_pj_per_bit)
         total += energy[key]
     macs = layer.macs
     run_macs = int(np.ceil(macs * keep))
@@ -463,61 +556,26 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
     # ---- latency -----------------------------------------------------------------
-    bw_cycles: dict[tuple[str, int], np.ndarray] = {}
     run_cycles = compute_cycles.astype(np.float64)
     if keep < 1.0:
         run_cycles = np.ceil(run_cycles * keep)
     if acc.bit_serial is not None:
         run_cycles = np.ceil(run_cycles * layer.nonzero_bit_frac * bits["I"]
                              * acc.bit_serial.sync_factor)
-    cycles = np.maximum(run_cycles, rebuild_cycles)
-    for li, lvl in enumerate(acc.levels):
-        for pi, part in enumerate(lvl.partitions):
-            if part.bandwidth_bytes_per_cycle is None:
-                continue
-            moved_bits = np.zeros(M)
-            # a single-buffered partition's refills and write-backs are stalls (below),
-            # not traffic that overlaps compute
-            acts = ACTIONS if part.double_buffered else ("read", "update")
-            for x in part.operands:
-                for a in acts:
-                    n = counts.get((lvl.name, x, a))
-                    if n is not None:
-                        moved_bits += n * float(wbits[li] if x == "W" else bits[x])
-            bwc = moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
-            bw_cycles[(lvl.name, pi)] = bwc
-            cycles = np.maximum(cycles, bwc)
-    # single-buffered partitions: refills and write-backs stop the MACs
-    stall = np.zeros(M)
-    for li, lvl in enumerate(acc.levels):
-        for part in lvl.partitions:
-            if part.double_buffered or part.bandwidth_bytes_per_cycle is None:
-                continue
-            moved_bits = np.zeros(M)
-            for x in part.operands:
-                xb = float(wbits[li] if x == "W" else bits[x])
-                for a in ("fill", "drain"):
-                    n = counts.get((lvl.name, x, a))
-                    if n is not None:
-                        moved_bits += n * xb
-            stall += moved_bits / (8.0 * part.bandwidth_bytes_per_cycle) / active[li]
-    cycles = cycles + stall
-    fill_drain = np.zeros(M)
-    for x in OPERANDS:
-        xi = OPERANDS.index(x)
-        holders = [li for li in range(L) if c.keep[li, xi]]
-        for p, ch in zip(holders[:-1], holders[1:], strict=True):
-            bw = acc.levels[p].partition_of(x).bandwidth_bytes_per_cycle
-            if bw is None:
-                continue
-            # one child tile per active child instance, through the parent's port
-            xbits = wbits[p] if x == "W" else bits[x]
-            fill_drain += fp_at(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
-    cycles = cycles + fill_drain
+    pass_cycles = np.zeros(M) if acc.passes is None else \
+        passes * acc.passes.fill_drain_cycles(acc.array_shape)
+    ports, stall = _port_cycles(acc, counts, granule, net_dist, wbits, bits, psum_bits,
+                                active, M)
+    fill_drain = _prologue(acc, c, fp_at, wbits, bits, psum_bits, active, M)
+    busy = np.maximum(run_cycles, rebuild_cycles) + pass_cycles + stall + fill_drain
+    cycles = busy
+    for v in ports.values():
+        cycles = np.maximum(cycles, v)
     util = macs / (compute_cycles * acc.num_pes)
-    return BatchCost(counts, energy, total, cycles, compute_cycles, bw_cycles, fill_drain,
+    return BatchCost(counts, energy, total, cycles, compute_cycles, ports, fill_drain,
                      util, fits, need, cap, macs, idle, None,
-                     run_cycles, rebuild_cycles, run_macs, (layer, tiles, sf))
+                     run_cycles, rebuild_cycles, run_macs, (layer, tiles, sf),
+                     passes, pass_cycles, stall, busy)
 
 
 def _active_pes(layer: Layer, tiles: np.ndarray, sf: dict[int, np.ndarray]) -> np.ndarray:
@@ -530,3 +588,147 @@ def _active_pes(layer: Layer, tiles: np.ndarray, sf: dict[int, np.ndarray]) -> n
         active *= live.prod(axis=0)
     return active
 
+
+def _pass_level(acc: Accelerator, c: Candidates) -> int:
+    """The level whose stationary-operand fill events are the array's passes: the
+    outermost level below the first fan-out that keeps it (-1: no passes declared, or
+    the mapping keeps it nowhere there, so the whole layer is one pass)."""
+    if acc.passes is None:
+        return -1
+    xi = OPERANDS.index(acc.passes.stationary)
+    feeder = next(i for i, lvl in enumerate(acc.levels) if lvl.fanout_dims)
+    for li in range(feeder + 1, len(acc.levels)):
+        if c.keep[li, xi]:
+            return li
+    return -1
+
+
+def _granule(out: dict, key: tuple[str, str, str], fp: np.ndarray, xbits: float,
+             lvl) -> None:
+    """Access granularity: a transfer of `fp` elements takes whole words of the level
+    (ceil(fp x bits / word_bits) accesses); store accesses x word / (fp x bits) >= 1
+    under `key` when the level's partition for the operand has a bounded port."""
+    part = lvl.partition_of(key[1])
+    if part is None or not part.bounded or xbits <= 0:
+        return
+    tb = fp * float(xbits)
+    out[key] = np.ceil(tb / lvl.word_bits) * lvl.word_bits / np.maximum(tb, 1e-300)
+
+
+def _network_words(net_dist, acc: Accelerator, sf, tiles, layer: Layer, x: str, p: int,
+                   ch: int, fanouts: list[int], down_bits: np.ndarray,
+                   up_bits: np.ndarray | None, active: np.ndarray) -> None:
+    """Record the bits crossing each fan-out between p and ch whose network declares a
+    width for `x`: at the first fan-out the words leaving the parent (a multicast word
+    once); at a deeper one the same scaled to the distinct footprint at its level."""
+    base = None
+    for li in fanouts:
+        if acc.levels[li].network.width(x) is None:
+            continue
+        scale = 1.0
+        if li != fanouts[0]:
+            if base is None:
+                ext = spatial_between(sf, p, ch)
+                base = footprint(x, tiles[ch] * ext, layer) * active[p]
+            ext = spatial_between(sf, li, ch)
+            scale = footprint(x, tiles[ch] * ext, layer) * active[li] / base
+        net_dist[(li, x, "down")] = (down_bits * scale, ch)
+        if up_bits is not None:
+            net_dist[(li, x, "up")] = (up_bits * scale, ch)
+
+
+def _padding_frac(layer: Layer) -> float:
+    """Share of the input window that is real data, not zero padding (the padded rows
+    and columns at both edges; the last rows a stride skips are taken as data)."""
+    h, w = layer.input_h, layer.input_w
+    hu = max(h - 2 * layer.pad_h, 1)
+    wu = max(w - 2 * layer.pad_w, 1)
+    return min(1.0, (hu * wu) / (h * w))
+
+
+def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_bits,
+                 active: np.ndarray, M: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Cycles each port is busy, by name, and the stalls of single-buffered partitions.
+
+    A partition's port moves its accesses' bits (rounded up to whole words per
+    transfer, `granule`) per instance: one shared port takes reads and writes together,
+    separate ports each their own. A network with a width moves its distinct bits per
+    direction. A single-buffered partition cannot refill or write back while its PEs
+    compute: those transfers are stalls, each taking the longer of its own port and the
+    network that carries it, and are left out of its port's overlapped time.
+    """
+    ports: dict[str, np.ndarray] = {}
+    stall = np.zeros(M)
+    refill_net: dict[tuple[int, str], np.ndarray] = {}   # (child level, operand) -> cycles
+    for (li, x, direction), (b, ch) in net_dist.items():
+        lvl = acc.levels[li]
+        t = b / lvl.network.width(x)
+        arrow = "down" if direction == "down" else "up"
+        ports[f"{lvl.name} network {x} {arrow}"] = t
+        if ch < len(acc.levels):
+            k = (ch, x)
+            refill_net[k] = np.maximum(refill_net[k], t) if k in refill_net else t
+    for li, lvl in enumerate(acc.levels):
+        for part in lvl.partitions:
+            if not part.bounded:
+                continue
+            rd, wr, srd, swr = (np.zeros(M) for _ in range(4))
+            for x in part.operands:
+                xb = float(wbits[li] if x == "W" else psum_bits if x == "O" else bits[x])
+                for a in ACTIONS:
+                    n = counts.get((lvl.name, x, a))
+                    if n is None:
+                        continue
+                    g = granule.get((lvl.name, x, a))
+                    moved = n * xb if g is None else n * xb * g
+                    stalls = not part.double_buffered and a in ("fill", "drain")
+                    if a in ("read", "drain"):
+                        if stalls:
+                            srd += moved
+                        else:
+                            rd += moved
+                    elif stalls:
+                        swr += moved
+                    else:
+                        wr += moved
+            inst = active[li]
+            name = f"{lvl.name}[{','.join(part.operands)}]"
+            if part.separate_ports:
+                rb = 8.0 * part.read_bandwidth_bytes_per_cycle * inst
+                wb = 8.0 * part.write_bandwidth_bytes_per_cycle * inst
+                ports[f"{name} read port"] = rd / rb
+                ports[f"{name} write port"] = wr / wb
+                own = np.maximum(srd / rb, swr / wb)
+            else:
+                bw = 8.0 * part.bandwidth_bytes_per_cycle * inst
+                ports[f"{name} port"] = (rd + wr) / bw
+                own = (srd + swr) / bw
+            if not part.double_buffered:
+                for x in part.operands:
+                    if (li, x) in refill_net:
+                        own = np.maximum(own, refill_net[(li, x)])
+                stall += own
+    return ports, stall
+
+
+def _prologue(acc: Accelerator, c: Candidates, fp_at, wbits, bits, psum_bits,
+              active: np.ndarray, M: int) -> np.ndarray:
+    """Cycles no compute overlaps: loading the first tile of every on-chip level from
+    its parent and writing the last output tile back, at the parent's port (read port
+    for W and I, write port for O; one child tile per active child instance)."""
+    out = np.zeros(M)
+    L = len(acc.levels)
+    for xi, x in enumerate(OPERANDS):
+        holders = [li for li in range(L) if c.keep[li, xi]]
+        for p, ch in zip(holders[:-1], holders[1:], strict=True):
+            part = acc.levels[p].partition_of(x)
+            if part.separate_ports:
+                bw = part.write_bandwidth_bytes_per_cycle if x == "O" else \
+                    part.read_bandwidth_bytes_per_cycle
+            else:
+                bw = part.bandwidth_bytes_per_cycle
+            if bw is None:
+                continue
+            xbits = wbits[p] if x == "W" else psum_bits if x == "O" else bits[x]
+            out += fp_at(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
+    return out

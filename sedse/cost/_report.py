@@ -30,6 +30,24 @@ class LayerCost:
     mapping_text: str = ""
     rebuild_cycles: float = 0.0  # the rebuild-throughput bound (0 without engines)
     run_macs: int = 0            # MACs executed after skipping zeros
+    run_cycles: float = 0.0      # compute cycles after skipping / bit-serial work
+    passes: int = 1              # processing passes / weight folds
+    pass_cycles: float = 0.0     # passes x the array's fill/drain per pass
+    stall_cycles: float = 0.0    # single-buffered refills and write-backs
+    binding: str = "compute"     # what sets the latency: compute or a port's name
+    port_cycles: tuple[tuple[str, float], ...] = ()  # cycles each port is busy
+
+    def latency_rows(self) -> list[dict]:
+        """The latency as its parts: the compute side (work, per-pass fill/drain,
+        stalls, prologue) and every port; `cycles` is the larger of the compute side
+        and the busiest port, named by `binding`."""
+        busy = max(self.run_cycles, self.rebuild_cycles) + self.pass_cycles + \
+            self.stall_cycles + self.fill_drain_cycles
+        rows = [{"layer": self.layer.name, "part": "compute", "cycles": busy,
+                 "binding": self.binding == "compute"}]
+        rows += [{"layer": self.layer.name, "part": k, "cycles": v,
+                  "binding": self.binding == k} for k, v in self.port_cycles]
+        return rows
 
     def energy_by(self, key: str) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -107,6 +125,11 @@ class NetworkCost:
                     "cycles": lc.cycles,
                     "compute_cycles": lc.compute_cycles,
                     "fill_drain_cycles": lc.fill_drain_cycles,
+                    "passes": lc.passes,
+                    "pass_cycles": lc.pass_cycles,
+                    "stall_cycles": lc.stall_cycles,
+                    "latency_bound": lc.binding,
+                    "port_cycles": dict(lc.port_cycles),
                     "utilisation_frac": lc.utilisation,
                     "active_pes": lc.active_pes,
                     "rebuild_cycles": lc.rebuild_cycles,
@@ -150,7 +173,9 @@ def _layer_cost(layer: Layer, acc: Accelerator, cand: Candidates, source: str) -
                      float(res.fill_drain_cycles[0]), float(res.utilisation[0]),
                      int(res.active_pes[0]), tuple(rows),
                      mapping.to_text(acc), float(res.rebuild_cycles[0]),
-                     res.run_macs)
+                     res.run_macs, float(res.run_cycles[0]), int(res.passes[0]),
+                     float(res.pass_cycles[0]), float(res.stall_cycles[0]), res.binding(0),
+                     tuple((k, float(v[0])) for k, v in res.port_cycles.items()))
 
 
 def evaluate_mapping(layer: Layer, acc: Accelerator, mapping: Mapping,

@@ -17,6 +17,7 @@ from sedse.hardware._spec import (
     MemoryLevel,
     Network,
     Partition,
+    Passes,
     RebuildEngine,
     RunLengthCoding,
     Sparsity,
@@ -25,6 +26,6 @@ from sedse.hardware._spec import (
 )
 
 __all__ = ["FULL", "LEVEL_CATEGORIES", "SKIP_MODES", "Accelerator", "BitSerial", "Budget",
-           "Dataflow", "MacUnit", "MemoryLevel", "Network", "Partition", "RebuildEngine",
+           "Dataflow", "MacUnit", "MemoryLevel", "Network", "Partition", "Passes", "RebuildEngine",
            "RunLengthCoding", "SlotConstraint", "Sparsity", "Technology", "accelerator_from_node",
            "area_mm2", "load_accelerator", "load_technology", "match_design"]

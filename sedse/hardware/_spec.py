@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sedse._yaml import Node, load_yaml
+from sedse._yaml import Node, load_yaml, short_number
 from sedse.errors import SpecError
 from sedse.hardware._dataflow import Dataflow, dataflow_from_node
 
@@ -44,8 +44,20 @@ class Partition:
     write_energy_pj: float
     bandwidth_bytes_per_cycle: float | None  # per instance, reads + writes; None: unbounded
     # False: refills and write-backs stall the MACs (no second buffer to fill while
-    # computing), costing (fill + drain bytes) / bandwidth cycles on top of compute
+    # computing), costing their transfer time on top of compute
     double_buffered: bool = True
+    # separate read and write ports (per instance); when given they replace the shared
+    # port above (reads: `read` and `drain` actions, writes: `fill` and `update`)
+    read_bandwidth_bytes_per_cycle: float | None = None
+    write_bandwidth_bytes_per_cycle: float | None = None
+
+    @property
+    def separate_ports(self) -> bool:
+        return self.read_bandwidth_bytes_per_cycle is not None
+
+    @property
+    def bounded(self) -> bool:
+        return self.separate_ports or self.bandwidth_bytes_per_cycle is not None
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,39 @@ class Network:
     multicast: bool = True
     spatial_reduction: bool = True
     reduction_energy_pj_per_bit: float = 0.0
+    # bits per cycle the network carries for each operand, per direction (a multicast
+    # word counts once however many PEs take it; O's down network (partial sums read
+    # back) and up network (write-backs) each have this width); absent: unbounded
+    width_bits: tuple[tuple[str, int], ...] = ()
+
+    def width(self, operand: str) -> int | None:
+        for x, w in self.width_bits:
+            if x == operand:
+                return w
+        return None
+
+
+@dataclass(frozen=True)
+class Passes:
+    """Processing passes (folds) of the PE array.
+
+    A pass ends whenever the array-resident tile of the `stationary` operand changes
+    (a new weight fold on a systolic array, a new processing pass on Eyeriss): its
+    fill events at the outermost level below the array's fan-out that keeps it. Every
+    pass pays `fill_drain_cycles` on top of compute: the pipeline filling as the first
+    operands ripple into the array and draining as the last results leave it,
+    ``const + sum(per_axis[a] * size of array axis a)`` (a systolic array's skew is
+    ``rows + cols - 2``). Reloading the stationary operand is charged by its level's
+    ports and network width (a single-buffered level stalls for it).
+    """
+
+    stationary: str
+    fill_drain_const: float = 0.0
+    fill_drain_per_axis: tuple[tuple[str, float], ...] = ()
+
+    def fill_drain_cycles(self, shape: tuple[tuple[str, int], ...]) -> float:
+        sizes = dict(shape)
+        return self.fill_drain_const + sum(k * sizes[a] for a, k in self.fill_drain_per_axis)
 
 
 @dataclass(frozen=True)
@@ -81,6 +126,8 @@ MAX_PES = 2**24       # PEs in the whole array
 MAX_AXES = 8          # array axes (matching a design to a budget searches their sizes)
 MAX_UNITS_PER_MAC = 1024   # bit-serial units in the area of one MAC
 SKIP_MODES = ("none", "gate", "skip")
+PADDING_MODES = ("generated", "fetched")
+MAX_WIDTH_BITS = 2**20
 
 
 @dataclass(frozen=True)
@@ -198,7 +245,16 @@ class Accelerator:
     rebuild: RebuildEngine | None = None
     sparsity: Sparsity = Sparsity()
     bit_serial: BitSerial | None = None
+    passes: Passes | None = None
+    psum_bits: int | None = None   # partial sums (None: output_bits)
+    # zero padding of the inputs: generated on chip (never fetched from the outermost
+    # level) or stored and fetched like data
+    padding: str = "generated"
     source: str = field(default="", compare=False, repr=False)
+
+    @property
+    def partial_sum_bits(self) -> int:
+        return self.output_bits if self.psum_bits is None else self.psum_bits
 
     @property
     def num_pes(self) -> int:
@@ -295,8 +351,10 @@ class Accelerator:
 # loading
 
 _LEVEL_KEYS = {"name", "word_bits", "read_energy_pj", "write_energy_pj"}
-_LEVEL_OPT = {"operands", "capacity_bytes", "bandwidth_bytes_per_cycle", "partitions",
-              "fanout_dims", "network", "energy_source", "run_length_coding", "category"}
+_PORT_KEYS = {"bandwidth_bytes_per_cycle", "read_bandwidth_bytes_per_cycle",
+              "write_bandwidth_bytes_per_cycle"}
+_LEVEL_OPT = {"operands", "capacity_bytes", "partitions", "fanout_dims", "network",
+              "energy_source", "run_length_coding", "category"} | _PORT_KEYS
 
 
 def _opt_float(node: Node, key: str, default, **kw):
@@ -315,13 +373,78 @@ def _operands(node: Node) -> tuple[str, ...]:
     return ops
 
 
+def _ports(node: Node, default: tuple) -> tuple:
+    """(shared, read, write) bandwidths in bytes per cycle at `node`: a shared port, or
+    separate read and write ports (both keys), else `default`."""
+    sep = [k for k in ("read_bandwidth_bytes_per_cycle", "write_bandwidth_bytes_per_cycle")
+           if node.has(k)]
+    if not sep:
+        if node.has("bandwidth_bytes_per_cycle"):
+            return (_opt_float(node, "bandwidth_bytes_per_cycle", None, positive=True),
+                    None, None)
+        return default
+    if node.has("bandwidth_bytes_per_cycle"):
+        raise node.get("bandwidth_bytes_per_cycle").error(
+            "give either one shared port (bandwidth_bytes_per_cycle) or separate "
+            "read_/write_bandwidth_bytes_per_cycle, not both")
+    if len(sep) == 1:
+        other = ({"read_bandwidth_bytes_per_cycle", "write_bandwidth_bytes_per_cycle"}
+                 - set(sep)).pop()
+        raise node.get(sep[0]).error(f"separate ports need both keys: {other} is missing")
+    return (None, node.get(sep[0]).as_float(positive=True),
+            node.get(sep[1]).as_float(positive=True))
+
+
+def _widths(node: Node) -> tuple[tuple[str, int], ...]:
+    """Per-operand network widths: one integer for every operand, or {W: .., I: ..}."""
+    if isinstance(node.value, dict):
+        out = []
+        for x, sub in node.items():
+            if x not in OPERAND_NAMES:
+                raise sub.error(f"expected an operand among W, I, O, found {x!r}")
+            out.append((x, sub.as_int(max_value=MAX_WIDTH_BITS)))
+        return tuple(out)
+    w = node.as_int(max_value=MAX_WIDTH_BITS)
+    return tuple((x, w) for x in OPERAND_NAMES)
+
+
+def _passes(node: Node, axes: dict[str, int]) -> Passes:
+    node.check_keys({"stationary"}, {"fill_drain_cycles"})
+    sn = node.get("stationary")
+    x = sn.as_str()
+    if x not in OPERAND_NAMES:
+        raise sn.error(f"expected one of W, I, O, found {x!r}")
+    const, per_axis = 0.0, []
+    if node.has("fill_drain_cycles"):
+        fd = node.get("fill_drain_cycles")
+        if isinstance(fd.value, dict):
+            for k, sub in fd.items():
+                if k == "const":
+                    const = sub.as_float()
+                elif k in axes:
+                    per_axis.append((k, sub.as_float()))
+                else:
+                    raise sub.error(f"expected an array axis ({', '.join(axes)}) or 'const' "
+                                    "(cycles per pass = const + sum of coefficient x axis "
+                                    "size)")
+        else:
+            const = fd.as_float(min_value=0.0)
+        p = Passes(x, const, tuple(per_axis))
+        if p.fill_drain_cycles(tuple(axes.items())) < 0:
+            raise fd.error(f"gives {short_number(p.fill_drain_cycles(tuple(axes.items())))} "
+                           "cycles per pass on this array (must be >= 0)")
+        return p
+    return Passes(x)
+
+
 def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
     node.check_keys(_LEVEL_KEYS, _LEVEL_OPT)
     name = node.get("name").as_str()
     word_bits = node.get("word_bits").as_int(max_value=4096)
     read_pj = node.get("read_energy_pj").as_float(min_value=0.0)
     write_pj = node.get("write_energy_pj").as_float(min_value=0.0)
-    bw = _opt_float(node, "bandwidth_bytes_per_cycle", None, positive=True)
+    ports = _ports(node, (None, None, None))
+    bw = ports[0]
     if node.has("partitions"):
         for k in ("operands", "capacity_bytes"):
             if node.has(k):
@@ -329,15 +452,17 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         parts = []
         for pn in node.get("partitions").list():
             pn.check_keys({"operands"}, {"capacity_bytes", "read_energy_pj", "write_energy_pj",
-                                         "bandwidth_bytes_per_cycle", "double_buffered"})
+                                         "double_buffered"} | _PORT_KEYS)
             cap = pn.get("capacity_bytes").as_int() if pn.has("capacity_bytes") and \
                 pn.get("capacity_bytes").value is not None else None
+            pbw, prd, pwr = _ports(pn, ports)
             parts.append(Partition(
                 _operands(pn.get("operands")), cap,
                 _opt_float(pn, "read_energy_pj", read_pj, min_value=0.0),
                 _opt_float(pn, "write_energy_pj", write_pj, min_value=0.0),
-                _opt_float(pn, "bandwidth_bytes_per_cycle", bw, positive=True),
-                pn.get("double_buffered").as_bool() if pn.has("double_buffered") else True))
+                pbw,
+                pn.get("double_buffered").as_bool() if pn.has("double_buffered") else True,
+                prd, pwr))
         seen: list[str] = [x for p in parts for x in p.operands]
         if len(seen) != len(set(seen)):
             raise node.get("partitions").error("an operand appears in two partitions")
@@ -347,7 +472,7 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         ops = _operands(node.get("operands"))
         cap_node = node.get("capacity_bytes") if node.has("capacity_bytes") else None
         cap = cap_node.as_int() if cap_node is not None and cap_node.value is not None else None
-        parts = [Partition(ops, cap, read_pj, write_pj, bw)]
+        parts = [Partition(ops, cap, read_pj, write_pj, bw, True, ports[1], ports[2])]
     fanout: tuple[str, ...] = ()
     if node.has("fanout_dims"):
         fanout = node.get("fanout_dims").as_str_list()
@@ -359,12 +484,14 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
     if node.has("network"):
         nn_ = node.get("network")
         nn_.check_keys({"transfer_energy_pj_per_bit"},
-                       {"multicast", "spatial_reduction", "reduction_energy_pj_per_bit"})
+                       {"multicast", "spatial_reduction", "reduction_energy_pj_per_bit",
+                        "width_bits"})
         net = Network(
             nn_.get("transfer_energy_pj_per_bit").as_float(min_value=0.0),
             nn_.get("multicast").as_bool() if nn_.has("multicast") else True,
             nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction") else True,
-            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0))
+            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0),
+            _widths(nn_.get("width_bits")) if nn_.has("width_bits") else ())
         if not fanout:
             raise nn_.error("a network needs fanout_dims on the same level")
     elif fanout:
@@ -457,11 +584,11 @@ def load_accelerator(path: str | Path) -> Accelerator:
 def accelerator_from_node(root: Node) -> Accelerator:
     root.check_keys({"name", "clock_mhz", "pe_array", "mac", "levels"},
                     {"description", "precision", "dataflow", "rebuild", "sparsity",
-                     "bit_serial"})
+                     "bit_serial", "padding"})
     name = root.get("name").as_str()
     clock = root.get("clock_mhz").as_float(positive=True)
     pe = root.get("pe_array")
-    pe.check_keys({"shape"})
+    pe.check_keys({"shape"}, {"passes"})
     shape_node = pe.get("shape")
     axes = {k: v.as_int(max_value=MAX_AXIS) for k, v in shape_node.items()}
     if not axes:
@@ -479,12 +606,19 @@ def accelerator_from_node(root: Node) -> Accelerator:
     eb = [(k, sub.as_float(min_value=0.0)) for k, sub in eb_node.int_items("operand bits")]
     mac = MacUnit(tuple(sorted(eb)), _opt_float(mac_node, "idle_energy_pj", 0.0, min_value=0.0),
                   mac_node.get("energy_source").as_str() if mac_node.has("energy_source") else "")
-    bits = {"input_bits": 16, "weight_bits": 16, "output_bits": 16}
+    passes = _passes(pe.get("passes"), axes) if pe.has("passes") else None
+    bits: dict = {"input_bits": 16, "weight_bits": 16, "output_bits": 16}
     if root.has("precision"):
         pr = root.get("precision")
-        pr.check_keys(set(), set(bits))
+        pr.check_keys(set(), set(bits) | {"psum_bits"})
         for k, v in pr.items():
             bits[k] = v.as_int(max_value=64)
+    padding = "generated"
+    if root.has("padding"):
+        padding = root.get("padding").as_str()
+        if padding not in PADDING_MODES:
+            raise root.get("padding").error(
+                f"expected one of {', '.join(PADDING_MODES)}, found {padding!r}")
     lv_node = root.get("levels")
     levels = tuple(_level(n, axes) for n in lv_node.list())
     if not levels:
@@ -527,7 +661,13 @@ def accelerator_from_node(root: Node) -> Accelerator:
                       description=root.get("description").as_str()
                       if root.has("description") else "",
                       rebuild=rebuild, sparsity=sparsity, bit_serial=bit_serial,
-                      source=root.file, **bits)
+                      passes=passes, padding=padding, source=root.file, **bits)
+    if passes is not None:
+        feeder = next(i for i, lvl in enumerate(levels) if lvl.fanout_dims)
+        if not any(passes.stationary in lvl.operands for lvl in levels[feeder + 1:]):
+            raise pe.get("passes").get("stationary").error(
+                f"no level below {levels[feeder].name}'s fan-out holds "
+                f"{passes.stationary}: a pass is a change of its array-resident tile")
     try:
         mac.energy_pj(max(acc.input_bits, acc.weight_bits))
     except SpecError:

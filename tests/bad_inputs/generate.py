@@ -190,8 +190,46 @@ _acc("g_write_energy_unit", "levels[0].write_energy_pj: expected a finite number
      "string '340pJ' (write a plain number", ["levels", 0, "write_energy_pj"], "340pJ")
 _acc("g_bandwidth_zero", "levels[0].bandwidth_bytes_per_cycle: expected a number > 0, found 0",
      ["levels", 0, "bandwidth_bytes_per_cycle"], 0)
-_acc("g_bandwidth_negative", "levels[2].bandwidth_bytes_per_cycle: expected a number > 0",
-     ["levels", 2, "bandwidth_bytes_per_cycle"], -4)
+_acc("g_bandwidth_negative", "levels[0].bandwidth_bytes_per_cycle: expected a number > 0",
+     ["levels", 0, "bandwidth_bytes_per_cycle"], -4)
+_acc("g_read_bandwidth_alone", "levels[2].read_bandwidth_bytes_per_cycle: separate ports "
+     "need both keys: write_bandwidth_bytes_per_cycle is missing",
+     ["levels", 2, "write_bandwidth_bytes_per_cycle"], delete=True)
+_acc("g_shared_and_separate_ports", "levels[2].bandwidth_bytes_per_cycle: give either one "
+     "shared port (bandwidth_bytes_per_cycle) or separate", ["levels", 2,
+                                                            "bandwidth_bytes_per_cycle"], 4)
+_acc("g_write_bandwidth_negative", "levels[2].write_bandwidth_bytes_per_cycle: expected a "
+     "number > 0", ["levels", 2, "write_bandwidth_bytes_per_cycle"], -2)
+_acc("g_bandwidth_unit_bits", "levels[1].partitions[0].bandwidth_bits_per_cycle: unknown key",
+     ["levels", 1, "partitions", 0, "bandwidth_bits_per_cycle"], 128)
+_acc("g_network_width_negative", "levels[1].network.width_bits.I: expected an integer >= 1, "
+     "found -16", ["levels", 1, "network", "width_bits", "I"], -16)
+_acc("g_network_width_operand", "levels[1].network.width_bits.X: expected an operand among W, "
+     "I, O", ["levels", 1, "network", "width_bits", "X"], 16)
+_acc("g_network_width_bytes", "levels[1].network.width_bytes: unknown key",
+     ["levels", 1, "network", "width_bytes"], 8)
+_acc("g_network_width_string", "levels[1].network.width_bits.W: expected an integer, found "
+     "the string '64b'", ["levels", 1, "network", "width_bits", "W"], "64b")
+_acc("g_passes_negative_cycles", "pe_array.passes.fill_drain_cycles: gives -7 cycles per pass "
+     "on this array (must be >= 0)", ["pe_array", "passes", "fill_drain_cycles", "const"], -19)
+_acc("g_passes_unknown_axis", "pe_array.passes.fill_drain_cycles.columns: expected an array "
+     "axis (rows, cols) or 'const'", ["pe_array", "passes", "fill_drain_cycles", "columns"], 1)
+_acc("g_passes_unit", "pe_array.passes.fill_drain_ns: unknown key",
+     ["pe_array", "passes", "fill_drain_ns"], 5)
+_acc("g_passes_stationary_unknown", "pe_array.passes.stationary: expected one of W, I, O, "
+     "found 'weights'", ["pe_array", "passes", "stationary"], "weights")
+_NO_W_RF = {**EYERISS["levels"][2], "partitions": [{"operands": ["I"], "capacity_bytes": 24},
+                                                   {"operands": ["O"], "capacity_bytes": 48}]}
+_acc("g_passes_stationary_not_below_array", "pe_array.passes.stationary: no level below GLB's "
+     "fan-out holds W", ["name"], "eyeriss",
+     base={**EYERISS, "levels": [EYERISS["levels"][0], EYERISS["levels"][1], _NO_W_RF]})
+_acc("g_passes_fill_drain_string", "pe_array.passes.fill_drain_cycles: expected a finite "
+     "number, found the string 'rows+cols'", ["pe_array", "passes", "fill_drain_cycles"],
+     "rows+cols")
+_acc("g_psum_bits_zero", "precision.psum_bits: expected an integer >= 1, found 0",
+     ["precision", "psum_bits"], 0)
+_acc("g_padding_mode", "padding: expected one of generated, fetched, found 'zeros'",
+     ["padding"], "zeros")
 _acc("g_capacity_zero", "levels[1].partitions[0].capacity_bytes: expected an integer >= 1, "
      "found 0", ["levels", 1, "partitions", 0, "capacity_bytes"], 0)
 _acc("g_capacity_huge", "levels[1].partitions[1].capacity_bytes: expected an integer <= "
