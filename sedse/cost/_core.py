@@ -123,7 +123,7 @@ import numpy as np
 
 from sedse.cost._alloc import keep_heap_pages
 from sedse.hardware import Accelerator
-from sedse.mapping import Candidates, weight_format
+from sedse.mapping import Candidates, array_layer, weight_format
 from sedse.mapping._tiles import (
     LoopPositions,
     capacity_need,
@@ -294,7 +294,9 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
 
 
 def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
-    """Return the `BatchCost` of every candidate mapping of `layer` on `acc`."""
+    """Return the `BatchCost` of every candidate mapping of `layer` on `acc` (as the
+    array sees it: `sedse.mapping.array_layer`)."""
+    layer = array_layer(layer, acc)
     L = len(acc.levels)
     M = len(c)
     if M >= 256:
@@ -372,7 +374,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 passes = V
             xb = wbits[p] if x == "W" else bits[x]
             if x in ("W", "I"):
-                if x == "I" and step_dim is not None:
+                if x == "I" and step_dim is not None and (
+                        ch == L or acc.levels[ch].sliding_window_reuse):
                     moved_child = _sliding_fills(V, step_dim, step_f, child_tile, fp_child,
                                                  layer)
                     moved_ext = moved_child if same else _sliding_fills(
@@ -638,11 +641,20 @@ def _network_words(net_dist, acc: Accelerator, sf, tiles, layer: Layer, x: str, 
 
 
 def _padding_frac(layer: Layer) -> float:
-    """Share of the input window that is real data, not zero padding (the padded rows
-    and columns at both edges; the last rows a stride skips are taken as data)."""
+    """Share of the touched input window that is real data, not zero padding.
+
+    The window spans ``input_h`` padded rows from the top padding on; the layer does
+    not store the unpadded height H, so it is taken as the larger of ``input_h - 2
+    pad`` (both paddings touched, exact at stride 1) and ``min(input_h - pad, P x
+    stride)`` (a strided window that stops before the bottom padding, exact for the
+    usual ``P = ceil(H / stride)``). Real rows touched = min(H, input_h - pad)."""
+    def real(extent: int, pad: int, out: int, stride: int) -> int:
+        h = max(extent - 2 * pad, min(extent - pad, out * stride))
+        return max(min(h, extent - pad), 1)
+
     h, w = layer.input_h, layer.input_w
-    hu = max(h - 2 * layer.pad_h, 1)
-    wu = max(w - 2 * layer.pad_w, 1)
+    hu = real(h, layer.pad_h, layer.P, layer.stride_h)
+    wu = real(w, layer.pad_w, layer.Q, layer.stride_w)
     return min(1.0, (hu * wu) / (h * w))
 
 

@@ -13,6 +13,7 @@ YAML (inside an accelerator file)::
         rows: {allow: [R, K, C, P], pin: {R: full}}
         cols: {allow: [P]}
       maximise_spatial: [P]     # unroll P as far as the free PEs allow (fold, strip-mine)
+      im2col: false             # true: R x S x C flattened onto C (see `Dataflow.im2col`)
       levels:
         RF:  {allow: [S, C, K], pin: {S: full}}
         GLB: {keep: [I, O], order: "N K C P Q R S"}
@@ -56,6 +57,10 @@ class Dataflow:
     spatial: tuple[tuple[str, SlotConstraint], ...] = ()
     levels: tuple[tuple[str, SlotConstraint], ...] = ()
     maximise_spatial: tuple[str, ...] = ()
+    # the array takes a convolution lowered to a matrix product: R x S x C flattened
+    # onto one reduction dim, the input an im2col matrix (one row of R S C values per
+    # output pixel, window overlaps duplicated), as a systolic array fed by im2col does
+    im2col: bool = False
 
     def axis(self, name: str) -> SlotConstraint:
         return dict(self.spatial).get(name, SlotConstraint())
@@ -113,7 +118,7 @@ def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
 
 def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Dataflow:
     """Return the `Dataflow` at `node`, checked against the array axes and levels."""
-    node.check_keys({"name"}, {"spatial", "levels", "maximise_spatial"})
+    node.check_keys({"name"}, {"spatial", "levels", "maximise_spatial", "im2col"})
     name = node.get("name").as_str()
     spatial = []
     if node.has("spatial"):
@@ -144,4 +149,5 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                     raise sub.get("keep").error("the outermost level must keep W, I and O")
             lvls.append((ln, c))
     maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
-    return Dataflow(name, tuple(spatial), tuple(lvls), maxi)
+    im2col = node.get("im2col").as_bool() if node.has("im2col") else False
+    return Dataflow(name, tuple(spatial), tuple(lvls), maxi, im2col)

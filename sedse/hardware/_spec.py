@@ -140,6 +140,10 @@ class MemoryLevel:
     energy_source: str = ""
     rlc: RunLengthCoding | None = None
     category: str = ""  # dram / global_buffer / register_file, for breakdowns
+    # True: when this level's input tile slides along P or Q it keeps the overlap and
+    # fetches only the new rows/columns (a line buffer); False: every refill fetches
+    # the whole tile, halo included (a plain buffer; ZigZag's rule)
+    sliding_window_reuse: bool = True
 
     @property
     def operands(self) -> tuple[str, ...]:
@@ -354,7 +358,8 @@ _LEVEL_KEYS = {"name", "word_bits", "read_energy_pj", "write_energy_pj"}
 _PORT_KEYS = {"bandwidth_bytes_per_cycle", "read_bandwidth_bytes_per_cycle",
               "write_bandwidth_bytes_per_cycle"}
 _LEVEL_OPT = {"operands", "capacity_bytes", "partitions", "fanout_dims", "network",
-              "energy_source", "run_length_coding", "category"} | _PORT_KEYS
+              "energy_source", "run_length_coding", "category",
+              "sliding_window_reuse"} | _PORT_KEYS
 
 
 def _opt_float(node: Node, key: str, default, **kw):
@@ -509,7 +514,9 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         if category not in LEVEL_CATEGORIES:
             raise node.get("category").error(
                 f"expected one of {', '.join(LEVEL_CATEGORIES)}, found {category!r}")
-    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc, category)
+    sliding = node.get("sliding_window_reuse").as_bool() \
+        if node.has("sliding_window_reuse") else True
+    return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc, category, sliding)
 
 
 def _mode(node: Node, key: str) -> str:

@@ -265,9 +265,11 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
     axis, reduction dims are not unrolled under a network without spatial reduction,
     and every tile fits the capacity of its partition.
     """
+    from sedse.mapping._lowering import array_layer
     from sedse.mapping._tiles import capacity_need
 
     where = where or layer.name
+    layer = array_layer(layer, acc)
     cand = to_candidates([mapping], acc)
     # products as Python integers: factors of up to 2^40 at every level would wrap int64
     total = [math.prod(int(f) for f in cand.tf[0, :, di]) *

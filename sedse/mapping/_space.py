@@ -35,6 +35,7 @@ from sedse._numbers import divisors
 from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
 from sedse.mapping._formats import weight_format
+from sedse.mapping._lowering import array_layer
 from sedse.mapping._mapping import Candidates, default_keep_mask
 from sedse.mapping._tiles import DISJOINT, footprint
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
@@ -313,7 +314,9 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
 
 
 def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
-    """Return the (pruned) mapping space of `layer` on `acc` under its dataflow."""
+    """Return the (pruned) mapping space of `layer` on `acc` under its dataflow (of the
+    layer as the array sees it, `array_layer`)."""
+    layer = array_layer(layer, acc)
     L = len(acc.levels)
     df = acc.dataflow
     keep = default_keep_mask(acc)
