@@ -233,3 +233,31 @@ def test_heap_padding_is_applied_once_and_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("SEDSE_MALLOC_TOP_PAD", str(16 << 20))
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert _alloc._apply() is glibc
+
+
+def test_bypass_is_a_searched_choice():
+    """eyeriss.yaml lets filters bypass the GLB (`may_bypass: [W]`): the search explores
+    both keep patterns and returns the better; without the choice (the same design with
+    W always kept) its best is never better. On AlexNet CONV1 at batch 4 the bypass
+    wins (the chip's own mapping streams filters past the buffer too)."""
+    from dataclasses import replace
+
+    from sedse.cost._search import objective_value
+    from sedse.hardware import SlotConstraint
+    from sedse.mapping._space import keep_variants
+
+    variants = keep_variants(EYERISS)
+    assert len(variants) == 2 and variants[0][1, 0] and not variants[1][1, 0]
+    df = EYERISS.dataflow
+    fixed = replace(EYERISS, dataflow=replace(df, levels=tuple(
+        (n, replace(c, may_bypass=()) if n == "GLB" else c) for n, c in df.levels)))
+    assert len(keep_variants(fixed)) == 1
+    assert isinstance(df.level("GLB"), SlotConstraint)
+    layer = sedse_models.workload("alexnet", 4).layers[0]
+    s = SearchSettings(objective="edp", budget=3000)
+    both = search_mapping(layer, EYERISS, s)
+    only = search_mapping(layer, fixed, s)
+    e_both = objective_value(evaluate(layer, EYERISS, both.best), "edp")[0]
+    e_only = objective_value(evaluate(layer, fixed, only.best), "edp")[0]
+    assert e_both <= e_only
+    assert not both.best.keep[1, 0]       # W bypasses the GLB

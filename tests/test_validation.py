@@ -2,8 +2,8 @@
 
 Tolerances are the issue's. What the model does not meet is printed by the benchmarks
 (benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and not asserted
-here: the searched mappings' DRAM traffic on CONV2 and global-buffer traffic on CONV1
-and CONV2, and the ISCA 2016 ratio ranges for WS and OS.
+here: the searched mappings' global-buffer traffic on CONV1 and CONV2, and the ISCA
+2016 ratio ranges for WS and OS.
 """
 
 from __future__ import annotations
@@ -34,13 +34,31 @@ def pinned():
 
 
 @pytest.mark.slow
-def test_eyeriss_active_pes(eyeriss_rows, pinned):
+def test_eyeriss_active_pes(pinned):
     """The chip's mappings (Table III) pinned give its 154/135/156/156/156 active PEs
-    exactly; the searched ones too, except CONV2, where the chip folds its 5 x 27 PE
-    set as 5 x 14 + 5 x 13 and sedse pads 27 output rows to 2 x 14 (140 PEs)."""
+    exactly (the searched ones are printed by the benchmark, not asserted: they are
+    whatever minimises energy x delay)."""
     rows = eyeriss_validation.table(pinned)
     assert [r["active_pes"][0] for r in rows] == [154, 135, 156, 156, 156]
-    assert [r["active_pes"][0] for r in eyeriss_rows] == [154, 140, 156, 156, 156]
+
+
+def test_table3_mappings_are_in_the_search_space():
+    """Every Table III mapping satisfies the shipped row-stationary dataflow (pins,
+    allowed dims, whole output rows per pass, filters bypassing the buffer), fits, and
+    its keep pattern is one the search explores."""
+    from sedse.mapping import load_mappings, to_candidates
+    from sedse.mapping._space import keep_variants
+    acc = load_accelerator(HW / "eyeriss.yaml")
+    maps = load_mappings(eyeriss_validation.TABLE3, acc)
+    layers = {la.name: la for la in eyeriss_validation.alexnet_conv_batch4().layers}
+    variants = keep_variants(acc)
+    for name, (mp, _node) in maps.items():
+        from sedse.mapping import check_mapping
+        check_mapping(mp, layers[name], acc)
+        keep = to_candidates([mp], acc).keep
+        assert any((keep == v).all() for v in variants), name
+        glb = mp.levels[1]
+        assert dict(glb.temporal).get("Q") == layers[name].Q   # whole rows per pass
 
 
 @pytest.mark.slow
@@ -50,7 +68,7 @@ def test_eyeriss_latency_within_10_percent(eyeriss_rows, pinned):
     pipeline + the psum climb of the PE set), filter spads reloaded each pass over the
     64-bit filter network (single-buffered), ifmaps over the 16-bit ifmap network,
     psums over the 64-bit networks and the spads' 16-bit ports. Measured searched
-    -6.5/-7.6/-5.0/-3.0/+3.5 %, pinned -6.4/-7.3/-4.7/-0.5/+6.2 %."""
+    -0.1/-7.6/-5.0/-3.0/+3.5 %, pinned -6.4/-7.3/-4.7/-0.5/+6.2 %."""
     for rows in (eyeriss_rows, eyeriss_validation.table(pinned)):
         for r in rows:
             ours, pub = r["latency_ms"]
@@ -76,14 +94,18 @@ def test_eyeriss_pinned_traffic(pinned):
 
 
 @pytest.mark.slow
-def test_eyeriss_searched_dram_traffic(eyeriss_rows):
-    """Searched mappings: DRAM MB within 15% on CONV1 and CONV3-5 (+8.6/-10.9/-9.0/
-    -0.1 %). Not met, so not asserted: CONV2 (+23.7%) and the GLB traffic of CONV1
-    (+32%) and CONV2 (-33%); the search cannot yet bypass filters around the GLB as
-    the chip does (issue 14, per-operand tiles)."""
-    for i in (0, 2, 3, 4):
-        ours, pub = eyeriss_rows[i]["dram_mb"]
-        assert abs(ours - pub) / pub <= 0.15, (eyeriss_rows[i]["layer"], ours, pub)
+def test_eyeriss_searched_traffic(eyeriss_rows):
+    """Searched mappings (filters may bypass the GLB): DRAM MB within 15% on every
+    layer (-11.2/-1.1/-10.9/-9.0/-0.1 %); GLB MB within 20% on CONV3-5 (-10.2/-16.7/
+    -16.6 %). Not met, so not asserted: the GLB traffic of CONV1 (-25.9%) and CONV2
+    (-42.3%), where the energy-delay optimum moves less through the buffer than the
+    chip's mappings."""
+    for r in eyeriss_rows:
+        ours, pub = r["dram_mb"]
+        assert abs(ours - pub) / pub <= 0.15, (r["layer"], ours, pub)
+    for r in eyeriss_rows[2:]:
+        ours, pub = r["glb_mb"]
+        assert abs(ours - pub) / pub <= 0.20, (r["layer"], ours, pub)
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from sedse.cost._core import BatchCost, evaluate
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, structural_ok
-from sedse.mapping._space import MappingSpace, mapping_space
+from sedse.mapping._space import MappingSpace, keep_variants, mapping_space
 from sedse.workload import Layer
 
 OBJECTIVES = ("energy", "latency", "edp")
@@ -122,17 +122,10 @@ def _binding_constraint(space: MappingSpace, digits: np.ndarray) -> str:
             f"({part.capacity_bytes} B) overflows in {100 * over[li, pi]:.0f}% of candidates")
 
 
-def search_mapping(layer: Layer, acc: Accelerator,
-                   settings: SearchSettings = SearchSettings()) -> SearchResult:
-    """Return the best mapping of `layer` on `acc` found under `settings`.
-
-    Raises MappingError naming the layer when no mapping of the space fits.
-    """
-    space = mapping_space(layer, acc)
-    # the stream depends on the layer, the design name and the seed only, so adding spec
-    # fields does not reshuffle every sampled search
-    key = repr((layer.shape_key(), acc.name, settings.seed)).encode()
-    rng = np.random.default_rng(zlib.crc32(key))
+def _search_space(space: MappingSpace, settings: SearchSettings,
+                  rng: np.random.Generator):
+    """Sample (or enumerate) one space and refine: (digits, obj, tie, evaluated,
+    fitting, exhaustive) of every point evaluated."""
     exhaustive = space.size <= settings.budget
     # samples may repeat a point (rare in spaces larger than the budget): harmless
     digits = space.all_digits() if exhaustive else space.sample_digits(settings.budget, rng)
@@ -164,9 +157,47 @@ def search_mapping(layer: Layer, acc: Accelerator,
         digits = np.concatenate(found_d)
         obj = np.concatenate(found_o)
         tie = np.concatenate(found_t)
-    if not np.isfinite(obj).any():
-        raise MappingError(layer.name, f"no mapping of the {space.size:.3g} searched fits "
-                           f"{acc.name}: {_binding_constraint(space, digits[:4096])}")
-    best = _rank(digits, obj, tie)[0]
-    return SearchResult(space.to_candidates(digits[[best]]), space.size, evaluated, fitting,
-                        exhaustive, digits[best].copy())
+    return digits, obj, tie, evaluated, fitting, exhaustive
+
+
+def search_mapping(layer: Layer, acc: Accelerator,
+                   settings: SearchSettings = SearchSettings()) -> SearchResult:
+    """Return the best mapping of `layer` on `acc` found under `settings`.
+
+    Every keep pattern the dataflow allows (`may_bypass`) is its own space, searched
+    with the same settings; the best point over all of them wins (ties: the dataflow's
+    own pattern first). Raises MappingError naming the layer when no mapping fits.
+    """
+    best = None          # (obj, tie, variant, space, digits)
+    total_size, evaluated, fitting, exhaustive = 0, 0, 0, True
+    first_error = None
+    for vi, keep in enumerate(keep_variants(acc)):
+        try:
+            space = mapping_space(layer, acc, keep)
+        except MappingError as e:
+            first_error = first_error or e
+            continue
+        # the stream depends on the layer, the design name, the seed and the keep
+        # pattern only, so adding spec fields does not reshuffle every sampled search
+        key = repr((layer.shape_key(), acc.name, settings.seed) + ((vi,) if vi else ())
+                   ).encode()
+        rng = np.random.default_rng(zlib.crc32(key))
+        digits, obj, tie, n_eval, n_fit, exh = _search_space(space, settings, rng)
+        total_size += space.size
+        evaluated += n_eval
+        fitting += n_fit
+        exhaustive &= exh
+        if not np.isfinite(obj).any():
+            if first_error is None:
+                first_error = MappingError(
+                    layer.name, f"no mapping of the {space.size:.3g} searched fits "
+                    f"{acc.name}: {_binding_constraint(space, digits[:4096])}")
+            continue
+        i = _rank(digits, obj, tie)[0]
+        if best is None or (obj[i], tie[i]) < (best[0], best[1]):
+            best = (obj[i], tie[i], vi, space, digits[i].copy())
+    if best is None:
+        raise first_error
+    _, _, _, space, d = best
+    return SearchResult(space.to_candidates(d[None, :]), total_size, evaluated, fitting,
+                        exhaustive, d)

@@ -16,7 +16,7 @@ YAML (inside an accelerator file)::
       im2col: false             # true: R x S x C flattened onto C (see `Dataflow.im2col`)
       levels:
         RF:  {allow: [S, C, K], pin: {S: full}}
-        GLB: {keep: [I, O], order: "N K C P Q R S"}
+        GLB: {keep: [I, O], order: "N K C P Q R S"}   # or may_bypass: [W] (searched)
 
 ``full`` pins a factor to the whole dim (what the spatial and inner factors leave of it).
 Dims not listed under ``allow`` keep factor 1 there; omitted ``allow`` allows every dim.
@@ -43,6 +43,9 @@ class SlotConstraint:
     pin: tuple[tuple[str, int], ...] = ()   # (dim, factor or FULL)
     order: tuple[str, ...] | None = None    # fixed loop order, outer first (levels only)
     keep: tuple[str, ...] | None = None     # operands kept (levels only)
+    # operands the search may also let bypass the level (levels only): keeping and
+    # bypassing are both searched
+    may_bypass: tuple[str, ...] = ()
 
     def pinned(self, dim: str) -> int | None:
         for d, f in self.pin:
@@ -80,7 +83,8 @@ def _dims(node: Node) -> tuple[str, ...]:
 
 
 def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
-    node.check_keys(set(), {"allow", "pin", "order", "keep"} if is_level else {"allow", "pin"})
+    node.check_keys(set(), {"allow", "pin", "order", "keep", "may_bypass"} if is_level
+                    else {"allow", "pin"})
     allow = _dims(node.get("allow")) if node.has("allow") else DIM_NAMES
     pins = []
     if node.has("pin"):
@@ -113,7 +117,18 @@ def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
         for x in keep:
             if x not in ("W", "I", "O"):
                 raise kn.error(f"expected operands among W, I, O, found {x!r}")
-    return SlotConstraint(tuple(allow), tuple(pins), order, keep)
+    bypass: list[str] = []
+    if node.has("may_bypass"):
+        bn = node.get("may_bypass")
+        bypass = bn.as_str_list()
+        for i, x in enumerate(bypass):
+            if x not in ("W", "I", "O"):
+                raise bn.child(i).error(f"expected an operand among W, I, O, found {x!r}")
+            if keep is not None and x not in keep:
+                raise bn.child(i).error(f"{x} is not kept here ('keep' lists "
+                                        f"{', '.join(keep)}): it cannot also bypass")
+    return SlotConstraint(tuple(allow), tuple(pins), order,
+                          None if keep is None else tuple(keep), tuple(bypass))
 
 
 def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Dataflow:
@@ -147,6 +162,15 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                     raise sub.get("keep").error(f"level {ln} has no partition for {extra}")
                 if ln == levels[0].name and set(c.keep) != {"W", "I", "O"}:
                     raise sub.get("keep").error("the outermost level must keep W, I and O")
+            if c.may_bypass:
+                bn = sub.get("may_bypass")
+                if ln == levels[0].name:
+                    raise bn.error("the outermost level holds every operand: none may "
+                                   "bypass it")
+                stored = set(by_name[ln].operands)
+                extra = [x for x in c.may_bypass if x not in stored]
+                if extra:
+                    raise bn.error(f"level {ln} has no partition for {extra}")
             lvls.append((ln, c))
     maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
     im2col = node.get("im2col").as_bool() if node.has("im2col") else False

@@ -283,6 +283,22 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
             shown = short_number(total[di]) if total[di] > 10**15 else total[di]
             raise MappingError(where, f"factors of {d} multiply to {shown}, more than "
                                f"twice the layer's {d} = {size} (padding is capped there)")
+    df = acc.dataflow
+    for li, lvl in enumerate(acc.levels):
+        c = df.level(lvl.name) if df is not None else None
+        if c is None or (c.keep is None and not c.may_bypass):
+            continue
+        kept = set(lvl.operands if c.keep is None else c.keep)
+        held = {x for xi, x in enumerate(OPERANDS) if cand.keep[li, xi]}
+        dropped = sorted(kept - held - set(c.may_bypass), key=OPERANDS.index)
+        added = sorted(held - kept, key=OPERANDS.index)
+        if dropped or added:
+            what = (f"{', '.join(dropped)} may not bypass it" if dropped else
+                    f"it does not keep {', '.join(added)}")
+            raise MappingError(where, f"level {lvl.name}: dataflow {df.name}: {what} "
+                               f"(keeps {', '.join(sorted(kept, key=OPERANDS.index))}"
+                               + (f"; may bypass {', '.join(c.may_bypass)})"
+                                  if c.may_bypass else ")"))
     for ai, a in enumerate(acc.array_axes):
         used = math.prod(int(f) for f in cand.sf[0, ai])
         if used > acc.axis_size(a):
@@ -297,6 +313,10 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
                             raise MappingError(where, f"level {lvl.name}: its network has no "
                                                f"spatial reduction, so {d} cannot be unrolled "
                                                f"on axis {a!r}")
+    if df is not None:
+        problem = _dataflow_violation(cand, acc)
+        if problem:
+            raise MappingError(where, f"dataflow {df.name}: {problem}")
     need, cap = capacity_need(cand, acc, layer)
     over = need[:, :, 0] > cap
     if over.any():
@@ -313,3 +333,60 @@ def checked_mapping(node: Node, layer: Layer, acc: Accelerator) -> Mapping:
     mp = mapping_from_node(node, acc)
     check_mapping(mp, layer, acc, where=f"{node.file}: {node.path}")
     return mp
+
+
+def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
+    """Why the first candidate breaks its accelerator's dataflow ("" when it does not):
+    a factor > 1 of a dim a slot does not allow, a pinned factor not met (``full``: no
+    factor of that dim outside the slot), or a level's fixed loop order not kept."""
+    from sedse.hardware import FULL
+
+    df = acc.dataflow
+    tf, sf, order = cand.tf[0], cand.sf[0], cand.order[0]
+
+    def outside(d: int, level: int, spatial: bool, axis: int = -1) -> bool:
+        """A factor > 1 of dim d in a slot that encloses the given one."""
+        upto = level + 1 if spatial else level
+        if (tf[:upto, d] > 1).any():
+            return True
+        for ai, a in enumerate(acc.array_axes):
+            la = acc.axis_level(a)
+            if ai != axis and la < level and sf[ai, d] > 1:
+                return True
+        return False
+
+    for ai, a in enumerate(acc.array_axes):
+        c = df.axis(a)
+        li = acc.axis_level(a)
+        for di, d in enumerate(DIMS):
+            if sf[ai, di] > 1 and d not in c.allow:
+                return f"axis {a!r} may not unroll {d} (allows {' '.join(c.allow)})"
+        for d, f in c.pin:
+            di = DIM_INDEX[d]
+            if f == FULL:
+                if outside(di, li, True, ai):
+                    return f"axis {a!r} must hold all of {d} (pinned full), but {d} " \
+                           "also has factors outside it"
+            elif sf[ai, di] != f:
+                return f"axis {a!r} must unroll {d} by {f} (pinned), found {int(sf[ai, di])}"
+    for li, lvl in enumerate(acc.levels):
+        c = df.level(lvl.name)
+        for di, d in enumerate(DIMS):
+            if tf[li, di] > 1 and d not in c.allow:
+                return f"level {lvl.name} may not loop over {d} (allows {' '.join(c.allow)})"
+        for d, f in c.pin:
+            di = DIM_INDEX[d]
+            if f == FULL:
+                if outside(di, li, False):
+                    return f"level {lvl.name} must loop over all of {d} (pinned full), " \
+                           f"but {d} also has factors outside it"
+            elif tf[li, di] != f:
+                return f"level {lvl.name} must loop over {d} by {f} (pinned), found " \
+                       f"{int(tf[li, di])}"
+        if c.order is not None:
+            used = [DIMS[int(d)] for d in order[li] if tf[li, int(d)] > 1]
+            fixed = [d for d in c.order if d in used]
+            if used != fixed:
+                return f"level {lvl.name} must keep the loop order {' '.join(c.order)}, " \
+                       f"found {' '.join(used)}"
+    return ""

@@ -313,18 +313,37 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
     return opts[ok], worst
 
 
-def mapping_space(layer: Layer, acc: Accelerator) -> MappingSpace:
+def keep_variants(acc: Accelerator) -> list[np.ndarray]:
+    """Every (L, 3) keep mask the dataflow allows: its `keep` per level, and each
+    operand a level `may_bypass` both kept and bypassed (the dataflow's own mask
+    first)."""
+    keep = default_keep_mask(acc)
+    df = acc.dataflow
+    choices: list[tuple[int, int]] = []
+    if df is not None:
+        for li, lvl in enumerate(acc.levels):
+            c = df.level(lvl.name)
+            if c.keep is not None:
+                keep[li] = [x in c.keep for x in OPERANDS]
+            choices += [(li, OPERANDS.index(x)) for x in c.may_bypass]
+    out = []
+    for bits in itertools.product((True, False), repeat=len(choices)):
+        k = keep.copy()
+        for (li, xi), b in zip(choices, bits, strict=True):
+            k[li, xi] = b
+        out.append(k)
+    return out
+
+
+def mapping_space(layer: Layer, acc: Accelerator,
+                  keep: np.ndarray | None = None) -> MappingSpace:
     """Return the (pruned) mapping space of `layer` on `acc` under its dataflow (of the
-    layer as the array sees it, `array_layer`)."""
+    layer as the array sees it, `array_layer`), with the levels keeping the operands of
+    `keep` (default: the dataflow's own mask, `keep_variants(acc)[0]`)."""
     layer = array_layer(layer, acc)
     L = len(acc.levels)
     df = acc.dataflow
-    keep = default_keep_mask(acc)
-    if df is not None:
-        for li, lvl in enumerate(acc.levels):
-            k = df.level(lvl.name).keep
-            if k is not None:
-                keep[li] = [x in k for x in OPERANDS]
+    keep = keep_variants(acc)[0] if keep is None else keep
     if df is not None:
         for a in acc.array_axes:
             pinned = _pinned_elsewhere(layer, acc, a, "")

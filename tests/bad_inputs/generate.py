@@ -226,6 +226,18 @@ _acc("g_passes_stationary_not_below_array", "pe_array.passes.stationary: no leve
 _acc("g_passes_fill_drain_string", "pe_array.passes.fill_drain_cycles: expected a finite "
      "number, found the string 'rows+cols'", ["pe_array", "passes", "fill_drain_cycles"],
      "rows+cols")
+_acc("g_may_bypass_outermost", "dataflow.levels.DRAM.may_bypass: the outermost level holds "
+     "every operand: none may bypass it", ["dataflow", "levels", "DRAM"],
+     {"may_bypass": ["W"]})
+_acc("g_may_bypass_not_kept", "dataflow.levels.GLB.may_bypass[0]: W is not kept here ('keep' "
+     "lists I, O): it cannot also bypass", ["dataflow", "levels", "GLB"],
+     {"keep": ["I", "O"], "may_bypass": ["W"]})
+_acc("g_may_bypass_unknown_operand", "dataflow.levels.GLB.may_bypass[0]: expected an operand "
+     "among W, I, O, found 'F'", ["dataflow", "levels", "GLB", "may_bypass"], ["F"])
+_acc("g_im2col_string", "dataflow.im2col: expected true or false, found the string 'yes'",
+     ["dataflow", "im2col"], "yes")
+_acc("g_sliding_reuse_string", "levels[2].sliding_window_reuse: expected true or false",
+     ["levels", 2, "sliding_window_reuse"], "sometimes")
 _acc("g_psum_bits_zero", "precision.psum_bits: expected an integer >= 1, found 0",
      ["precision", "psum_bits"], 0)
 _acc("g_padding_mode", "padding: expected one of generated, fetched, found 'zeros'",
@@ -508,6 +520,18 @@ def _mp(name, expect, path, value=None, *, delete=False, **kw):
                               (lambda d: setp(d, path, value))), **kw)
 
 
+_mp("g_bypass_forbidden", "features.8: level GLB: dataflow row_stationary: I may not bypass "
+     "it (keeps W, I, O; may bypass W)", ["features.8", "GLB", "keep"], ["W", "O"])
+_mp("g_dataflow_rows_split", "features.8: dataflow row_stationary: level GLB must loop over "
+     "all of Q (pinned full), but Q also has factors outside it", ["features.8"],
+     {"DRAM": {"temporal": "K24 C4 Q13"}, "GLB": {"temporal": "C16", "spatial": {
+         "rows": "R3 K4", "cols": "P13"}, "keep": ["I", "O"]}, "RF": {"temporal": "C4 K4 S3"}})
+_mp("g_dataflow_dim_not_allowed", "features.8: dataflow row_stationary: level RF may not loop "
+     "over P (allows S C K)", ["features.8", "RF", "temporal"], "C4 K4 S3 P2")
+_mp("g_dataflow_axis_dim", "features.8: dataflow row_stationary: axis 'rows' may not unroll "
+     "Q (allows R P C K)", ["features.8"],
+     {"DRAM": {"temporal": "K24 C4"}, "GLB": {"temporal": "K4 C16 Q4", "spatial": {
+         "rows": "R3 Q4", "cols": "P13"}, "keep": ["I", "O"]}, "RF": {"temporal": "C4 K4 S3"}})
 _mp("g_layer_not_mapping", "features.8: expected a mapping, found the string 'DRAM'",
     ["features.8"], "DRAM")
 _mp("g_level_not_mapping", "features.8.GLB: expected a mapping, found a list",
