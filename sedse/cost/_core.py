@@ -12,7 +12,9 @@ Counting rules (all counts are in operand elements, totals over all instances):
   spatial factor at or below l). Input footprints follow the sliding window:
   ``(p - 1) * stride + (r - 1) * dilation + 1`` rows for p output rows and r kernel
   rows, so inputs shared by neighbouring windows or by PEs are counted once. Padded
-  (imperfect) factors give padded tiles.
+  (imperfect) factors give padded tiles. A dataflow with ``im2col: true`` lowers the
+  layer first (`sedse.mapping.array_layer`: R x S x C flattened onto C, the input an
+  im2col matrix), as a systolic array fed by im2col sees it.
 * Child. For X held at level p, the child c is the next level below p holding X, or the
   MAC. Spatial factors at levels p..c-1 fan the child out.
 * Fill events V_c. A child's tile changes whenever a temporal loop above it advances,
@@ -22,6 +24,10 @@ Counting rules (all counts are in operand elements, totals over all instances):
   reads of the same datum by consecutive MACs ARE counted at the innermost level that
   holds the datum; model an operand register as an explicit 1-word level.
 * Distinct tiles D_c = product of the X-indexing temporal factors above c.
+* Sliding windows: when the loop that refills a child's input tile steps P or Q, only
+  the new rows or columns are fetched (the child keeps the overlap), unless the child
+  level says ``sliding_window_reuse: false`` (a plain buffer: every refill fetches the
+  whole tile, halo included, as ZigZag counts).
 * W and I: parent reads = V_c x footprint(child tile extended by the spatial factors
   between p and c) x active parent instances, so data multicast to several children is
   read once (if the network multicasts; otherwise once per child). Child fills =
@@ -612,8 +618,8 @@ def _granule(out: dict, key: tuple[str, str, str], fp: np.ndarray, xbits: float,
     (ceil(fp x bits / word_bits) accesses); store accesses x word / (fp x bits) >= 1
     under `key` when the level's partition for the operand has a bounded port."""
     part = lvl.partition_of(key[1])
-    if part is None or not part.bounded or xbits <= 0:
-        return
+    if part is None or not part.bounded or xbits <= 0 or xbits % lvl.word_bits == 0:
+        return    # whole words per element: no transfer is narrower than a word
     tb = fp * float(xbits)
     out[key] = np.ceil(tb / lvl.word_bits) * lvl.word_bits / np.maximum(tb, 1e-300)
 

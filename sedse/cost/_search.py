@@ -4,12 +4,16 @@ Lives in `cost` because choosing needs the cost model (imports run mapping -> co
 
 1. The space (`sedse.mapping.mapping_space`) is the product of per-dim factor options
    and per-level canonical loop orders under the accelerator's dataflow. If its size is
-   at most `budget` every point is evaluated (exhaustive); otherwise `budget` points
-   are drawn uniformly and the result says the budget cut the space.
-2. Refinement by steepest descent: from each of the best `keep_top` distinct fitting
-   points, evaluate every single change (one dim's option or one level's order) in one
-   batch, move to the best, and repeat for at most `rounds` steps or until no change
-   improves (a local optimum of the one-digit neighbourhood).
+   at most `budget` every point is evaluated (exhaustive); otherwise the budget, rounded
+   up to whole chunks of `CHUNK` points, is drawn uniformly, chunk by chunk, and the
+   result says the budget cut the space.
+2. Refinement by steepest descent from the best `keep_top` fitting points of the first
+   chunk and, after each later chunk, from the best sampled point so far (if it is not
+   a start yet), all descents run together in shared batches: evaluate every single
+   change (one dim's option or one level's order) in one batch, move to the best, and
+   repeat for at most `rounds` steps or until no change improves (a local optimum of
+   the one-digit neighbourhood). A larger budget repeats a smaller one's work and adds
+   to it, so results are monotone in the budget.
 3. The best fitting point by the objective wins; ties break on the other objective
    and then on the lowest digit vector, so the search is deterministic (the random
    stream is seeded from the layer shape, the accelerator and `seed`).
@@ -122,42 +126,93 @@ def _binding_constraint(space: MappingSpace, digits: np.ndarray) -> str:
             f"({part.capacity_bytes} B) overflows in {100 * over[li, pi]:.0f}% of candidates")
 
 
-def _search_space(space: MappingSpace, settings: SearchSettings,
-                  rng: np.random.Generator):
-    """Sample (or enumerate) one space and refine: (digits, obj, tie, evaluated,
-    fitting, exhaustive) of every point evaluated."""
+#: samples per chunk: a search draws whole chunks, each from its own seeded stream, so
+#: a larger budget evaluates a superset of a smaller one's points (monotone in budget)
+CHUNK = 1000
+
+
+def _descend_all(space: MappingSpace, starts: list[tuple[np.ndarray, float]],
+                 settings: SearchSettings, out: list) -> int:
+    """Steepest descents over single-digit changes from every start, in lockstep: each
+    round evaluates every active descent's neighbourhood in one batch and moves each to
+    its best neighbour (stopping a descent when none improves). Appends every batch to
+    `out` as (digits, obj, tie); returns the number of points evaluated."""
+    radices = np.array(space.radices)
+    pos = np.repeat(np.arange(len(radices)), radices)
+    val = np.concatenate([np.arange(r) for r in radices])
+    n_nb = len(pos)
+    points = [p.copy() for p, _ in starts]
+    best = [o for _, o in starts]
+    active = list(range(len(points)))
+    n = 0
+    for _ in range(settings.rounds):
+        if not active:
+            break
+        nb = np.repeat(np.stack([points[a] for a in active]), n_nb, axis=0)
+        rows = np.arange(len(nb))
+        nb[rows, np.tile(pos, len(active))] = np.tile(val, len(active))
+        o, t = _score(space, nb, settings)
+        n += len(nb)
+        out.append((nb, o, t))
+        still = []
+        for k, a in enumerate(active):
+            seg = o[k * n_nb:(k + 1) * n_nb]
+            j = int(np.argmin(seg))
+            if seg[j] < best[a]:
+                points[a], best[a] = nb[k * n_nb + j], seg[j]
+                still.append(a)
+        active = still
+    return n
+
+
+def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
+    """Enumerate one space, or sample it in chunks and refine: (digits, obj, tie,
+    evaluated, fitting, exhaustive) of every point evaluated.
+
+    Sampling: ceil(budget / CHUNK) chunks of CHUNK points, chunk k from its own stream
+    (seeded by `key` and k). Descent starts: the `keep_top` best points of the first
+    chunk, and after each later chunk the best sampled point so far if it is not a
+    start yet; the descents then run together. The starts after chunk k depend on
+    chunks 1..k only, so a larger budget does everything a smaller one did and more:
+    its best is never worse.
+    """
     exhaustive = space.size <= settings.budget
-    # samples may repeat a point (rare in spaces larger than the budget): harmless
-    digits = space.all_digits() if exhaustive else space.sample_digits(settings.budget, rng)
-    obj, tie = _score(space, digits, settings)
-    evaluated = len(digits)
-    fitting = int(np.isfinite(obj).sum())
-    if not exhaustive and fitting:
-        radices = np.array(space.radices)
-        # all single-digit changes of one point: (sum(radices), n_digits)
-        pos = np.repeat(np.arange(len(radices)), radices)
-        val = np.concatenate([np.arange(r) for r in radices])
-        starts = [i for i in _rank(digits, obj, tie)[:settings.keep_top] if np.isfinite(obj[i])]
-        found_d, found_o, found_t = [digits], [obj], [tie]
-        for i in starts:
-            point, best_o = digits[i].copy(), obj[i]
-            for _ in range(settings.rounds):
-                nb = np.repeat(point[None, :], len(pos), axis=0)
-                nb[np.arange(len(pos)), pos] = val
-                o, t = _score(space, nb, settings)
-                evaluated += len(nb)
-                fitting += int(np.isfinite(o).sum())
-                found_d.append(nb)
-                found_o.append(o)
-                found_t.append(t)
-                j = int(np.argmin(o))
-                if not o[j] < best_o:
-                    break
-                point, best_o = nb[j], o[j]
-        digits = np.concatenate(found_d)
-        obj = np.concatenate(found_o)
-        tie = np.concatenate(found_t)
-    return digits, obj, tie, evaluated, fitting, exhaustive
+    if exhaustive:
+        digits = space.all_digits()
+        obj, tie = _score(space, digits, settings)
+        return digits, obj, tie, len(digits), int(np.isfinite(obj).sum()), True
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    starts: list[tuple[np.ndarray, float]] = []
+    tags: set[bytes] = set()
+    evaluated = 0
+    for k in range(-(-settings.budget // CHUNK)):
+        rng = np.random.default_rng(zlib.crc32(key + b"/%d" % k))
+        d = space.sample_digits(CHUNK, rng)
+        o, t = _score(space, d, settings)
+        evaluated += len(d)
+        found.append((d, o, t))
+        ranked = _rank(d, o, t)
+        if k == 0:
+            picks = [(d[i], o[i], t[i]) for i in ranked[:settings.keep_top]]
+            best = picks[0]
+        else:
+            # the best sampled point so far (ties: lower tie-break, then lower digits)
+            i = ranked[0]
+            pair = [best, (d[i], o[i], t[i])]
+            j = _rank(np.stack([p[0] for p in pair]), np.array([p[1] for p in pair]),
+                      np.array([p[2] for p in pair]))[0]
+            best = pair[j]
+            picks = [best]
+        for pd, po, _ in picks:
+            tag = pd.tobytes()
+            if np.isfinite(po) and tag not in tags:
+                tags.add(tag)
+                starts.append((pd.copy(), po))
+    evaluated += _descend_all(space, starts, settings, found)
+    digits = np.concatenate([f[0] for f in found])
+    obj = np.concatenate([f[1] for f in found])
+    tie = np.concatenate([f[2] for f in found])
+    return digits, obj, tie, evaluated, int(np.isfinite(obj).sum()), False
 
 
 def search_mapping(layer: Layer, acc: Accelerator,
@@ -181,8 +236,7 @@ def search_mapping(layer: Layer, acc: Accelerator,
         # pattern only, so adding spec fields does not reshuffle every sampled search
         key = repr((layer.shape_key(), acc.name, settings.seed) + ((vi,) if vi else ())
                    ).encode()
-        rng = np.random.default_rng(zlib.crc32(key))
-        digits, obj, tie, n_eval, n_fit, exh = _search_space(space, settings, rng)
+        digits, obj, tie, n_eval, n_fit, exh = _search_space(space, settings, key)
         total_size += space.size
         evaluated += n_eval
         fitting += n_fit

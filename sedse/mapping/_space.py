@@ -25,6 +25,7 @@ size is the product of the option counts; `digits_to_candidates` turns digit vec
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -97,22 +98,35 @@ class MappingSpace:
         combinations that still fits the PEs left on every axis, then one of that
         combination's temporal splits, uniformly.
         """
-        A = len(self.acc.array_axes)
         sizes = np.array([self.acc.axis_size(a) for a in self.acc.array_axes])
         digits = np.zeros((m, len(self.radices)), dtype=np.int64)
         cap = np.tile(sizes, (m, 1))
-        groups = [np.unique(o[:, :A], axis=0, return_index=True, return_counts=True)
-                  for o in self.options]
+        groups = self._spatial_groups
         n_combos = [len(g[0]) for g in groups]
+        # the second half of the points favour large unrolls (a combination's weight
+        # grows with the PEs it takes): the best mappings keep most PEs busy, and a
+        # uniform draw over combinations mostly picks small ones
+        half = m // 2
         for di in np.lexsort((rng.random(len(groups)), n_combos)):
             combos, first, counts = groups[di]
             pick = _pick_fitting(combos, cap, rng)
+            if half and len(combos) > 1:
+                w = np.cumsum(combos.prod(axis=1).astype(np.float64) ** 2)
+                pick[half:] = _pick_fitting(combos, cap[half:], rng, cdf=w)
             within = (rng.random(m) * counts[pick]).astype(np.int64)
             digits[:, di] = first[pick] + within
             cap //= combos[pick]
         for li, ords in enumerate(self.orders):
             digits[:, 8 + li] = rng.integers(0, len(ords), size=m)
         return digits
+
+    @functools.cached_property
+    def _spatial_groups(self) -> list:
+        """Per dim: its distinct spatial combinations, the first option of each and how
+        many options share it (options are sorted by their spatial part)."""
+        A = len(self.acc.array_axes)
+        return [np.unique(o[:, :A], axis=0, return_index=True, return_counts=True)
+                for o in self.options]
 
     def to_candidates(self, digits: np.ndarray) -> Candidates:
         A, L = len(self.acc.array_axes), len(self.acc.levels)
@@ -138,16 +152,24 @@ class MappingSpace:
 
 
 def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,
-                  tries: int = 6) -> np.ndarray:
-    """Per row of `cap` (M, A), a uniformly random row of `combos` (U, A) that fits it
-    (the smallest when none does): rejection first, exhaustive for the rest."""
+                  tries: int = 6, cdf: np.ndarray | None = None) -> np.ndarray:
+    """Per row of `cap` (M, A), a random row of `combos` (U, A) that fits it (the
+    smallest when none does): drawn uniformly, or by the cumulative weights `cdf`,
+    with rejection first, uniformly among the fitting ones for the rest."""
     m = len(cap)
-    pick = rng.integers(0, len(combos), size=m)
+
+    def draw(n: int) -> np.ndarray:
+        if cdf is None:
+            return rng.integers(0, len(combos), size=n)
+        return np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"),
+                          len(combos) - 1)
+
+    pick = draw(m)
     bad = np.flatnonzero((combos[pick] > cap).any(axis=1))
     for _ in range(tries):
         if not len(bad):
             return pick
-        pick[bad] = rng.integers(0, len(combos), size=len(bad))
+        pick[bad] = draw(len(bad))
         bad = bad[(combos[pick[bad]] > cap[bad]).any(axis=1)]
     if len(bad):
         # few distinct capacity vectors remain: list the fitting combinations once each
