@@ -167,7 +167,7 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
         print("mappings (temporal factors outer->inner per level, spatial per array axis):")
         for lc in rep.layers:
             print(f"  {lc.layer.name}: {lc.mapping_text}  [{lc.active_pes} active PEs; "
-                  f"{lc.mapping_source}]")
+                  f"{lc.passes:,} passes; latency bound: {lc.binding}; {lc.mapping_source}]")
 
 
 def _mapping_file(path: str | Path, wl, acc) -> dict:

@@ -22,7 +22,8 @@ def test_eval_prints_tables_and_writes_json_and_csv(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "== lenet5 on eyeriss" in out and "== lenet5 on diannao" in out
-    assert "TOTAL" in out and "energy by level:" in out and "active PEs; search: searched" in out
+    assert "TOTAL" in out and "energy by level:" in out and "active PEs; " in out
+    assert "latency bound: " in out and "; search: searched" in out
     data = json.loads(js.read_text())
     assert [r["accelerator"] for r in data["reports"]] == ["eyeriss", "diannao"]
     rep = data["reports"][0]
