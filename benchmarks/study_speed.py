@@ -36,6 +36,7 @@ def point_timings() -> None:
         params["hardware.levels.GLB.partitions.O.capacity_bytes"] = 65536
         ev.evaluate(params)  # statistics (decomposition, cached on disk) loaded once
         ev.search_cache.results.clear()
+        ev.search_cache.reports.clear()
         ev._network_memo.clear()
         t0 = time.perf_counter()
         res = ev.evaluate(params)

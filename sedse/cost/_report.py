@@ -201,6 +201,13 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
         if layer.name in mappings:
             out.append(evaluate_mapping(layer, acc, mappings[layer.name], mapping_source))
             continue
-        res = cache.get(layer, acc, settings)
-        out.append(_layer_cost(layer, acc, res.best, f"search: {res.summary()}"))
+        key = (layer, acc, settings)
+        lc = cache.reports.get(key)
+        if lc is None:
+            res = cache.get(layer, acc, settings)
+            lc = cache.reports[key] = _layer_cost(layer, acc, res.best,
+                                                 f"search: {res.summary()}")
+        else:
+            cache.hits += 1
+        out.append(lc)
     return NetworkCost(workload.name, acc.name, acc.clock_mhz, tuple(out))

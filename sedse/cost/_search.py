@@ -82,6 +82,9 @@ class SearchCache:
 
     results: dict = field(default_factory=dict)
     hits: int = 0
+    # the report of each (layer, accelerator, settings) built from its result: the
+    # same inputs exactly (the whole layer, not only its shape), so never another's
+    reports: dict = field(default_factory=dict)
 
     def get(self, layer: Layer, acc: Accelerator, settings: SearchSettings) -> SearchResult:
         key = (layer.shape_key(), acc, settings)
