@@ -12,6 +12,8 @@ from sedse.hardware import load_accelerator
 from sedse.mapping import LevelMapping, Mapping, to_candidates
 from sedse.workload import Layer
 
+from .test_cost_hand import ONE_LEVEL
+
 #: A 4 x 4 weight-stationary array: weights in 1-byte registers, inputs from the left
 #: (rows: C), outputs down the columns (cols: K). Unbounded buffer and DRAM ports, so
 #: only the array's own mechanisms set the time.
@@ -168,22 +170,10 @@ def test_padding_is_generated_on_chip(write):
     assert a.counts[("Buffer", "I", "fill")][0] == b.counts[("Buffer", "I", "fill")][0]
 
 
-SEPARATE = """
-name: ports
-clock_mhz: 100
-pe_array: {shape: {x: 1}}
-mac: {energy_pj_by_bits: {16: 1.0}}
-levels:
-  - name: DRAM
-    operands: [W, I, O]
-    word_bits: 16
-    read_energy_pj: 2.0
-    write_energy_pj: 3.0
-    read_bandwidth_bytes_per_cycle: 4
-    write_bandwidth_bytes_per_cycle: 1
-    fanout_dims: [x]
-    network: {transfer_energy_pj_per_bit: 0.0}
-"""
+#: test_cost_hand's one-level design with separate read (4 B) and write (1 B) ports
+SEPARATE = ONE_LEVEL.replace("    bandwidth_bytes_per_cycle: 2\n",
+                             "    read_bandwidth_bytes_per_cycle: 4\n"
+                             "    write_bandwidth_bytes_per_cycle: 1\n")
 
 
 def test_separate_read_and_write_ports(write):

@@ -508,24 +508,24 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         rn.check_keys(set(), {"run_bits", "word_bits"})
         rlc = RunLengthCoding(rn.get("run_bits").as_int() if rn.has("run_bits") else 5,
                               rn.get("word_bits").as_int() if rn.has("word_bits") else 64)
-    category = ""
-    if node.has("category"):
-        category = node.get("category").as_str()
-        if category not in LEVEL_CATEGORIES:
-            raise node.get("category").error(
-                f"expected one of {', '.join(LEVEL_CATEGORIES)}, found {category!r}")
+    category = _choice(node, "category", LEVEL_CATEGORIES, "")
     sliding = node.get("sliding_window_reuse").as_bool() \
         if node.has("sliding_window_reuse") else True
     return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc, category, sliding)
 
 
-def _mode(node: Node, key: str) -> str:
+def _choice(node: Node, key: str, choices: tuple[str, ...], default: str) -> str:
+    """The value at `key`, one of `choices` (`default` when absent)."""
     if not node.has(key):
-        return "none"
+        return default
     v = node.get(key).as_str()
-    if v not in SKIP_MODES:
-        raise node.get(key).error(f"expected one of {', '.join(SKIP_MODES)}, found {v!r}")
+    if v not in choices:
+        raise node.get(key).error(f"expected one of {', '.join(choices)}, found {v!r}")
     return v
+
+
+def _mode(node: Node, key: str) -> str:
+    return _choice(node, key, SKIP_MODES, "none")
 
 
 def _level_name(node: Node, levels: tuple[MemoryLevel, ...]) -> str:
@@ -620,12 +620,7 @@ def accelerator_from_node(root: Node) -> Accelerator:
         pr.check_keys(set(), set(bits) | {"psum_bits"})
         for k, v in pr.items():
             bits[k] = v.as_int(max_value=64)
-    padding = "generated"
-    if root.has("padding"):
-        padding = root.get("padding").as_str()
-        if padding not in PADDING_MODES:
-            raise root.get("padding").error(
-                f"expected one of {', '.join(PADDING_MODES)}, found {padding!r}")
+    padding = _choice(root, "padding", PADDING_MODES, "generated")
     lv_node = root.get("levels")
     levels = tuple(_level(n, axes) for n in lv_node.list())
     if not levels:

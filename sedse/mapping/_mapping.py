@@ -355,34 +355,32 @@ def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
                 return True
         return False
 
-    for ai, a in enumerate(acc.array_axes):
-        c = df.axis(a)
-        li = acc.axis_level(a)
+    def slot(what: str, verb: str, c, factors: np.ndarray, full_outside) -> str:
         for di, d in enumerate(DIMS):
-            if sf[ai, di] > 1 and d not in c.allow:
-                return f"axis {a!r} may not unroll {d} (allows {' '.join(c.allow)})"
+            if factors[di] > 1 and d not in c.allow:
+                return f"{what} may not {verb} {d} (allows {' '.join(c.allow)})"
         for d, f in c.pin:
             di = DIM_INDEX[d]
             if f == FULL:
-                if outside(di, li, True, ai):
-                    return f"axis {a!r} must hold all of {d} (pinned full), but {d} " \
-                           "also has factors outside it"
-            elif sf[ai, di] != f:
-                return f"axis {a!r} must unroll {d} by {f} (pinned), found {int(sf[ai, di])}"
+                if full_outside(di):
+                    return f"{what} must {verb} all of {d} (pinned full), but {d} also " \
+                           "has factors outside it"
+            elif factors[di] != f:
+                return f"{what} must {verb} {d} by {f} (pinned), found {int(factors[di])}"
+        return ""
+
+    for ai, a in enumerate(acc.array_axes):
+        li = acc.axis_level(a)
+        problem = slot(f"axis {a!r}", "unroll", df.axis(a), sf[ai],
+                       lambda di, li=li, ai=ai: outside(di, li, True, ai))
+        if problem:
+            return problem
     for li, lvl in enumerate(acc.levels):
         c = df.level(lvl.name)
-        for di, d in enumerate(DIMS):
-            if tf[li, di] > 1 and d not in c.allow:
-                return f"level {lvl.name} may not loop over {d} (allows {' '.join(c.allow)})"
-        for d, f in c.pin:
-            di = DIM_INDEX[d]
-            if f == FULL:
-                if outside(di, li, False):
-                    return f"level {lvl.name} must loop over all of {d} (pinned full), " \
-                           f"but {d} also has factors outside it"
-            elif tf[li, di] != f:
-                return f"level {lvl.name} must loop over {d} by {f} (pinned), found " \
-                       f"{int(tf[li, di])}"
+        problem = slot(f"level {lvl.name}", "loop over", c, tf[li],
+                       lambda di, li=li: outside(di, li, False))
+        if problem:
+            return problem
         if c.order is not None:
             used = [DIMS[int(d)] for d in order[li] if tf[li, int(d)] > 1]
             fixed = [d for d in c.order if d in used]
