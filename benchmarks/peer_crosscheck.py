@@ -230,6 +230,159 @@ def zigzag_rows(peer: dict) -> list[EnergyRow]:
     return rows
 
 
+def zigzag_shared_mimic():
+    """ZigZag case Z1's accelerator (the brief's 64 kB W buffer and 192 kB I+O buffer)
+    in sedse: one buffer memory with two tile boundaries (`Buffer`, and `Buffer_in`
+    with `same_memory_as: Buffer`), so each operand's buffer tile spans its own loop set
+    while the tiles share the memory's capacity, as ZigZag's per-operand allocation
+    (Z2) has them."""
+    doc = {
+        "name": "zigzag_z1_shared_mimic", "clock_mhz": 700,
+        "precision": {"input_bits": 8, "weight_bits": 8, "output_bits": 8},
+        "pe_array": {"shape": {"rows": 32, "cols": 32}},
+        "mac": {"energy_pj_by_bits": {8: 0.45}},
+        "levels": [
+            {"name": "DRAM", "operands": ["W", "I", "O"], "word_bits": 64,
+             "read_energy_pj": 1360.0, "write_energy_pj": 1360.0},
+            {"name": "Buffer", "word_bits": 64, "read_energy_pj": 50.0,
+             "write_energy_pj": 50.0,
+             "partitions": [{"operands": ["W"], "capacity_bytes": 65536},
+                            {"operands": ["I", "O"], "capacity_bytes": 196608}]},
+            {"name": "Buffer_in", "same_memory_as": "Buffer",
+             "fanout_dims": ["rows", "cols"],
+             "network": {"transfer_energy_pj_per_bit": 0.0}},
+            {"name": "WReg", "operands": ["W"], "capacity_bytes": 1, "word_bits": 8,
+             "read_energy_pj": 0.0, "write_energy_pj": 0.05},
+        ],
+    }
+    return _acc(doc, "zigzag Z1 shared-buffer mimic")
+
+
+#: ZigZag's own allocation in case Z1 (its output's temporal_mapping_per_level) as
+#: sedse mappings: loops outer first; each operand kept at the boundary whose inner
+#: loops are the ones ZigZag put in its buffer (checked by `_zz_loops_match`)
+ZIGZAG_SHARED = {
+    "r18_l1_conv": {"DRAM": {"temporal": "K2"},
+                    "Buffer": {"temporal": "C2 R3 S3 P56", "keep": ["W", "O"]},
+                    "Buffer_in": {"temporal": "Q56", "keep": ["I"]}},
+    "r18_l2_0_conv1": {"DRAM": {"temporal": "K4"},
+                       "Buffer": {"temporal": "C2", "keep": ["W", "O"]},
+                       "Buffer_in": {"temporal": "R3 S3 P28 Q28", "keep": ["I"]}},
+    "r18_l3_conv": {"Buffer": {"temporal": "K8 C8", "keep": ["I", "O"]},
+                    "Buffer_in": {"temporal": "R3 S3 P14 Q14", "keep": ["W"]}},
+}
+_ZZ_DIM = {"P": "OY", "Q": "OX", "R": "FY", "S": "FX", "N": "B"}
+
+
+def _zz_loops_match(doc: dict, out: dict) -> bool:
+    """Does every operand's buffer tile in the sedse mapping `doc` span exactly the
+    loops ZigZag allocated to its buffer and below (as multisets of (dim, factor))?
+    Where ZigZag holds the whole operand in its buffer, sedse's DRAM loops (which then
+    all index the operand, so only step through its distinct tiles) count as inside."""
+    from sedse.workload import RELEVANT
+
+    levels = ["DRAM", "Buffer", "Buffer_in"]
+
+    def loops(lvs):
+        return [(t[0], int(t[1:])) for lv in lvs
+                for t in doc.get(lv, {}).get("temporal", "").split()]
+
+    for x in ("W", "I", "O"):
+        at = next(lv for lv in levels[1:] if x in doc.get(lv, {}).get("keep", []))
+        inside = loops(levels[levels.index(at):])
+        zz = out["temporal_mapping_per_level"][x]
+        if not zz.get("dram"):
+            top = loops(["DRAM"])
+            if any(d not in RELEVANT[x] for d, _ in top):
+                return False
+            inside += top
+        ours = sorted((_ZZ_DIM.get(d, d), f) for d, f in inside)
+        theirs = sorted((d, f) for m, lp in zz.items() if m != "dram" for d, f in lp)
+        if ours != theirs:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class SharedRow:
+    layer: str
+    sedse_pj: float
+    peer_pj: float
+    sedse_mac_pj: float
+    peer_mac_pj: float
+    counts: tuple                 # (what, sedse, zigzag)
+    fits_one_boundary: bool       # would the tiles fit with one boundary for all?
+    psum_first_reads_pj: float    # rule b
+    padding_fill_pj: float        # rule c: zeros written into the buffer (ZigZag: Z9 cap)
+    padding_read_pj: float        # rule c: ZigZag's DRAM reads of padded positions
+    register_reads_pj: float      # rule a: ZigZag's first reads of stationary weights
+
+    @property
+    def error(self) -> float:
+        return self.sedse_pj / self.peer_pj - 1
+
+
+def zigzag_shared_rows(peer: dict) -> list[SharedRow]:
+    """Case Z1 (capacities that force ZigZag to give each operand its own buffer tile)
+    on ZigZag's own allocation, through the two-boundary buffer of
+    `zigzag_shared_mimic`."""
+    from sedse.mapping import check_mapping
+    from sedse.mapping._tiles import capacity_need
+
+    acc = zigzag_shared_mimic()
+    case = next(c for c in peer["cases"] if c["name"] == "Z1")
+    rows = []
+    for name, doc in ZIGZAG_SHARED.items():
+        out = case["layers"][name]
+        assert _zz_loops_match(doc, out), name
+        layer = resnet_layer(name)
+        full = {k: dict(v) for k, v in doc.items()}
+        full["Buffer_in"]["spatial"] = {"rows": "C32", "cols": "K32"}
+        mp = mapping_from_node(Node(full, name, ""), acc)
+        check_mapping(mp, layer, acc)        # the shared 192 kB holds both tiles
+        # the same loops with one boundary for every operand (all kept at Buffer)
+        one = {k: {kk: vv for kk, vv in v.items() if kk != "keep"} for k, v in full.items()}
+        cand = mapping_from_node(Node(one, name, ""), acc)
+        from sedse.mapping import to_candidates
+        need, cap = capacity_need(to_candidates([cand], acc), acc, layer)
+        lc = evaluate_mapping(layer, acc, mp)
+        n: dict = {}
+        for r in lc.rows:   # both boundaries of the buffer as one memory
+            lv = "Buffer" if r["level"] == "Buffer_in" else r["level"]
+            n[(lv, r["operand"], r["action"])] = n.get((lv, r["operand"], r["action"]),
+                                                       0) + r["count"]
+        mac = sum(r["energy_pj"] for r in lc.rows if r["level"] == "MAC")
+
+        def zz(x, m, d, out=out):
+            return _zz_elems(out, x, m, d)
+
+        counts = (
+            ("DRAM W reads", n[("DRAM", "W", "read")], zz("W", "dram", "rd_out_to_low")),
+            ("DRAM I reads", n[("DRAM", "I", "read")], zz("I", "dram", "rd_out_to_low")),
+            ("DRAM O writes", n[("DRAM", "O", "update")], zz("O", "dram", "wr_in_by_low")),
+            ("buffer W reads", n[("Buffer", "W", "read")], zz("W", "gb_w", "rd_out_to_low")),
+            ("buffer I writes", n[("Buffer", "I", "fill")], zz("I", "gb_io",
+                                                                "wr_in_by_high")),
+            ("buffer I reads", n[("Buffer", "I", "read")], zz("I", "gb_io",
+                                                              "rd_out_to_low")),
+            ("buffer psum reads", n[("Buffer", "O", "read")], zz("O", "gb_io",
+                                                                 "rd_out_to_low")),
+            ("buffer psum writes", n[("Buffer", "O", "update")], zz("O", "gb_io",
+                                                                    "wr_in_by_low")),
+            ("weight register writes", n[("WReg", "W", "fill")], zz("W", "w_reg",
+                                                                    "wr_in_by_high")),
+        )
+        fill_gap = n[("Buffer", "I", "fill")] - zz("I", "gb_io", "wr_in_by_high")
+        read_gap = zz("I", "dram", "rd_out_to_low") - n[("DRAM", "I", "read")]
+        rows.append(SharedRow(
+            name, lc.energy_pj, out["energy_total_pJ"], mac, out["mac_energy_pJ"], counts,
+            bool((need[:, :, 0] <= cap).all()),
+            layer.operand_elements("O") * 8 / 64 * 50.0,
+            fill_gap * 8 / 64 * 50.0, read_gap * 8 / 64 * 1360.0,
+            zz("W", "w_reg", "rd_out_to_low") * 0.05))
+    return rows
+
+
 def run_live(out_dir: Path, scalesim_layers: list[str] | None = None) -> tuple[Path, Path]:
     """Install the peers (if needed) and run them; returns their two output files.
     `scalesim_layers` limits SCALE-Sim's base run to those layers (it takes 0.5-1.5
@@ -343,6 +496,19 @@ def main() -> None:
               f"(register reads, {r.register_reads_pj:,.0f} pJ)")
         for what, ours, theirs in r.counts:
             mark = "equal" if ours == theirs else f"differ ({ours - theirs:+,d})"
+            print(f"    {what:24s} ZigZag {theirs:12,d}  sedse {ours:12,d}  {mark}")
+    print(f"\nZigZag {zz['version']} vs sedse: case Z1 (the brief's 64 kB W / 192 kB I+O "
+          "buffers), ZigZag's own per-operand allocation pinned on one buffer memory with "
+          "two tile boundaries (same_memory_as)")
+    for r in zigzag_shared_rows(zz):
+        print(f"{r.layer:16s} total {r.peer_pj:12,.0f} vs {r.sedse_pj:12,.0f} pJ "
+              f"({100 * r.error:+.2f}%); fits with one boundary for all operands: "
+              f"{'yes' if r.fits_one_boundary else 'no'}; ZigZag - sedse = rule b "
+              f"({r.psum_first_reads_pj:,.0f} pJ) - rule c zeros written "
+              f"({r.padding_fill_pj:,.0f} pJ) + rule c padded DRAM reads "
+              f"({r.padding_read_pj:,.0f} pJ) + rule a ({r.register_reads_pj:,.0f} pJ)")
+        for what, ours, theirs in r.counts:
+            mark = "equal" if ours == theirs else f"differ ({ours - theirs:+,d}: rule c)"
             print(f"    {what:24s} ZigZag {theirs:12,d}  sedse {ours:12,d}  {mark}")
     r = zigzag_eyeriss_row(zz)
     print(f"\nZigZag {zz['version']} vs sedse: AlexNet CONV1 batch 4 on an Eyeriss-like "

@@ -161,7 +161,12 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
                  f"{rep.latency_s * 1e3:.3f}", f"{100 * rep.utilisation:.1f}"])
     print(_fmt_table(header, rows))
     by_level = rep.to_dict()["totals"]["energy_pj_by_level"]
-    parts = ", ".join(f"{k} {100 * v / rep.energy_pj:.1f}%" for k, v in by_level.items())
+    names = {lvl.name for lvl in acc.levels}
+    by_memory: dict[str, float] = {}   # a memory's tile boundaries together
+    for k, v in by_level.items():
+        m = acc.levels[acc.memory_head(acc.level_index(k))].name if k in names else k
+        by_memory[m] = by_memory.get(m, 0.0) + v
+    parts = ", ".join(f"{k} {100 * v / rep.energy_pj:.1f}%" for k, v in by_memory.items())
     print(f"energy by level: {parts}")
     if show_mapping:
         print("mappings (temporal factors outer->inner per level, spatial per array axis):")

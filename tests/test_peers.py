@@ -10,6 +10,9 @@ they still produce the recorded numbers and that sedse matches the live ones.
 Tolerances: the issue's (cycles within 5% of SCALE-Sim per layer, total energy within 5%
 of ZigZag on the same pinned mapping, MAC energy and matched counts equal); measured:
 cycles +0.000..+0.014% (sedse = SCALE-Sim + 1, its final -1, S7), energy -0.10..-1.61%.
+Case Z1 (ZigZag's per-operand buffer allocation, on a buffer with two tile boundaries):
+every count equal but the inputs' padding (rule c), energy -0.10..-5.37%, the gap exactly
+rules a + b + c.
 """
 
 from __future__ import annotations
@@ -44,6 +47,28 @@ def _check_zigzag(peer: dict) -> None:
         # rules a, b and c are exactly what separates the totals
         assert r.peer_pj - r.sedse_pj == pytest.approx(
             r.psum_first_reads_pj - r.padding_fill_pj + r.register_reads_pj, rel=1e-9)
+    # case Z1: ZigZag's per-operand allocation in the brief's buffers, pinned on one
+    # buffer memory with two tile boundaries (shared capacity)
+    from sedse.cost._core import _padding_frac
+
+    shared = pc.zigzag_shared_rows(peer)
+    assert [r.layer for r in shared] == list(pc.ZIGZAG_SHARED)
+    # the first two need per-operand tiles: one boundary for all does not fit 192 kB
+    assert [r.fits_one_boundary for r in shared] == [False, False, True]
+    for r in shared:
+        assert r.sedse_mac_pj == pytest.approx(r.peer_mac_pj, rel=1e-12)
+        for what, ours, theirs in r.counts:
+            if what == "DRAM I reads" and ours != theirs:
+                # rule c: sedse reads only the real share of the padded window
+                pad = _padding_frac(pc.resnet_layer(r.layer))
+                assert ours == pytest.approx(theirs * pad, abs=1), r.layer
+            elif what == "buffer I writes" and ours != theirs:
+                assert ours > theirs      # rule c: generated zeros written (Z9 caps)
+            else:
+                assert ours == theirs, (r.layer, what)
+        assert r.peer_pj - r.sedse_pj == pytest.approx(
+            r.psum_first_reads_pj - r.padding_fill_pj + r.padding_read_pj
+            + r.register_reads_pj, rel=1e-9)
     r = pc.zigzag_eyeriss_row(peer)
     assert r.sedse_mac_pj == pytest.approx(r.peer_mac_pj, rel=1e-12)
     assert abs(r.error) <= 0.05, r

@@ -47,6 +47,11 @@ Counting rules (all counts are in operand elements, totals over all instances):
   merged partial sum is one forward to a neighbour or adder-tree node at the level's
   reduction energy (children that differ only in C/R/S merge; otherwise nothing
   merges and every child's psums cross).
+* Shared memories: a memory with several tile boundaries (levels with
+  ``same_memory_as``) is counted level by level like any other, each operand at the
+  boundary that keeps it (its tile spans that boundary's loops and everything inside);
+  the tiles at all its boundaries share the memory's capacity (`capacity_need` adds
+  them up per partition) and all their accesses go through the memory's ports.
 * MACs: the layer's exact MAC count. MAC slots = compute cycles x PEs; idle slots
   (padding, unused PEs) cost `idle_energy_pj` each.
 
@@ -460,6 +465,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     # ---- skipped and gated zeros ---------------------------------------------------
     keep = wf.keep_frac
     feeder = next((i for i, lvl in enumerate(acc.levels) if lvl.fanout_dims), L)
+    # the memory feeding the array, at whichever of its tile boundaries an operand sits
+    feeding = set(acc.memory_levels(feeder)) if feeder < L else set()
     o_inner = max(li for li in range(L) if c.keep[li, OPERANDS.index("O")])
     if keep < 1.0:
         for (lname, x, action), n in list(counts.items()):
@@ -470,7 +477,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 scaled = False  # the stored form already holds only what is kept
             else:
                 # off-chip reads are not skipped: compressed feature maps are RLC
-                scaled = li > feeder or (0 < li == feeder and action == "read")
+                scaled = li > feeder or (0 < li and li in feeding and action == "read")
             if scaled:
                 counts[(lname, x, action)] = np.ceil(n * keep).astype(np.int64)
         for (li, x), n in list(net_words.items()):
@@ -686,11 +693,16 @@ def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_
         if ch < len(acc.levels):
             k = (ch, x)
             refill_net[k] = np.maximum(refill_net[k], t) if k in refill_net else t
+    moved_bits: dict[tuple[int, int], list[np.ndarray]] = {}
     for li, lvl in enumerate(acc.levels):
-        for part in lvl.partitions:
+        # every tile boundary of one memory moves its data through the memory's ports
+        head = acc.memory_head(li)
+        for pi, part in enumerate(lvl.partitions):
             if not part.bounded:
                 continue
-            rd, wr, srd, swr = (np.zeros(M) for _ in range(4))
+            if (head, pi) not in moved_bits:
+                moved_bits[(head, pi)] = [np.zeros(M) for _ in range(4)]
+            rd, wr, srd, swr = moved_bits[(head, pi)]
             for x in part.operands:
                 xb = float(wbits[li] if x == "W" else psum_bits if x == "O" else bits[x])
                 for a in ACTIONS:
@@ -709,23 +721,26 @@ def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_
                         swr += moved
                     else:
                         wr += moved
-            inst = active[li]
-            name = f"{lvl.name}[{','.join(part.operands)}]"
-            if part.separate_ports:
-                rb = 8.0 * part.read_bandwidth_bytes_per_cycle * inst
-                wb = 8.0 * part.write_bandwidth_bytes_per_cycle * inst
-                ports[f"{name} read port"] = rd / rb
-                ports[f"{name} write port"] = wr / wb
-                own = np.maximum(srd / rb, swr / wb)
-            else:
-                bw = 8.0 * part.bandwidth_bytes_per_cycle * inst
-                ports[f"{name} port"] = (rd + wr) / bw
-                own = (srd + swr) / bw
-            if not part.double_buffered:
+    for (li, pi), (rd, wr, srd, swr) in moved_bits.items():
+        lvl, part = acc.levels[li], acc.levels[li].partitions[pi]
+        inst = active[li]
+        name = f"{lvl.name}[{','.join(part.operands)}]"
+        if part.separate_ports:
+            rb = 8.0 * part.read_bandwidth_bytes_per_cycle * inst
+            wb = 8.0 * part.write_bandwidth_bytes_per_cycle * inst
+            ports[f"{name} read port"] = rd / rb
+            ports[f"{name} write port"] = wr / wb
+            own = np.maximum(srd / rb, swr / wb)
+        else:
+            bw = 8.0 * part.bandwidth_bytes_per_cycle * inst
+            ports[f"{name} port"] = (rd + wr) / bw
+            own = (srd + swr) / bw
+        if not part.double_buffered:
+            for g in acc.memory_levels(li):
                 for x in part.operands:
-                    if (li, x) in refill_net:
-                        own = np.maximum(own, refill_net[(li, x)])
-                stall += own
+                    if (g, x) in refill_net:
+                        own = np.maximum(own, refill_net[(g, x)])
+            stall += own
     return ports, stall
 
 

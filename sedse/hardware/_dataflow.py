@@ -155,6 +155,12 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
             if ln not in by_name:
                 raise sub.error(f"unknown level {ln!r} (levels: {', '.join(by_name)})")
             c = _slot(sub, is_level=True)
+            mem = by_name[ln].same_memory_as
+            if mem and (c.keep is not None or c.may_bypass):
+                k = "keep" if c.keep is not None else "may_bypass"
+                raise sub.get(k).error(
+                    f"level {ln} is a tile boundary of memory {mem}: give {k} on {mem} "
+                    f"(which tile boundary of {mem} holds each operand is searched)")
             if c.keep is not None:
                 stored = set(by_name[ln].operands)
                 extra = [x for x in c.keep if x not in stored]

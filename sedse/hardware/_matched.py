@@ -208,16 +208,18 @@ def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelera
     # global buffers absorb the SRAM difference; register files keep their size
     rf = sum((p.capacity_bytes or 0) * sized.instances(i)
              for i, lvl in enumerate(acc.levels[1:], start=1)
-             if sized.category(i) == "register_file" for p in lvl.partitions)
+             if sized.category(i) == "register_file" and not lvl.same_memory_as
+             for p in lvl.partitions)
     extra = sized.rebuild.basis_rf_bytes * sized.rebuild_engines if sized.rebuild else 0
     gb = sized.onchip_bytes - rf - extra
     room = budget.onchip_bytes - extra
     scale_gb, scale_rf = ((room - rf) / gb, 1.0) if room > rf and gb > 0 else \
         (room / max(gb + rf, 1), room / max(gb + rf, 1))
     levels = []
+    scaled: dict[str, tuple] = {}    # memory -> its rescaled partitions
     for i, lvl in enumerate(acc.levels):
         parts = []
-        for p in lvl.partitions:
+        for p in () if lvl.same_memory_as else lvl.partitions:
             if i == 0:
                 e = tech.dram_pj_per_bit * lvl.word_bits
                 parts.append(replace(p, read_energy_pj=e, write_energy_pj=e))
@@ -226,6 +228,9 @@ def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelera
             cap = max(1, int(p.capacity_bytes * f))
             e = tech.sram(cap) * lvl.word_bits
             parts.append(replace(p, capacity_bytes=cap, read_energy_pj=e, write_energy_pj=e))
+        if lvl.same_memory_as:
+            parts = list(scaled[lvl.memory])   # one memory: the same partitions
+        scaled[lvl.memory] = tuple(parts)
         net = None
         if lvl.network is not None:
             local = sized.category(i) == "register_file"

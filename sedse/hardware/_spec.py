@@ -6,6 +6,11 @@ Modelling assumptions (the cost model relies on them):
 - A level with `fanout_dims` sits above that part of the PE array: the named array axes
   fan out beneath it, and every level below it is replicated once per PE of those axes.
   Every array axis fans out under exactly one level. The MAC sits below the last level.
+- A level with `same_memory_as` is a further tile boundary of the memory directly above
+  it (one physical memory: capacity, ports, energies shared). Each operand the memory
+  holds has its tile at exactly one of its levels, so a shared buffer may hold
+  different loop sets per operand (ZigZag's per-operand allocation); the mapping
+  search chooses where. Only the memory's innermost level may fan out.
 - A partition is one physical memory holding one or more operands; its energies and
   bandwidth default to the level's. Energies are per access of `word_bits`; the cost
   model scales them by operand bits / word bits (operands are packed into words).
@@ -24,7 +29,7 @@ Modelling assumptions (the cost model relies on them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sedse._yaml import Node, load_yaml, short_number
@@ -144,6 +149,17 @@ class MemoryLevel:
     # fetches only the new rows/columns (a line buffer); False: every refill fetches
     # the whole tile, halo included (a plain buffer; ZigZag's rule)
     sliding_window_reuse: bool = True
+    # a second (third, ...) tile boundary of the memory named here, the level directly
+    # above it ("" for a memory's own level): it is the same physical memory (capacity,
+    # ports and energies shared, taken from that level), and each operand the memory
+    # holds has its tile at exactly one of the memory's levels (per-operand tiles)
+    same_memory_as: str = ""
+
+    @property
+    def memory(self) -> str:
+        """The physical memory this level is a tile boundary of (its own name, or the
+        name of the memory's first level)."""
+        return self.same_memory_as or self.name
 
     @property
     def operands(self) -> tuple[str, ...]:
@@ -284,6 +300,16 @@ class Accelerator:
                 return i
         raise KeyError(name)
 
+    def memory_levels(self, level: int) -> tuple[int, ...]:
+        """Indices of the levels that are tile boundaries of `level`'s memory (outer
+        first; just `level` for a memory with one boundary)."""
+        mem = self.levels[level].memory
+        return tuple(i for i, lvl in enumerate(self.levels) if lvl.memory == mem)
+
+    def memory_head(self, level: int) -> int:
+        """Index of the first level of `level`'s memory (the one that declares it)."""
+        return self.memory_levels(level)[0]
+
     def instances(self, level: int) -> int:
         """Physical instances of level `level` (product of the fan-outs above it)."""
         n = 1
@@ -298,6 +324,8 @@ class Accelerator:
         plus the rebuild engines' basis register files)."""
         total = 0
         for i, lvl in enumerate(self.levels[1:], start=1):
+            if lvl.same_memory_as:
+                continue      # a further tile boundary of a memory already counted
             for p in lvl.partitions:
                 total += (p.capacity_bytes or 0) * self.instances(i)
         if self.rebuild is not None:
@@ -317,9 +345,11 @@ class Accelerator:
         return "register_file"
 
     def weight_child(self, level: int) -> int:
-        """Index of the next level below `level` holding weights (len(levels): the MAC)."""
+        """Index of the next level below `level` holding weights (len(levels): the MAC;
+        further tile boundaries of `level`'s own memory are not a level below it)."""
+        mem = self.levels[level].memory
         for i in range(level + 1, len(self.levels)):
-            if "W" in self.levels[i].operands:
+            if "W" in self.levels[i].operands and self.levels[i].memory != mem:
                 return i
         return len(self.levels)
 
@@ -442,6 +472,76 @@ def _passes(node: Node, axes: dict[str, int]) -> Passes:
     return Passes(x)
 
 
+_MEMBER_KEYS = {"name", "same_memory_as"}
+_MEMBER_OPT = {"fanout_dims", "network"}
+
+
+def _member_level(node: Node, axes: dict[str, int],
+                  levels: list[MemoryLevel]) -> MemoryLevel:
+    """A further tile boundary of the memory of the level directly above (key
+    ``same_memory_as``): everything but its name, fan-out and network comes from that
+    memory's first level."""
+    name = node.get("name").as_str() if node.has("name") else "?"
+    sn = node.get("same_memory_as")
+    mem = sn.as_str()
+    names = [lvl.name for lvl in levels]
+    if mem not in names:
+        raise sn.error(f"unknown level {mem!r}: a level can only share the memory of a "
+                       "level listed above it" + (f" (levels so far: {', '.join(names)})"
+                                                  if names else ""))
+    head = levels[names.index(mem)]
+    if head.same_memory_as:
+        raise sn.error(f"level {mem!r} itself shares {head.same_memory_as!r}'s memory: name "
+                       f"the memory's first level, {head.same_memory_as!r}")
+    if levels[-1].memory != mem:
+        raise sn.error(f"level {mem!r} is not directly above {name!r}: the tile boundaries "
+                       "of one memory are consecutive levels")
+    if levels.index(head) == 0:
+        raise sn.error(f"{mem!r} is the outermost level, which holds every tile whole: it "
+                       "needs no second tile boundary")
+    if levels[-1].fanout_dims:
+        raise sn.error(f"level {levels[-1].name!r} fans out to the array, so the level below "
+                       "it is another memory per PE: give fanout_dims to the innermost level "
+                       f"of memory {mem!r} instead")
+    inherited = sorted(set(node.value) - _MEMBER_KEYS - _MEMBER_OPT) \
+        if isinstance(node.value, dict) else []
+    if inherited:
+        raise node.get(inherited[0]).error(
+            f"level {name!r} shares {mem!r}'s memory: its {inherited[0]} comes from {mem!r} "
+            f"(a shared memory may only add fanout_dims and network)")
+    node.check_keys(_MEMBER_KEYS, _MEMBER_OPT)
+    fanout, net = _fanout(node, axes)
+    return replace(head, name=node.get("name").as_str(), fanout_dims=fanout, network=net,
+                   same_memory_as=mem)
+
+
+def _fanout(node: Node, axes: dict[str, int]) -> tuple[tuple[str, ...], Network | None]:
+    fanout: tuple[str, ...] = ()
+    if node.has("fanout_dims"):
+        fanout = node.get("fanout_dims").as_str_list()
+        for i, a in enumerate(fanout):
+            if a not in axes:
+                raise node.get("fanout_dims").child(i).error(
+                    f"unknown array axis {a!r} (pe_array.shape has: {', '.join(axes)})")
+    net = None
+    if node.has("network"):
+        nn_ = node.get("network")
+        nn_.check_keys({"transfer_energy_pj_per_bit"},
+                       {"multicast", "spatial_reduction", "reduction_energy_pj_per_bit",
+                        "width_bits"})
+        net = Network(
+            nn_.get("transfer_energy_pj_per_bit").as_float(min_value=0.0),
+            nn_.get("multicast").as_bool() if nn_.has("multicast") else True,
+            nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction") else True,
+            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0),
+            _widths(nn_.get("width_bits")) if nn_.has("width_bits") else ())
+        if not fanout:
+            raise nn_.error("a network needs fanout_dims on the same level")
+    elif fanout:
+        raise node.error("missing key 'network' (a level with fanout_dims needs one)")
+    return fanout, net
+
+
 def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
     node.check_keys(_LEVEL_KEYS, _LEVEL_OPT)
     name = node.get("name").as_str()
@@ -478,29 +578,7 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         cap_node = node.get("capacity_bytes") if node.has("capacity_bytes") else None
         cap = cap_node.as_int() if cap_node is not None and cap_node.value is not None else None
         parts = [Partition(ops, cap, read_pj, write_pj, bw, True, ports[1], ports[2])]
-    fanout: tuple[str, ...] = ()
-    if node.has("fanout_dims"):
-        fanout = node.get("fanout_dims").as_str_list()
-        for i, a in enumerate(fanout):
-            if a not in axes:
-                raise node.get("fanout_dims").child(i).error(
-                    f"unknown array axis {a!r} (pe_array.shape has: {', '.join(axes)})")
-    net = None
-    if node.has("network"):
-        nn_ = node.get("network")
-        nn_.check_keys({"transfer_energy_pj_per_bit"},
-                       {"multicast", "spatial_reduction", "reduction_energy_pj_per_bit",
-                        "width_bits"})
-        net = Network(
-            nn_.get("transfer_energy_pj_per_bit").as_float(min_value=0.0),
-            nn_.get("multicast").as_bool() if nn_.has("multicast") else True,
-            nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction") else True,
-            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0),
-            _widths(nn_.get("width_bits")) if nn_.has("width_bits") else ())
-        if not fanout:
-            raise nn_.error("a network needs fanout_dims on the same level")
-    elif fanout:
-        raise node.error("missing key 'network' (a level with fanout_dims needs one)")
+    fanout, net = _fanout(node, axes)
     src = node.get("energy_source").as_str() if node.has("energy_source") else ""
     rlc = None
     if node.has("run_length_coding"):
@@ -622,7 +700,11 @@ def accelerator_from_node(root: Node) -> Accelerator:
             bits[k] = v.as_int(max_value=64)
     padding = _choice(root, "padding", PADDING_MODES, "generated")
     lv_node = root.get("levels")
-    levels = tuple(_level(n, axes) for n in lv_node.list())
+    built: list[MemoryLevel] = []
+    for n in lv_node.list():
+        member = isinstance(n.value, dict) and "same_memory_as" in n.value
+        built.append(_member_level(n, axes, built) if member else _level(n, axes))
+    levels = tuple(built)
     if not levels:
         raise lv_node.error("expected at least one level")
     names = [lvl.name for lvl in levels]

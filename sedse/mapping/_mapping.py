@@ -143,7 +143,10 @@ class Candidates:
 
 
 def default_keep_mask(acc: Accelerator) -> np.ndarray:
-    return np.array([[x in lvl.operands for x in OPERANDS] for lvl in acc.levels], dtype=bool)
+    """(L, 3) every level keeps what it stores; a memory with several tile boundaries
+    (`same_memory_as`) keeps its operands at its first one."""
+    return np.array([[x in lvl.operands and not lvl.same_memory_as for x in OPERANDS]
+                     for lvl in acc.levels], dtype=bool)
 
 
 def to_candidates(mappings: list[Mapping], acc: Accelerator) -> Candidates:
@@ -169,6 +172,13 @@ def to_candidates(mappings: list[Mapping], acc: Accelerator) -> Candidates:
                 if m and not np.array_equal(keep[li], k):
                     raise ValueError("candidates of one batch must share their keep pattern")
                 keep[li] = k
+    # an operand kept at a further tile boundary of a memory leaves the memory's first
+    # level, unless that level's own keep says otherwise
+    for li, lvl in enumerate(acc.levels):
+        if lvl.same_memory_as and mappings:
+            head = acc.memory_head(li)
+            if mappings[0].levels[head].keep is None:
+                keep[head] &= ~keep[li]
     return Candidates(tf, order, sf, keep)
 
 
@@ -285,11 +295,20 @@ def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str =
                                f"twice the layer's {d} = {size} (padding is capped there)")
     df = acc.dataflow
     for li, lvl in enumerate(acc.levels):
+        group = acc.memory_levels(li)
+        if len(group) > 1 and li == group[0]:
+            for xi, x in enumerate(OPERANDS):
+                at = [acc.levels[g].name for g in group if cand.keep[g, xi]]
+                if len(at) > 1:
+                    raise MappingError(where, f"memory {lvl.name}: {x} is kept at two of "
+                                       f"its tile boundaries ({', '.join(at)}); keep it at "
+                                       "one of them")
         c = df.level(lvl.name) if df is not None else None
         if c is None or (c.keep is None and not c.may_bypass):
             continue
         kept = set(lvl.operands if c.keep is None else c.keep)
-        held = {x for xi, x in enumerate(OPERANDS) if cand.keep[li, xi]}
+        # a memory with several tile boundaries holds what any of them keeps
+        held = {x for xi, x in enumerate(OPERANDS) if cand.keep[list(group), xi].any()}
         dropped = sorted(kept - held - set(c.may_bypass), key=OPERANDS.index)
         added = sorted(held - kept, key=OPERANDS.index)
         if dropped or added:

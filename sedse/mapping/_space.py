@@ -337,8 +337,9 @@ def _prune_single_dim(opts: np.ndarray, di: int, layer: Layer, acc: Accelerator,
 
 def keep_variants(acc: Accelerator) -> list[np.ndarray]:
     """Every (L, 3) keep mask the dataflow allows: its `keep` per level, and each
-    operand a level `may_bypass` both kept and bypassed (the dataflow's own mask
-    first)."""
+    operand a level `may_bypass` both kept and bypassed; then, in a memory with several
+    tile boundaries (`same_memory_as`), each operand it keeps at each of them. The
+    dataflow's own mask, everything at each memory's first boundary, comes first."""
     keep = default_keep_mask(acc)
     df = acc.dataflow
     choices: list[tuple[int, int]] = []
@@ -348,12 +349,20 @@ def keep_variants(acc: Accelerator) -> list[np.ndarray]:
             if c.keep is not None:
                 keep[li] = [x in c.keep for x in OPERANDS]
             choices += [(li, OPERANDS.index(x)) for x in c.may_bypass]
+    groups = [g for li in range(len(acc.levels))
+              if len(g := acc.memory_levels(li)) > 1 and g[0] == li]
     out = []
     for bits in itertools.product((True, False), repeat=len(choices)):
         k = keep.copy()
         for (li, xi), b in zip(choices, bits, strict=True):
             k[li, xi] = b
-        out.append(k)
+        slots = [(g, xi) for g in groups for xi in range(len(OPERANDS)) if k[g[0], xi]]
+        for pick in itertools.product(*[range(len(g)) for g, _ in slots]):
+            kp = k.copy()
+            for (g, xi), j in zip(slots, pick, strict=True):
+                kp[g[0], xi] = False
+                kp[g[j], xi] = True
+            out.append(kp)
     return out
 
 

@@ -192,27 +192,35 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
         bits = layer.operand_bits(x)
         return n * (bits // 8) if bits % 8 == 0 else -(-n * bits // 8)
 
-    for li, lvl in enumerate(acc.levels):
-        held = {}
+    for head, lvl in enumerate(acc.levels):
+        if lvl.same_memory_as:
+            continue
+        # a memory's tiles at all its tile boundaries share its capacity: their needs
+        # add up in the row of its first level (its other levels' rows stay 0, inf)
+        group = acc.memory_levels(head)
+        held: dict[int, list[tuple[int, str]]] = {}
         for pi, part in enumerate(lvl.partitions):
             if part.capacity_bytes is None:
                 continue    # unbounded (off-chip): its need is not computed (0)
-            cap[li, pi] = part.capacity_bytes
-            held[pi] = [x for x in part.operands if c.keep[li, OPERANDS.index(x)]]
-            for x in held[pi]:
-                need[li, pi] += nbytes(x, li, fp(x, li))
-        if li == L - 1 or not held:
+            cap[head, pi] = part.capacity_bytes
+            held[pi] = [(li, x) for li in group for x in part.operands
+                        if c.keep[li, OPERANDS.index(x)]]
+            for li, x in held[pi]:
+                need[head, pi] += nbytes(x, li, fp(x, li))
+        if not held:
             continue
-        idx = np.flatnonzero((need[li] > cap[li][:, None]).any(axis=0))
+        idx = np.flatnonzero((need[head] > cap[head][:, None]).any(axis=0))
         if not len(idx):
             continue
-        div = resident_divisors(lp, tf, li, L)
+        div = {li: resident_divisors(lp, tf, li, L) for li in group if li < L - 1}
+        if not div:
+            continue
         for pi, xs in held.items():
             sub = np.zeros(len(idx), dtype=np.int64)
-            for x in xs:
-                d = div[x]
+            for li, x in xs:
+                d = div[li][x] if li in div else 1
                 sub += nbytes(x, li, fp(x, li)[idx] // (d if np.isscalar(d) else d[idx]))
-            need[li, pi, idx] = sub
+            need[head, pi, idx] = sub
     return need, cap
 
 

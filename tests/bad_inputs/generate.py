@@ -234,6 +234,22 @@ _acc("g_may_bypass_not_kept", "dataflow.levels.GLB.may_bypass[0]: W is not kept 
      {"keep": ["I", "O"], "may_bypass": ["W"]})
 _acc("g_may_bypass_unknown_operand", "dataflow.levels.GLB.may_bypass[0]: expected an operand "
      "among W, I, O, found 'F'", ["dataflow", "levels", "GLB", "may_bypass"], ["F"])
+SHARED = yaml.safe_load((ROOT / "examples" / "systolic_shared_buffer.yaml").read_text())
+_acc("g_same_memory_unknown", "levels[2].same_memory_as: unknown level 'SRAM'",
+     ["levels", 2, "same_memory_as"], "SRAM", base=SHARED)
+_acc("g_same_memory_own_capacity", "levels[2].capacity_bytes: level 'Buffer_in' shares "
+     "'Buffer''s memory: its capacity_bytes comes from 'Buffer'",
+     ["levels", 2, "capacity_bytes"], 4096, base=SHARED)
+_acc("g_same_memory_below_fanout", "levels[2].same_memory_as: level 'Buffer' fans out to the "
+     "array", ["levels", 2],
+     {"name": "Buffer_in", "same_memory_as": "Buffer"},
+     base=mut(SHARED, lambda d: d["levels"][1].update(
+         fanout_dims=["rows", "cols"], network={"transfer_energy_pj_per_bit": 0.02})))
+_acc("g_same_memory_outermost", "levels[1].same_memory_as: 'DRAM' is the outermost level",
+     ["levels", 1, "same_memory_as"], "DRAM", base=SHARED)
+_acc("g_same_memory_dataflow_keep", "dataflow.levels.Buffer_in.keep: level Buffer_in is a "
+     "tile boundary of memory Buffer: give keep on Buffer",
+     ["dataflow", "levels", "Buffer_in"], {"keep": ["I"]}, base=SHARED)
 _acc("g_im2col_string", "dataflow.im2col: expected true or false, found the string 'yes'",
      ["dataflow", "im2col"], "yes")
 _acc("g_sliding_reuse_string", "levels[2].sliding_window_reuse: expected true or false",
