@@ -188,10 +188,14 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
     starts: list[tuple[np.ndarray, float]] = []
     tags: set[bytes] = set()
     evaluated = 0
-    for k in range(-(-settings.budget // CHUNK)):
-        rng = np.random.default_rng(zlib.crc32(key + b"/%d" % k))
-        d = space.sample_digits(CHUNK, rng)
-        o, t = _score(space, d, settings)
+    n_chunks = -(-settings.budget // CHUNK)
+    # every chunk from its own stream, all scored in one call (a point's cost does not
+    # depend on the batch it is in)
+    chunks = [space.sample_digits(CHUNK, np.random.default_rng(zlib.crc32(key + b"/%d" % k)))
+              for k in range(n_chunks)]
+    o_all, t_all = _score(space, np.concatenate(chunks), settings)
+    for k, d in enumerate(chunks):
+        o, t = o_all[k * CHUNK:(k + 1) * CHUNK], t_all[k * CHUNK:(k + 1) * CHUNK]
         evaluated += len(d)
         found.append((d, o, t))
         ranked = _rank(d, o, t)

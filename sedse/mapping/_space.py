@@ -173,16 +173,33 @@ def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,
         bad = bad[(combos[pick[bad]] > cap[bad]).any(axis=1)]
     if len(bad):
         # few distinct capacity vectors remain: list the fitting combinations once each
-        caps, inverse = np.unique(cap[bad], axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        for ci, c in enumerate(caps):
-            rows = bad[inverse == ci]
-            ok = np.flatnonzero((combos <= c).all(axis=1))
-            if not len(ok):
-                pick[rows] = 0
-                continue
-            pick[rows] = ok[(rng.random(len(rows)) * len(ok)).astype(np.int64)]
+        # (vectorised: rows grouped by capacity vector in the order of the distinct
+        # vectors, one uniform draw per row of a group with a fitting combination)
+        caps, inverse = _unique_rows(cap[bad])
+        fit = (combos[None, :, :] <= caps[:, None, :]).all(axis=2)      # (caps, U)
+        n_ok = fit.sum(axis=1)
+        order = np.argsort(inverse, kind="stable")
+        rows, group = bad[order], inverse[order]
+        live = n_ok[group] > 0
+        pick[rows[~live]] = 0
+        rows, group = rows[live], group[live]
+        j = (rng.random(len(rows)) * n_ok[group]).astype(np.int64)
+        pick[rows] = (np.cumsum(fit, axis=1)[group] > j[:, None]).argmax(axis=1)
     return pick
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, axis=0, return_inverse=True)` (same order), through one int64
+    key per row when the values allow it (much faster than a row-wise unique)."""
+    base = int(rows.max()) + 1 if rows.size else 1
+    if rows.min(initial=0) >= 0 and base ** rows.shape[1] < 2**62:
+        key = rows[:, 0].astype(np.int64)
+        for a in range(1, rows.shape[1]):
+            key = key * base + rows[:, a]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return rows[first], inverse.reshape(-1)
+    caps, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return caps, inverse.reshape(-1)
 
 
 def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
@@ -232,6 +249,14 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
     return arr[np.lexsort(arr[:, :A].T[::-1])] if A else arr
 
 
+@functools.lru_cache(maxsize=256)
+def _raw_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
+    """`_dim_options`, shared by the keep patterns of one search (read-only)."""
+    out = _dim_options(layer, acc, d)
+    out.flags.writeable = False
+    return out
+
+
 def _pinned_elsewhere(layer: Layer, acc: Accelerator, axis: str, d: str) -> int:
     """Product of the factors other dims are pinned to on `axis`."""
     c = acc.dataflow.axis(axis)
@@ -246,12 +271,11 @@ def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]
     """Temporal factors per level (outer first) whose product is r; inner levels divide."""
     df = acc.dataflow
     out = []
+    slots = [df.level(lvl.name) if df else None for lvl in acc.levels]
+    rules = [(c is None or d in c.allow, c.pinned(d) if c else None) for c in slots]
 
     def rec(li: int, remaining: int, inner: list[int]) -> None:
-        lvl = acc.levels[li]
-        c = df.level(lvl.name) if df else None
-        allowed = c is None or d in c.allow
-        pin = c.pinned(d) if c else None
+        allowed, pin = rules[li]
         if li == 0:
             if remaining > 1 and not allowed:
                 return
@@ -386,7 +410,7 @@ def mapping_space(layer: Layer, acc: Accelerator,
                                    f"has only {acc.axis_size(a)} PEs")
     options = []
     for di, d in enumerate(DIMS):
-        raw = _dim_options(layer, acc, d)
+        raw = _raw_options(layer, acc, d)
         opts, worst = _prune_single_dim(raw, di, layer, acc, keep)
         if len(opts) == 0:
             raise MappingError(layer.name, f"no factorisation of {d} = {getattr(layer, d)} "
