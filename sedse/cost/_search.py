@@ -12,8 +12,13 @@ Lives in `cost` because choosing needs the cost model (imports run mapping -> co
    a start yet), all descents run together in shared batches: evaluate every single
    change (one dim's option or one level's order) in one batch, move to the best, and
    repeat for at most `rounds` steps or until no change improves (a local optimum of
-   the one-digit neighbourhood). A larger budget repeats a smaller one's work and adds
-   to it, so results are monotone in the budget.
+   the one-digit neighbourhood). Then `kicks` rounds of perturbation: from every
+   descent's end, `kick_digits` random digits change (from a stream seeded by that
+   point, so a start's chain never depends on the budget) and the descent reruns; a
+   better end replaces the start's point. Kicks make the moves a one-digit descent
+   cannot: several dims at once (C from DRAM into the buffer while K leaves it), which
+   capacity couples. A larger budget repeats a smaller one's work and adds to it, so
+   results are monotone in the budget.
 3. The best fitting point by the objective wins; ties break on the other objective
    and then on the lowest digit vector, so the search is deterministic (the random
    stream is seeded from the layer shape, the accelerator and `seed`).
@@ -56,6 +61,8 @@ class SearchSettings:
     rounds: int = 8
     batch: int = 8192   # candidates per vectorised call (measured fastest, see mapping_speed)
     seed: int = 0
+    kicks: int = 1        # perturb-and-descend rounds from every descent's end
+    kick_digits: int = 3  # digits a kick changes
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -165,6 +172,8 @@ def _descend_all(space: MappingSpace, starts: list[tuple[np.ndarray, float]],
                 points[a], best[a] = nb[k * n_nb + j], seg[j]
                 still.append(a)
         active = still
+    for i, (p, o) in enumerate(zip(points, best, strict=True)):
+        starts[i] = (p, o)
     return n
 
 
@@ -216,6 +225,28 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
                 tags.add(tag)
                 starts.append((pd.copy(), po))
     evaluated += _descend_all(space, starts, settings, found)
+    # kicks: from every descent's end, change `kick_digits` random digits (a stream of
+    # its own per start, so a start's chain does not depend on the budget) and descend
+    # again; a better end replaces the start's point
+    radices = np.array(space.radices)
+    for j in range(settings.kicks):
+        kicked = []
+        for p, _ in starts:
+            rng = np.random.default_rng(zlib.crc32(key + b"/kick/%d/" % j + p.tobytes()))
+            q = p.copy()
+            at = rng.choice(len(radices), size=min(settings.kick_digits, len(radices)),
+                            replace=False)
+            q[at] = (rng.random(len(at)) * radices[at]).astype(np.int64)
+            kicked.append(q)
+        if not kicked:
+            break
+        kd = np.stack(kicked)
+        ko, kt = _score(space, kd, settings)
+        evaluated += len(kd)
+        found.append((kd, ko, kt))
+        trial = [(kd[i].copy(), ko[i]) for i in range(len(kd))]
+        evaluated += _descend_all(space, trial, settings, found)
+        starts = [t if t[1] < s0[1] else s0 for t, s0 in zip(trial, starts, strict=True)]
     digits = np.concatenate([f[0] for f in found])
     obj = np.concatenate([f[1] for f in found])
     tie = np.concatenate([f[2] for f in found])
