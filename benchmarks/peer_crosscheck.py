@@ -33,6 +33,14 @@ what the mimic does about each:
   d. ZigZag skips the first psum read at the MAC once per final output (Z5); sedse once
      per PE that starts a partial sum (each PE of a spatial reduction group starts from
      zero), i.e. (group size - 1) x outputs fewer reads. Not mimicked.
+Case Z1 (the brief's 64 kB W / 192 kB I+O buffers): ZigZag's allocator gives each
+operand its own buffer tile (Z2), e.g. layer1's inputs span only OX while its outputs
+span everything but K; sedse pins ZigZag's own allocation on one buffer memory with two
+tile boundaries (`Buffer`, `Buffer_in` with `same_memory_as`), the tiles sharing the
+192 kB. Counts equal except rule c on the inputs: ZigZag caps a tile at the unpadded
+input (Z9) but reads the padded positions of partial windows as data; sedse writes the
+generated zeros into the buffer and reads only real data from DRAM (its uniform
+padding share). The energy gap is exactly rules a + b + c.
 Case Z2 (Eyeriss-like, AlexNet CONV1) also needs rule Z8 mimicked: ZigZag reuses no
 window overlap between consecutive tiles; sedse's `sliding_window_reuse: false` on
 every level does the same.
