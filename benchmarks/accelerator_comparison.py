@@ -57,7 +57,15 @@ def run(model: str, compressed: str | None, out: Path) -> pd.DataFrame:
     cols = ["design", "energy_uj", "latency_ms", "pj_per_mac", "dram_uj", "noc_uj",
             "rebuild_uj", "index_uj", "energy_vs_ref_x", "latency_vs_ref_x"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return table.assign(model=model)
+    for line in cmp.collapse_lines():
+        print(line)
+    without = cmp.energy_vs_ref_without_collapsed()
+    sh = cmp.shares()
+    collapsed = "; ".join(
+        f"{name} (up to {100 * sh[sh.layer == name].energy_share_frac.max():.0f}% of a "
+        "design's energy)" for name, _ in cmp.collapsed)
+    return table.assign(model=model, energy_without_collapsed_x=table.design.map(without),
+                        collapsed=collapsed)
 
 
 def main() -> None:
@@ -80,14 +88,18 @@ def main() -> None:
         row["SE DRAM share"] = f"{se.dram_uj / se.energy_uj:.0%}"
         for _, r in t.iloc[1:].iterrows():
             name = r.design.replace(" (matched)", "")
-            row[f"{name} E/t"] = f"{r.energy_vs_ref_x:.2f} / {r.latency_vs_ref_x:.2f}"
+            wo = r.energy_without_collapsed_x
+            e = f"{r.energy_vs_ref_x:.2f}" + (f" ({wo:.2f})" if wo == wo else "")
+            row[f"{name} E/t"] = f"{e} / {r.latency_vs_ref_x:.2f}"
+        row["collapsed layers"] = se.collapsed or "none"
         rows.append(row)
     summary = pd.DataFrame(rows)
     md = to_markdown(summary, ".3g")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "summary.md").write_text(md + "\n")
     print("\nbaseline energy / SmartExchange energy and latency / SmartExchange latency "
-          "(matched designs):\n" + md)
+          "(matched designs; in brackets the energy ratio without the layers whose "
+          "compression collapsed):\n" + md)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,12 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_mapping)
+# numbers in exponent form without a dot (``1e-07``, as JSON and YAML 1.2 write them) are
+# numbers, not the strings PyYAML's YAML 1.1 rules make of them
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 def _read_text(p: Path) -> str:

@@ -384,16 +384,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
     show = table[COMPARE_COLUMNS].copy()
     print(_fmt_table(list(show.columns), [[str(v) if isinstance(v, str) else f"{v:.4g}"
                                            for v in row] for row in show.itertuples(index=False)]))
+    for line in cmp.collapse_lines():
+        print(line)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "compare.csv", index=False)
-    cmp.layers().to_csv(out / "layers.csv", index=False)
+    shares = cmp.shares()
+    cmp.layers().merge(shares[["design", "layer", "energy_share_frac", "collapsed"]],
+                       on=["design", "layer"]).to_csv(out / "layers.csv", index=False)
     (out / "compare.md").write_text(
         f"{wl.name}, batch {batch}; weights: {cmp.weights_source}; activations: "
-        f"{cmp.activations_source}\n\n" + to_markdown(show) + "\n")
+        f"{cmp.activations_source}\n\n" + to_markdown(show) + "\n\n"
+        + compare_md_layers(cmp) + "\n")
     plot_breakdown(cmp, out / "breakdown.png")
     plot_layers(cmp, out / "per_layer.png")
     print(f"wrote {out}/compare.csv, compare.md, layers.csv, breakdown.png, per_layer.png")
     return 0
+
+
+def compare_md_layers(cmp, top: int = 5) -> str:
+    """compare.md's per-layer part: the collapsed layers, and each design's largest
+    layers by share of its energy (so one layer cannot carry a total unseen)."""
+    from sedse.compare import to_markdown
+
+    out = []
+    if cmp.collapsed:
+        out.append("Collapsed layers (compression left them nearly all zero):\n")
+        out += [f"- {line.removeprefix('warning: ')}" for line in cmp.collapse_lines()]
+        out.append("")
+    sh = cmp.shares()
+    out.append(f"Largest layers by share of each design's energy (top {top}):\n")
+    rows = sh.groupby("design", sort=False).head(top).assign(
+        energy_share_pct=lambda d: 100 * d.energy_share_frac)
+    out.append(to_markdown(rows[["design", "layer", "energy_uj", "energy_share_pct",
+                                 "collapsed"]]))
+    return "\n".join(out)
 
 
 def _run_folder(run: str):
@@ -752,6 +776,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
              f"{c.encoding.compression_ratio(8):.2f}", f"{c.rel_error:.3f}",
              f"{100 * c.encoding.zero_row_frac:.1f}", c.note] for c in compressed.layers]
     print(_fmt_table(header, rows))
+    for c in compressed.layers:
+        why = c.encoding.collapse_reason(c.rel_error)
+        if why:
+            print(f"warning: layer {c.name}: the compression collapsed ({why}): its "
+                  "weights are nearly all zero; accuracy and energy with this layer say "
+                  "little about the method (lower theta, or keep the layer dense)")
     print(f"total: {compressed.weights:,} weights in {compressed.total_bits:,} bits = "
           f"{compressed.compression_ratio(8):.2f}x vs 8-bit, "
           f"{compressed.compression_ratio(32):.2f}x vs 32-bit")

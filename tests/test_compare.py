@@ -147,7 +147,66 @@ def test_compare_cli_writes_tables_and_figures(tmp_path, write, capsys):
     df = pd.read_csv(out / "compare.csv")
     assert len(df) == 3 and df.energy_vs_ref_x[0] == 1.0
     md = (out / "compare.md").read_text()
-    assert md.count("\n|") == 5 and "| smartexchange (matched) |" in md
+    first = md.split("\n\n")[1]          # the designs' table
+    assert first.count("\n|") == 4 and "| smartexchange (matched) |" in first
+    # the per-layer part: each design's largest layers (lenet5 has 5, so all), no
+    # collapsed layer in these statistics
+    assert "Largest layers by share of each design's energy (top 5)" in md
+    assert "Collapsed layers" not in md and "warning" not in text
+    lf = pd.read_csv(out / "layers.csv")
+    assert np.allclose(lf.groupby("design").energy_share_frac.sum(), 1.0)
+
+
+def _collapsed_stats_file(write, victim: str):
+    """The stats of `_stats_file` with `victim`'s coefficients all but gone."""
+    doc = json.loads(_stats_file(write).read_text())
+    enc = doc["layers"][victim]["weight_encoding"]
+    enc.update(coefficient_density_frac=1e-7, weight_density_frac=1e-7)
+    return write("collapsed.yaml", json.dumps(doc))
+
+
+def test_collapse_reason():
+    assert SE.collapse_reason() == ""
+    assert WeightEncoding.dense(100, 8).collapse_reason(rel_error=1.0) == ""
+    low = replace(SE, coefficient_density_frac=1.2e-7)
+    assert low.collapse_reason() == "coefficient density 1.2e-07 < 0.001"
+    assert replace(SE, coefficient_density_frac=1e-3).collapse_reason() == ""
+    assert SE.collapse_reason(rel_error=0.995) == "relative error 0.995 >= 0.99"
+    assert SE.collapse_reason(rel_error=0.5) == ""
+
+
+def test_collapsed_layer_is_named_with_its_share(write, tmp_path, capsys):
+    """A layer whose decomposition collapsed is a warning naming it and its share of
+    every design's energy, compare.md lists it, and the energy ratio without it is
+    the ratio over the other layers."""
+    wl = sedse_models.workload("lenet5")
+    victim = wl.layers[2].name
+    stats = stats_from_file(_collapsed_stats_file(write, victim), wl)
+    assert list(stats.collapsed()) == [victim]
+    cmp = compare(wl, load_designs(["smartexchange", "eyeriss"]), tech=load_technology(TECH),
+                  stats=stats)
+    assert cmp.collapsed == ((victim, "coefficient density 1e-07 < 0.001"),)
+    sh = cmp.shares()
+    assert np.allclose(sh.groupby("design").energy_share_frac.sum(), 1.0)
+    assert sh.collapsed.sum() == 2 and set(sh[sh.collapsed].layer) == {victim}
+    lf = cmp.layers()
+    kept = lf[lf.layer != victim].groupby("design", sort=False).energy_uj.sum()
+    ratio = cmp.energy_vs_ref_without_collapsed()
+    assert ratio["eyeriss (matched)"] == pytest.approx(kept.iloc[1] / kept.iloc[0], rel=1e-12)
+    assert ratio["smartexchange (matched)"] == 1.0
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--model", "lenet5", "--hw", "smartexchange,eyeriss", "--stats",
+               str(_collapsed_stats_file(write, victim)), "--out", str(out),
+               "--budget", "300"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    share = sh[(sh.layer == victim) & (sh.design == "eyeriss (matched)")].energy_share_frac
+    assert f"warning: layer {victim}: the compression collapsed (coefficient density " \
+           "1e-07 < 0.001)" in text
+    assert f"eyeriss (matched) {100 * share.iloc[0]:.1f}%" in text
+    assert f"eyeriss (matched) {ratio['eyeriss (matched)']:.3g}x" in text
+    md = (out / "compare.md").read_text()
+    assert "Collapsed layers" in md and f"layer {victim}" in md
 
 
 @pytest.mark.parametrize("args, message", [

@@ -49,6 +49,46 @@ class Comparison:
     reports: tuple[NetworkCost, ...]
     weights_source: str
     activations_source: str
+    # layers whose compression collapsed (`WeightEncoding.collapse_reason`): (name, why)
+    collapsed: tuple[tuple[str, str], ...] = ()
+
+    def shares(self) -> pd.DataFrame:
+        """Per design and layer, the layer's share of the design's total energy (and
+        whether the layer's compression collapsed), largest first per design."""
+        df = self.layers()[["design", "layer", "energy_uj"]].copy()
+        df["energy_share_frac"] = df.energy_uj / df.groupby("design").energy_uj.transform("sum")
+        df["collapsed"] = df.layer.isin([n for n, _ in self.collapsed])
+        order = {acc.name: i for i, acc in enumerate(self.designs)}
+        return df.sort_values(["design", "energy_share_frac"], ascending=[True, False],
+                              key=lambda c: c.map(order) if c.name == "design" else c
+                              ).reset_index(drop=True)
+
+    def collapse_lines(self) -> list[str]:
+        """One warning per collapsed layer: why, and its share of each design's energy."""
+        if not self.collapsed:
+            return []
+        sh = self.shares()
+        out = []
+        for name, why in self.collapsed:
+            parts = ", ".join(f"{r.design} {100 * r.energy_share_frac:.1f}%"
+                              for r in sh[sh.layer == name].itertuples())
+            out.append(f"warning: layer {name}: the compression collapsed ({why}): its "
+                       "weights are nearly all zero, so its cost says nothing about the "
+                       f"method; share of each design's energy: {parts}")
+        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in
+                           self.energy_vs_ref_without_collapsed().items())
+        out.append(f"energy vs {self._ref_name()} without the collapsed layers: {ratios}")
+        return out
+
+    def energy_vs_ref_without_collapsed(self) -> dict[str, float]:
+        """Each design's energy / the reference's over the layers that did not collapse
+        (the comparison a collapsed layer cannot carry); empty when none collapsed."""
+        if not self.collapsed:
+            return {}
+        sh = self.shares()
+        kept = sh[~sh.collapsed].groupby("design", sort=False).energy_uj.sum()
+        ref = kept[self._ref_name()]
+        return {acc.name: float(kept[acc.name] / ref) for acc in self.designs}
 
     def table(self) -> pd.DataFrame:
         """One row per design: totals, breakdown (uJ) and ratios vs the reference."""
@@ -156,7 +196,8 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
     return Comparison(workload.name, reference, matched, budget, tuple(designs),
                       tuple(reports),
                       stats.weights_source if stats is not None else "dense weights",
-                      stats.activations_source if stats is not None else "none")
+                      stats.activations_source if stats is not None else "none",
+                      tuple(stats.collapsed().items()) if stats is not None else ())
 
 
 def load_designs(names: list[str]) -> list[Accelerator]:

@@ -100,6 +100,8 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
         return str(v)
 
     head = "| " + " | ".join(df.columns) + " |"
-    sep = "|" + "|".join("---" if df[c].dtype == object else "---:" for c in df.columns) + "|"
+    sep = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) and
+                         not pd.api.types.is_bool_dtype(df[c]) else "---"
+                         for c in df.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, sep, *body])

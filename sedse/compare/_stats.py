@@ -41,9 +41,22 @@ class LayerStats:
     weights_source: str = "dense weights"
     activations_source: str = "default"
     accuracy_frac: float | None = None   # a compressed directory's reported accuracy
+    rel_errors: dict[str, float] = field(default_factory=dict)  # where the source has them
 
     def apply(self, workload: Workload) -> Workload:
         return workload.with_layer_fields(self.per_layer)
+
+    def collapsed(self) -> dict[str, str]:
+        """Layers whose compression collapsed (`WeightEncoding.collapse_reason`), with
+        the reason, in layer order."""
+        out = {}
+        for name, d in self.per_layer.items():
+            enc = d.get("weight_encoding")
+            if enc is not None:
+                why = enc.collapse_reason(self.rel_errors.get(name))
+                if why:
+                    out[name] = why
+        return out
 
     def to_doc(self) -> dict:
         """The statistics file (`stats_from_file`) that gives these statistics back."""
@@ -77,13 +90,15 @@ def stats_from_compressed(path: str | Path, workload: Workload, model: str) -> L
 
     doc, encodings = load_compressed(Path(path), workload, model=model)
     acts = doc.get("activations")
+    errors = {r["name"]: float(r["rel_error"]) for r in doc.get("layers", [])
+              if isinstance(r, dict) and isinstance(r.get("rel_error"), (int, float))}
     return LayerStats(
         _merge(workload, encodings, acts),
         f"compressed weights from {path} ({doc.get('method')}, accuracy "
         + (f"{doc['accuracy']:.4f})" if doc.get("accuracy") is not None else "not given)"),
         doc.get("activations_source", "measured") if acts is not None else
         f"default ({DEFAULT_ZERO_FRAC:.0%} zeros after the first layer)",
-        doc.get("accuracy"))
+        doc.get("accuracy"), errors)
 
 
 def stats_from_file(path: str | Path, workload: Workload) -> LayerStats:

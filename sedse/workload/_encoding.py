@@ -13,6 +13,12 @@ from sedse._yaml import short_number
 
 MAX_ENCODING_INT = 2**40   # bits and weights of one layer; far below int64 overflow
 MAX_PER_WEIGHT = 1024.0    # bits or rebuild operations per weight
+#: a compressed layer keeping fewer non-zero coefficients than this share has collapsed:
+#: the compressor zeroed it, so its cost (and what it computes) says nothing about the
+#: method, and one such layer can carry a whole network's comparison unseen
+COLLAPSE_DENSITY_FRAC = 1e-3
+#: ... as has one whose relative reconstruction error ||W - W'|| / ||W|| is at least this
+COLLAPSE_REL_ERROR = 0.99
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,20 @@ class WeightEncoding:
     def needs_rebuild(self) -> bool:
         """True when the stored form must be rebuilt (Ce . B) before a MAC can use it."""
         return self.rebuild_ops_per_weight > 0
+
+    def collapse_reason(self, rel_error: float | None = None) -> str:
+        """Why this layer's compression collapsed ("" when it did not): fewer non-zero
+        coefficients than `COLLAPSE_DENSITY_FRAC`, or a relative error of at least
+        `COLLAPSE_REL_ERROR` (when known). Dense layers never collapse."""
+        if self.method == "dense":
+            return ""
+        why = []
+        if self.coefficient_density_frac < COLLAPSE_DENSITY_FRAC:
+            why.append(f"coefficient density {self.coefficient_density_frac:.2g} < "
+                       f"{COLLAPSE_DENSITY_FRAC:g}")
+        if rel_error is not None and rel_error >= COLLAPSE_REL_ERROR:
+            why.append(f"relative error {rel_error:.3f} >= {COLLAPSE_REL_ERROR:g}")
+        return " and ".join(why)
 
     @classmethod
     def dense(cls, weights: int, bits: int) -> WeightEncoding:
