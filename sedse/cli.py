@@ -560,7 +560,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _pareto(spec, study, folder: Path) -> int:
     from sedse.study import (
         baseline_points,
+        importance_info,
         importances,
+        layer_breakdown_info,
+        pareto_info,
         plot_importances,
         plot_layer_breakdown,
         plot_pareto,
@@ -578,20 +581,22 @@ def _pareto(spec, study, folder: Path) -> int:
         base.to_csv(folder / "baselines.csv", index=False)
     written = [folder / "results.csv"]
     if len(objectives) >= 2:
-        written.append(plot_pareto(df, base, objectives, folder / "pareto.png",
-                                   f"{spec.name} ({spec.model})"))
-    front = df[df.is_pareto].sort_values(OBJECTIVE_COL[objectives[0]])
+        written.append(plot_pareto(pareto_info(df, base, objectives,
+                                               f"{spec.name} ({spec.model})"),
+                                   folder / "pareto.png"))
+    front = df[df.is_pareto].sort_values([OBJECTIVE_COL[objectives[0]], "trial"])
     if len(front):
-        picks = list(front.trial.astype(int))
-        step = max(1, len(picks) // 4)
-        written.append(plot_layer_breakdown(study, picks[::step][:4],
-                                            folder / "pareto_layers.png",
-                                            f"{spec.name}: per-layer energy of Pareto points"))
+        written.append(plot_layer_breakdown(
+            layer_breakdown_info(study, list(front.trial.astype(int)), spec.name),
+            folder / "pareto_layers.png"))
     imp = importances(study, objectives)
     if len(imp):
         imp.to_csv(folder / "importances.csv", index=False)
-        written.append(plot_importances(imp, folder / "importances.png",
-                                        f"{spec.name}: parameter importances (fANOVA)"))
+        info = importance_info(imp, imp.attrs.get("n_trials", 0),
+                               f"{spec.name}: parameter importances (fANOVA)")
+        if info.warning:
+            print(f"note: importances: {info.warning}")
+        written.append(plot_importances(info, folder / "importances.png"))
     cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
     extra = [c for c in ("test_accuracy_frac", "compression_ratio_x", "latency_ms", "area_mm2")
              if c not in cols and df[c].notna().any()]

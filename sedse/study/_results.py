@@ -6,7 +6,7 @@
   met) and ``is_pareto`` (non-dominated among the feasible trials on the objectives).
 * `baseline_points`: the study's baselines (dense weights, the float model's accuracy)
   evaluated on the same model, each matched to the study accelerator's budget.
-* `plot_pareto`: 2-D front, or the three pairwise projections for three objectives.
+* the figures are in `sedse.study._figures` (each from a plain info object).
 * `export_point`: the accelerator YAML and compression config (and compressed
   weights) of one trial, which `sedse eval` / `sedse compare` read back.
 """
@@ -38,10 +38,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-LABEL = {"accuracy": "top-1 accuracy (validation split)", "energy": "energy per inference (uJ)",
-         "latency": "latency (ms)", "edp": "EDP (uJ x ms)", "area": "area (mm^2)"}
-
-
 def pareto_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
     """Non-dominated rows of `values` (n, k) under per-column directions."""
     v = np.array(values, dtype=float)
@@ -124,117 +120,6 @@ def baseline_points(spec: StudySpec, float_accuracy: float | None) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _scatter(ax, df, base, x: str, y: str, title: str, line: bool = True):
-    xu, yu = OBJECTIVE_UNITS[x], OBJECTIVE_UNITS[y]
-    feas = df[df.feasible]
-    other = df[(~df.feasible) & df[xu].notna() & np.isfinite(df[xu])]
-    ax.scatter(feas[xu], feas[yu], s=18, c="#9aa5b1", label="feasible trials", zorder=2)
-    if len(other):
-        ax.scatter(other[xu], other[yu], s=18, marker="x", c="#d62728", alpha=0.6,
-                   label="violates a constraint", zorder=2)
-    front = df[df.is_pareto].sort_values(xu)
-    # with three objectives a projection of the front is not a curve: points only
-    ax.plot(front[xu], front[yu], "-o" if line else "o", c="#1f77b4", ms=6, lw=1.5,
-            label="Pareto front" if line else "Pareto-optimal (all objectives)", zorder=3)
-    if len(base):
-        ax.scatter(base[xu], base[yu], marker="D", s=46, c="#ff7f0e", edgecolor="k",
-                   label="baselines (dense, matched)", zorder=4)
-        for _, r in base.iterrows():
-            ax.annotate(r.design, (r[xu], r[yu]), textcoords="offset points", xytext=(5, -10),
-                        fontsize=8)
-    ax.set_xlabel(LABEL[x])
-    ax.set_ylabel(LABEL[y])
-    if x in ("energy", "edp", "latency") and len(feas) and \
-            feas[xu].max() / max(feas[xu].min(), 1e-12) > 20:
-        ax.set_xscale("log")
-    ax.grid(alpha=0.3)
-    ax.set_title(title, fontsize=9)
-    _label_front(ax, front, xu, yu)
-
-
-def _label_front(ax, front, xu: str, yu: str, min_pt: float = 16.0) -> None:
-    """Label front points with their trial numbers, skipping a point whose label would
-    sit within `min_pt` points of one already written (crowded fronts stay readable;
-    every point is in results.csv)."""
-    ax.autoscale_view()
-    to_pt = 72.0 / ax.figure.dpi
-    placed: list[np.ndarray] = []
-    for _, r in front.iterrows():
-        xy = ax.transData.transform((r[xu], r[yu])) * to_pt
-        if any(np.hypot(*(xy - q)) < min_pt for q in placed):
-            continue
-        placed.append(xy)
-        ax.annotate(f"#{int(r.trial)}", (r[xu], r[yu]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7, color="#1f77b4")
-
-
-def plot_pareto(df: pd.DataFrame, base: pd.DataFrame, objectives: list[str], path: Path,
-                title: str) -> Path:
-    """The Pareto front(s) with the baselines; one panel for two objectives, three
-    pairwise panels for three."""
-    plt = _plt()
-    pairs = [(objectives[1], objectives[0])] if len(objectives) == 2 else \
-        [(objectives[1], objectives[0]), (objectives[2], objectives[0]),
-         (objectives[1], objectives[2])] if len(objectives) == 3 else []
-    if not pairs:
-        raise SpecError("objectives", "Pareto figures need two or three objectives")
-    fig, axes = plt.subplots(1, len(pairs), figsize=(6.2 * len(pairs), 4.8), squeeze=False)
-    for ax, (x, y) in zip(axes[0], pairs, strict=True):
-        _scatter(ax, df, base, x, y, f"{y} vs {x}", line=len(objectives) == 2)
-    axes[0][0].legend(fontsize=7, loc="best")
-    n_ok = int(df.feasible.sum())
-    n_done = int((df.state == "COMPLETE").sum())
-    fig.suptitle(f"{title}: {n_done} completed trials, {n_ok} feasible, "
-                 f"{int(df.is_pareto.sum())} on the front", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_layer_breakdown(study, trials: list[int], path: Path, title: str) -> Path:
-    """Per-layer energy by category of the chosen trials (stacked bars)."""
-    from sedse.compare._plots import COLOURS, LABELS
-    from sedse.cost import CATEGORIES
-
-    plt = _plt()
-    trials = trials[:4]
-    fig, axes = plt.subplots(len(trials), 1, figsize=(8, 2.6 * len(trials) + 0.6),
-                             squeeze=False)
-    for ax, n in zip(axes[:, 0], trials, strict=True):
-        t = study.trials[n]
-        layers = t.user_attrs.get("layer_energy_uj") or {}
-        names = list(layers)
-        bottom = np.zeros(len(names))
-        for c in CATEGORIES:
-            vals = np.array([layers[k].get(c, 0.0) for k in names])
-            if vals.any():
-                ax.bar(range(len(names)), vals, bottom=bottom, color=COLOURS[c],
-                       label=LABELS[c])
-                bottom += vals
-        acc = t.user_attrs.get("accuracy_frac")
-        ax.set_title(f"trial #{n}: {t.user_attrs.get('energy_uj', 0):.3g} uJ"
-                     + (f", accuracy {acc:.4f}" if acc is not None else ""), fontsize=9)
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("energy (uJ)")
-    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def importances(study, objectives: list[str]) -> pd.DataFrame:
     """Optuna's parameter importances (fANOVA) per objective, over feasible trials."""
     import optuna
@@ -257,24 +142,9 @@ def importances(study, objectives: list[str]) -> pd.DataFrame:
             continue
         for k, v in imp.items():
             rows.append({"objective": o, "param": k, "importance": v})
-    return pd.DataFrame(rows)
-
-
-def plot_importances(imp: pd.DataFrame, path: Path, title: str) -> Path:
-    plt = _plt()
-    objs = list(dict.fromkeys(imp.objective))
-    fig, axes = plt.subplots(1, len(objs), figsize=(4.6 * len(objs), 3.2), squeeze=False)
-    for ax, o in zip(axes[0], objs, strict=True):
-        d = imp[imp.objective == o].sort_values("importance")
-        ax.barh(d.param, d.importance, color="#4e79a7")
-        ax.set_title(f"importance for {o}", fontsize=9)
-        ax.set_xlim(0, 1)
-        ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    out = pd.DataFrame(rows)
+    out.attrs["n_trials"] = len(done)     # the feasible trials they come from
+    return out
 
 
 def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
