@@ -386,6 +386,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                            for v in row] for row in show.itertuples(index=False)]))
     for line in cmp.collapse_lines():
         print(line)
+    _say_replaced(out, ["compare.csv", "compare.md", "layers.csv", "breakdown.png",
+                        "per_layer.png"])
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "compare.csv", index=False)
     shares = cmp.shares()
@@ -399,6 +401,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plot_layers(cmp, out / "per_layer.png")
     print(f"wrote {out}/compare.csv, compare.md, layers.csv, breakdown.png, per_layer.png")
     return 0
+
+
+def _say_replaced(folder: Path, names: list[str]) -> None:
+    """Say which of the files about to be written already exist (never silently)."""
+    old = [n for n in names if (folder / n).exists()]
+    if old:
+        print(f"note: replacing {', '.join(old)} in {folder} (from an earlier run)")
 
 
 def compare_md_layers(cmp, top: int = 5) -> str:
@@ -574,6 +583,8 @@ def _pareto(spec, study, folder: Path) -> int:
     df = results_table(study, objectives)
     if df.empty:
         raise SpecError(str(folder), "the study has no trials yet")
+    _say_replaced(folder, ["results.csv", "baselines.csv", "pareto.png",
+                           "pareto_layers.png", "importances.csv", "importances.png"])
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / "results.csv", index=False)
     base = baseline_points(spec, study.user_attrs.get("float_accuracy"))

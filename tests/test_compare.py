@@ -155,6 +155,13 @@ def test_compare_cli_writes_tables_and_figures(tmp_path, write, capsys):
     assert "Collapsed layers" not in md and "warning" not in text
     lf = pd.read_csv(out / "layers.csv")
     assert np.allclose(lf.groupby("design").energy_share_frac.sum(), 1.0)
+    assert "note: replacing" not in text
+    # a second run into the same folder says what it replaces
+    rc = main(["compare", "--model", "lenet5", "--hw", "smartexchange", "--stats",
+               str(_stats_file(write)), "--out", str(out), "--budget", "300"])
+    assert rc == 0
+    assert f"note: replacing compare.csv, compare.md, layers.csv, breakdown.png, " \
+           f"per_layer.png in {out}" in capsys.readouterr().out
 
 
 def _collapsed_stats_file(write, victim: str):
