@@ -430,11 +430,13 @@ def compare_md_layers(cmp, top: int = 5) -> str:
 
 
 def _run_folder(run: str):
-    """RUN (a folder made by `sedse run`, or a study YAML) -> (spec, storage URL, folder)."""
+    """RUN (a folder made by `sedse run`, a study YAML or a shipped study's name) ->
+    (spec, storage URL, folder)."""
+    from sedse._shipped import study_path
     from sedse._yaml import load_json
     from sedse.study import load_study
 
-    p = Path(run)
+    p = study_path(run) or Path(run)
     if p.is_file():
         spec = load_study(p)
         folder = Path("runs") / spec.name

@@ -16,27 +16,28 @@ from pathlib import Path
 import pandas as pd
 
 from sedse.cost import CATEGORIES, NetworkCost, SearchCache, SearchSettings, evaluate_workload
+from sedse._shipped import default_technology, design_path, hw_dir, shipped_designs
 from sedse.errors import SpecError
 from sedse.hardware import Accelerator, Budget, Technology, load_accelerator, match_design
 from sedse.workload import Workload
 
-HW_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
-DEFAULT_TECH = HW_DIR / "tech" / "65nm.yaml"
+HW_DIR = hw_dir()
+DEFAULT_TECH = default_technology()
 
 
 def resolve_hw(name: str) -> Path:
-    """A design name (`eyeriss`) or YAML path -> the file (SpecError if none)."""
+    """A shipped design's name (`eyeriss`) or a YAML path -> the file (SpecError if
+    none)."""
+    shipped = design_path(name)
+    if shipped is not None:
+        return shipped
     p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.is_file():
+    if p.suffix in (".yaml", ".yml") or p.is_file() or p.name != name:
         if not p.is_file():
             raise SpecError("--hw", f"{name}: file not found")
         return p
-    for base in (Path("hw_configs"), HW_DIR):
-        if (base / f"{name}.yaml").is_file():
-            return base / f"{name}.yaml"
-    shipped = sorted(f.stem for f in HW_DIR.glob("*.yaml"))
-    raise SpecError("--hw", f"unknown design {name!r} (shipped: {', '.join(shipped)}; or a "
-                    "YAML path)")
+    raise SpecError("--hw", f"unknown design {name!r} (shipped: "
+                    f"{', '.join(shipped_designs())}; or a YAML path)")
 
 
 @dataclass(frozen=True)

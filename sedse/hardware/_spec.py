@@ -661,8 +661,11 @@ def _sparsity(node: Node, levels: tuple[MemoryLevel, ...]) -> Sparsity:
 
 
 def load_accelerator(path: str | Path) -> Accelerator:
-    """Return the accelerator described by the YAML file at `path` (SpecError if bad)."""
-    root = load_yaml(path)
+    """Return the accelerator described by the YAML file at `path`, or the shipped
+    design of that name (``load_accelerator("eyeriss")``); SpecError if bad."""
+    from sedse._shipped import design_path
+
+    root = load_yaml(design_path(path) or path)
     return accelerator_from_node(root)
 
 

@@ -237,8 +237,10 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
 
 def load_study(path: str | Path) -> StudySpec:
     """Return the study at `path` (SpecError naming file and key when anything is wrong)."""
+    from sedse._shipped import default_technology, study_path
     from sedse.compress import DATASETS, SmartExchangeConfig
 
+    path = study_path(path) or path     # a shipped study's name (quickstart)
     root = load_yaml(path)
     root.check_keys(_KEYS, _OPT)
     base = Path(path).resolve().parent
@@ -255,7 +257,7 @@ def load_study(path: str | Path) -> StudySpec:
 
     load_accelerator(accel)   # the base design itself must be valid
     tech = _path(root.get("technology"), base) if root.has("technology") else \
-        str(Path(__file__).resolve().parents[2] / "hw_configs" / "tech" / "65nm.yaml")
+        str(default_technology())
     from sedse.hardware import load_technology
 
     tech_obj = load_technology(tech)     # checked now, before any study is created
