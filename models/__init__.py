@@ -1,43 +1,64 @@
 """Torch definitions of the networks sedse ships (no pretrained weights).
 
-`MODELS` maps a name to its constructor and default input shape (C, H, W);
-`build(name)` returns the module and `workload(name)` its sedse workload.
+`MODELS` maps a name to its entry (constructor, default input shape (C, H, W),
+description); `build(name)` returns the module and `workload(name)` its sedse workload.
+
+Importing this package does not import torch: the constructors are imported when a
+model is built, and `workload` reads the model's layer list traced once into
+``workloads/<name>.yaml`` (at batch 1, 16 bits; `tests/test_models.py` traces every
+model again and checks the files, and ``python -m sedse_models`` rewrites them). So
+`sedse eval --model resnet18` and `sedse models` start without torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from .classic import VGG, AlexNet, LeNet5
-from .deeplab import DeepLabV3Plus
-from .mobile import EfficientNetB0, MobileNetV2
-from .resnet import CifarResNet, resnet18, resnet50
+WORKLOADS = Path(__file__).resolve().parent / "workloads"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    build: Callable
+    module: str                 # the submodule holding the constructor
+    factory: str                # its name there
     input_chw: tuple[int, int, int]
     description: str
+    kwargs: tuple[tuple[str, object], ...] = field(default=())
+
+    def build(self):
+        """A freshly built module (this imports torch)."""
+        fn = getattr(importlib.import_module(f"{__name__}.{self.module}"), self.factory)
+        return fn(**dict(self.kwargs))
 
 
 MODELS: dict[str, ModelEntry] = {
-    "lenet5": ModelEntry(LeNet5, (1, 28, 28), "LeNet-5, 28x28 grey (Fashion-MNIST)"),
-    "alexnet": ModelEntry(AlexNet, (3, 227, 227), "AlexNet, original grouped form, ImageNet"),
-    "vgg16": ModelEntry(lambda: VGG(16), (3, 224, 224), "VGG-16, ImageNet"),
-    "vgg19": ModelEntry(lambda: VGG(19), (3, 224, 224), "VGG-19, ImageNet"),
-    "vgg19_cifar": ModelEntry(lambda: VGG(19, 10, cifar=True), (3, 32, 32),
-                              "VGG-19 with BN and a CIFAR-10 head"),
-    "resnet18": ModelEntry(resnet18, (3, 224, 224), "ResNet-18, ImageNet"),
-    "resnet50": ModelEntry(resnet50, (3, 224, 224), "ResNet-50, ImageNet"),
-    "resnet20": ModelEntry(lambda: CifarResNet(20), (3, 32, 32), "ResNet-20, CIFAR-10"),
-    "resnet56": ModelEntry(lambda: CifarResNet(56), (3, 32, 32), "ResNet-56, CIFAR-10"),
-    "resnet8_gray": ModelEntry(lambda: CifarResNet(8, in_channels=1), (1, 28, 28),
-                               "CIFAR-style ResNet-8, 28x28 grey (Fashion-MNIST)"),
-    "mobilenetv2": ModelEntry(MobileNetV2, (3, 224, 224), "MobileNetV2 1.0, ImageNet"),
-    "efficientnet_b0": ModelEntry(EfficientNetB0, (3, 224, 224), "EfficientNet-B0, ImageNet"),
-    "deeplabv3plus": ModelEntry(DeepLabV3Plus, (3, 512, 512),
+    "lenet5": ModelEntry("classic", "LeNet5", (1, 28, 28),
+                         "LeNet-5, 28x28 grey (Fashion-MNIST)"),
+    "alexnet": ModelEntry("classic", "AlexNet", (3, 227, 227),
+                          "AlexNet, original grouped form, ImageNet"),
+    "vgg16": ModelEntry("classic", "VGG", (3, 224, 224), "VGG-16, ImageNet",
+                        (("depth", 16),)),
+    "vgg19": ModelEntry("classic", "VGG", (3, 224, 224), "VGG-19, ImageNet",
+                        (("depth", 19),)),
+    "vgg19_cifar": ModelEntry("classic", "VGG", (3, 32, 32),
+                              "VGG-19 with BN and a CIFAR-10 head",
+                              (("depth", 19), ("num_classes", 10), ("cifar", True))),
+    "resnet18": ModelEntry("resnet", "resnet18", (3, 224, 224), "ResNet-18, ImageNet"),
+    "resnet50": ModelEntry("resnet", "resnet50", (3, 224, 224), "ResNet-50, ImageNet"),
+    "resnet20": ModelEntry("resnet", "CifarResNet", (3, 32, 32), "ResNet-20, CIFAR-10",
+                           (("depth", 20),)),
+    "resnet56": ModelEntry("resnet", "CifarResNet", (3, 32, 32), "ResNet-56, CIFAR-10",
+                           (("depth", 56),)),
+    "resnet8_gray": ModelEntry("resnet", "CifarResNet", (1, 28, 28),
+                               "CIFAR-style ResNet-8, 28x28 grey (Fashion-MNIST)",
+                               (("depth", 8), ("in_channels", 1))),
+    "mobilenetv2": ModelEntry("mobile", "MobileNetV2", (3, 224, 224),
+                              "MobileNetV2 1.0, ImageNet"),
+    "efficientnet_b0": ModelEntry("mobile", "EfficientNetB0", (3, 224, 224),
+                                  "EfficientNet-B0, ImageNet"),
+    "deeplabv3plus": ModelEntry("deeplab", "DeepLabV3Plus", (3, 512, 512),
                                 "DeepLabV3+ (ResNet-50, OS 16), Pascal VOC 21 classes"),
 }
 
@@ -55,9 +76,9 @@ def build(name: str, *, meta: bool = False):
     return MODELS[name].build()
 
 
-def workload(name: str, batch: int = 1, *, input_bits: int = 16, weight_bits: int = 16,
-             output_bits: int = 16):
-    """Return the sedse `Workload` of a shipped model at its default input size."""
+def trace(name: str, batch: int = 1, *, input_bits: int = 16, weight_bits: int = 16,
+          output_bits: int = 16):
+    """The workload traced from the torch module now (imports torch)."""
     from sedse.workload import from_torch
 
     entry = MODELS[name]
@@ -65,4 +86,33 @@ def workload(name: str, batch: int = 1, *, input_bits: int = 16, weight_bits: in
                       input_bits=input_bits, weight_bits=weight_bits, output_bits=output_bits)
 
 
-__all__ = ["MODELS", "ModelEntry", "build", "workload"]
+def workload(name: str, batch: int = 1, *, input_bits: int = 16, weight_bits: int = 16,
+             output_bits: int = 16):
+    """Return the sedse `Workload` of a shipped model at its default input size (from
+    its traced layer list; the same as `trace`, which a test checks)."""
+    from sedse.workload import load_workload
+
+    if name not in MODELS:
+        raise KeyError(name)
+    wl = load_workload(WORKLOADS / f"{name}.yaml")
+    if batch != 1:
+        wl = wl.with_batch(batch)
+    if (input_bits, weight_bits, output_bits) != (16, 16, 16):
+        wl = wl.with_precision(input_bits, weight_bits, output_bits)
+    return wl
+
+
+def write_workloads() -> list[Path]:
+    """Trace every model and write its layer list (what `workload` reads)."""
+    from sedse.workload import dump_workload
+
+    WORKLOADS.mkdir(exist_ok=True)
+    out = []
+    for name in MODELS:
+        f = WORKLOADS / f"{name}.yaml"
+        dump_workload(trace(name), f)
+        out.append(f)
+    return out
+
+
+__all__ = ["MODELS", "ModelEntry", "build", "trace", "workload", "write_workloads"]
