@@ -82,3 +82,69 @@ def test_readme_study_commands_run_as_written(tmp_path, monkeypatch, capsys):
         assert doc["reports"][0]["totals"]["latency_ms"] == stored["latency_ms"]
         assert doc["accuracy_frac"] == stored["accuracy_frac"]
     capsys.readouterr()
+
+
+def _all_sedse_lines() -> list[str]:
+    """Every `sedse ...` command in the README's indented code blocks (split at &&)."""
+    out = []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("    sedse ") or " && sedse " in line and line.startswith("    "):
+            for part in line.strip().split("  #")[0].split("&&"):
+                part = part.strip()
+                if part.startswith("sedse "):
+                    out.append(part)
+    return out
+
+
+#: commands of the "Using it" block cheap enough to run here as written (the others are
+#: checked for flags and files; the studies' commands run in the test above)
+RUN_AS_WRITTEN = ("sedse models", "sedse eval --model examples/my_layers.yaml",
+                  "sedse eval --model alexnet --hw eyeriss --mapping")
+
+
+def test_every_readme_command_parses_and_names_existing_files(tmp_path, monkeypatch):
+    """Every sedse command in the README parses (its subcommand and flags exist), and
+    every shipped file it names exists; the cheap ones of "Using it" run as written."""
+    from sedse._shipped import design_path, study_path
+    from sedse.cli import build_parser
+
+    lines = _all_sedse_lines()
+    assert len(lines) >= 15
+    parser = build_parser()
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit:
+            raise AssertionError(f"README command does not parse: {line}") from None
+        for a in argv:
+            if a.startswith(("examples/", "hw_configs/", "studies/")):
+                assert (ROOT / a).exists(), f"{line}: {a} is not shipped"
+        for h in getattr(args, "hw", None) or []:
+            for name in h.split(","):
+                if not name.startswith(("chosen/", "runs/")):
+                    assert design_path(name) or (ROOT / name).is_file(), (line, name)
+        if argv[0] == "run":
+            assert study_path(argv[1]) or (ROOT / argv[1]).is_file(), line
+    using = _block("## Using it")
+    ran = 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    for line in using:
+        if line.startswith(RUN_AS_WRITTEN):
+            assert main(shlex.split(line)[1:]) == 0, line
+            ran += 1
+    assert ran == len(RUN_AS_WRITTEN)
+    assert Path("out.json").is_file() and Path("rows.csv").is_file()
+
+
+def test_example_layer_list_names_every_loader_key():
+    """examples/my_layers.yaml's comment lists every key the workload loader takes."""
+    from sedse.workload._io import _ENC_FIELDS, _FRAC_FIELDS, _INT_FIELDS  # noqa: F401
+
+    text = (ROOT / "examples" / "my_layers.yaml").read_text()
+    comment = " ".join(ln for ln in text.splitlines() if ln.startswith("#"))
+    keys = _INT_FIELDS | _FRAC_FIELDS | {"name", "kind", "weight_is_activation",
+                                         "weight_encoding"}
+    missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", comment))
+    assert not missing, f"examples/my_layers.yaml does not document {missing}"
