@@ -763,7 +763,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         say(f"float baseline {args.model} on {args.dataset} ({args.epochs} epochs, cached "
             f"under {args.cache_dir}) ...")
     model = train_float(args.model, entry.build, data, TrainConfig(epochs=args.epochs),
-                        cache_dir=Path(args.cache_dir), progress=say)
+                        cache_dir=Path(args.cache_dir))
     float_acc = accuracy(model, data)
     if say:
         say(f"compressing {sum(1 for _ in model.modules())} modules with {args.method} ...")
@@ -859,6 +859,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sedse", description="SmartExchange-style "
                                 "algorithm-hardware co-design: analytical energy/latency model")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("--quiet", action="store_true", dest="quiet_all",
+                   help="no progress output (on stderr: a redrawn line on a terminal, "
+                        "otherwise a line every 10 s of long work)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("eval", help="energy and latency of a model on accelerators")
     e.add_argument("--model", required=True,
@@ -1010,9 +1013,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sedse._progress import configure
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    configure(not (args.quiet_all or getattr(args, "quiet", False)))
+    try:
+        return _dispatch(args)
+    finally:
+        configure(False)    # main() may run again in this process (tests)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except SedseError as exc:

@@ -136,8 +136,8 @@ def test_tiles_at_both_boundaries_share_the_capacity():
 
 
 def load_from_doc(doc: dict):
-    from sedse.hardware import accelerator_from_node
     from sedse._yaml import parse_yaml_text
+    from sedse.hardware import accelerator_from_node
     text = yaml.safe_dump(doc)
     return accelerator_from_node(Node(parse_yaml_text(text, "doc"), "doc", ""))
 

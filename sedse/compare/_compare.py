@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sedse.cost import CATEGORIES, NetworkCost, SearchCache, SearchSettings, evaluate_workload
 from sedse._shipped import default_technology, design_path, hw_dir, shipped_designs
+from sedse.cost import CATEGORIES, NetworkCost, SearchCache, SearchSettings, evaluate_workload
 from sedse.errors import SpecError
 from sedse.hardware import Accelerator, Budget, Technology, load_accelerator, match_design
 from sedse.workload import Workload

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sedse._progress import task
 from sedse.compress._compressors import CompressedLayer, Compressor
 from sedse.compress._data import Dataset
 from sedse.errors import SpecError
@@ -104,6 +105,15 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
+    with task(f"training {type(model).__name__}", total=epochs, unit="epochs") as bar:
+        _train_loop(model, data, cfg, epochs, device, after_epoch, max_steps, progress, opt,
+                    sched, loss_fn, rng, bar)
+
+
+def _train_loop(model, data, cfg, epochs, device, after_epoch, max_steps, progress, opt,
+                sched, loss_fn, rng, bar) -> None:
+    import torch
+
     steps = 0
     for epoch in range(epochs):
         model.train()
@@ -121,6 +131,7 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
             total += loss.item() * len(idx)
             seen += len(idx)
         sched.step()
+        bar.advance(note=f"training loss {total / max(seen, 1):.4f}")
         if progress is not None:
             progress(f"epoch {epoch + 1}/{epochs}: training loss {total / max(seen, 1):.4f}")
         if after_epoch is not None:
@@ -199,9 +210,13 @@ def _weight_modules(model):
 def compress_model(model, compressor: Compressor) -> CompressedModel:
     """Compress every Conv2d / Linear weight (biases stay dense and are not counted)."""
     out = []
-    for name, mod in _weight_modules(model):
-        w = mod.weight.detach().cpu().numpy()
-        out.append(compressor.compress(name, w))
+    mods = list(_weight_modules(model))
+    with task(f"compressing with {type(compressor).__name__}", total=len(mods),
+              unit="layers") as bar:
+        for name, mod in mods:
+            w = mod.weight.detach().cpu().numpy()
+            out.append(compressor.compress(name, w))
+            bar.advance(note=name)
     return CompressedModel(tuple(out))
 
 

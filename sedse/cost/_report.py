@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 
+from sedse._progress import task
 from sedse.cost._core import evaluate
 from sedse.cost._search import SearchCache, SearchSettings
 from sedse.hardware import Accelerator
@@ -197,17 +198,21 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
     settings = settings or SearchSettings(objective="edp")
     cache = cache if cache is not None else SearchCache()
     out = []
-    for layer in workload.layers:
-        if layer.name in mappings:
-            out.append(evaluate_mapping(layer, acc, mappings[layer.name], mapping_source))
-            continue
-        key = (layer, acc, settings)
-        lc = cache.reports.get(key)
-        if lc is None:
-            res = cache.get(layer, acc, settings)
-            lc = cache.reports[key] = _layer_cost(layer, acc, res.best,
-                                                 f"search: {res.summary()}")
-        else:
-            cache.hits += 1
-        out.append(lc)
+    with task(f"{workload.name} on {acc.name}", total=len(workload.layers),
+              unit="layers") as progress:
+        for layer in workload.layers:
+            if layer.name in mappings:
+                out.append(evaluate_mapping(layer, acc, mappings[layer.name], mapping_source))
+                progress.advance(note=layer.name)
+                continue
+            key = (layer, acc, settings)
+            lc = cache.reports.get(key)
+            if lc is None:
+                res = cache.get(layer, acc, settings)
+                lc = cache.reports[key] = _layer_cost(layer, acc, res.best,
+                                                     f"search: {res.summary()}")
+            else:
+                cache.hits += 1
+            out.append(lc)
+            progress.advance(note=layer.name)
     return NetworkCost(workload.name, acc.name, acc.clock_mhz, tuple(out))

@@ -36,6 +36,7 @@ import time
 import warnings
 from pathlib import Path
 
+from sedse._progress import task
 from sedse.errors import SedseError, SpecError
 from sedse.study._evaluate import Evaluator
 from sedse.study._spec import OBJECTIVE_UNITS, StudySpec
@@ -336,7 +337,6 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     `n_trials` complete (a worker's trial beyond the count is pruned as surplus).
     `stopper.request()` (e.g. from a Ctrl-C handler) ends the run after the current
     trial."""
-    from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     target = n_trials if n_trials is not None else spec.n_trials
@@ -379,6 +379,25 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
             study.set_user_attr(k, v)
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
     state: dict = {}
+    with task(f"study {spec.name}", total=target, unit="completed trials") as bar:
+        bar.advance(_completed(study))   # a resumed study starts where it was
+
+        def report(study_, trial) -> None:
+            if trial.state == TrialState.COMPLETE:
+                vals = ", ".join(f"{o} {v:.4g}" for o, v in
+                                 zip(spec.objectives, trial.values or (), strict=False))
+                bar.advance(note=f"trial #{trial.number}: {vals}")
+
+        _optimize_loop(spec, study, evaluator, target, state, deadline, stopper, progress,
+                       report)
+    return study
+
+
+def _optimize_loop(spec, study, evaluator, target, state, deadline, stopper, progress,
+                   report) -> None:
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
     while stopper is None or not stopper.requested:
         done = _completed(study)
         left = target - done
@@ -388,8 +407,9 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
         if timeout is not None and timeout <= 0:
             break
         study.optimize(objective_fn(spec, evaluator, target, state), n_trials=left,
-                       timeout=timeout, catch=(Exception,), show_progress_bar=progress,
-                       callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,))])
+                       timeout=timeout, catch=(Exception,), show_progress_bar=False,
+                       callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,)),
+                                  report])
         if _completed(study) >= target or state["exhausted"]:
             break
         streak = 0   # trailing failed trials: many in a row mean a broken set-up
@@ -401,4 +421,3 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
             last = study.get_trials(deepcopy=False)[-1].user_attrs.get("error", "?")
             raise SedseError(f"study {spec.name}: {streak} trials in a row failed; last "
                              f"error: {last}")
-    return study

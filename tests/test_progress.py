@@ -1,0 +1,79 @@
+"""The progress facility (`sedse._progress`): silent in the library, lines on stderr
+from the CLI for work over a few seconds, nothing under --quiet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sedse import _progress
+from sedse._progress import configure, task
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(_progress.time, "monotonic", c)
+    yield c
+    configure(False)
+
+
+def test_silent_unless_configured(clock, capsys):
+    with task("work", total=3, unit="layers") as t:
+        for _ in range(3):
+            clock.t += 60
+            t.advance(note="x")
+    assert capsys.readouterr().err == ""
+
+
+def test_lines_with_counts_and_time_left_off_a_terminal(clock, capsys):
+    configure(True)
+    with task("resnet18 on eyeriss", total=4, unit="layers") as t:
+        clock.t += 1.0
+        t.advance(note="conv1")           # within the first 3 s: nothing yet
+        assert capsys.readouterr().err == ""
+        clock.t += 5.0
+        t.advance(note="layer1.0.conv1")  # 6 s in, 2 of 4 done: about 6 s left
+        err = capsys.readouterr().err
+        assert err == "sedse: resnet18 on eyeriss: 2/4 layers, 6 s, about 6 s left " \
+                      "(layer1.0.conv1)\n"
+        clock.t += 1.0
+        t.advance(note="a")               # 1 s after a line: too soon for another
+        assert capsys.readouterr().err == ""
+        clock.t += 1.0
+        t.advance(note="fc")
+    # the end is always reported once something was
+    assert capsys.readouterr().err == "sedse: resnet18 on eyeriss: 4/4 layers, 8 s (fc)\n"
+
+
+def test_short_work_stays_silent(clock, capsys):
+    configure(True)
+    with task("quick", total=2) as t:
+        t.advance()
+        t.advance()
+    assert capsys.readouterr().err == ""
+
+
+def _eval(*flags):
+    return subprocess.run([sys.executable, "-m", "sedse", *flags, "eval", "--model",
+                           "resnet18", "--hw", "eyeriss"], capture_output=True, text=True,
+                          check=True)
+
+
+def test_cli_reports_long_work_and_quiet_silences_it():
+    """A ResNet-18 search on eyeriss takes a few seconds: the CLI reports it on stderr
+    (a pipe here, so plain lines), and --quiet silences it; stdout is the same."""
+    loud, quiet = _eval(), _eval("--quiet")
+    assert "sedse: resnet18 on eyeriss:" in loud.stderr and "/21 layers" in loud.stderr
+    assert quiet.stderr == ""
+    assert loud.stdout == quiet.stdout
