@@ -112,10 +112,10 @@ def _writable_dir(flag: str, path: Path) -> None:
 def _load_workload(model: str, batch: int | None):
     """A shipped model at `batch` (default 1), or a workload YAML whose layers keep
     their own N unless `batch` is given."""
-    from sedse.workload import load_workload
+    from sedse.workload import from_onnx, load_workload
 
-    if model.endswith((".yaml", ".yml")) or Path(model).is_file():
-        wl = load_workload(model)
+    if model.endswith((".yaml", ".yml", ".onnx")) or Path(model).is_file():
+        wl = from_onnx(model) if model.endswith(".onnx") else load_workload(model)
         if batch is None:
             return wl
         try:
@@ -128,7 +128,7 @@ def _load_workload(model: str, batch: int | None):
     if model not in sedse_models.MODELS:
         names = ", ".join(sedse_models.MODELS)
         raise SpecError("--model", f"unknown model {model!r} (shipped: {names}; or give a "
-                        "workload YAML path)")
+                        "workload YAML or an ONNX file)")
     try:
         return sedse_models.workload(model, batch)
     except SpecError as exc:
@@ -865,7 +865,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("eval", help="energy and latency of a model on accelerators")
     e.add_argument("--model", required=True,
-                   help="shipped model name (see `sedse models`) or a workload YAML path")
+                   help="shipped model name (see `sedse models`), a workload YAML or an "
+                        "ONNX file (.onnx)")
     e.add_argument("--hw", required=True, action="append",
                    help="accelerator YAML or shipped design name (repeat for several)")
     e.add_argument("--mapping", help="mapping YAML for some or all layers (others: searched)")
