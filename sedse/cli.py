@@ -569,6 +569,85 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _pareto(spec, study, folder: Path) -> int:
+    """results.csv, the baselines and the figures of a study, and its front printed;
+    when nothing the figures come from changed since they were written (`_figures_key`)
+    they are not recomputed."""
+    from sedse.study import results_table
+
+    objectives = list(spec.objectives)
+    df = results_table(study, objectives)
+    if df.empty:
+        raise SpecError(str(folder), "the study has no trials yet")
+    key = _figures_key(spec, study)
+    stamp = folder / "figures.json"
+    written = _figures_up_to_date(stamp, key, folder)
+    if written is not None:
+        base = pd_read_csv(folder / "baselines.csv")
+        print(f"figures up to date: the study has not changed since {stamp} was written "
+              "(nothing recomputed)")
+    else:
+        written, base = _write_figures(spec, study, folder, df, objectives)
+        stamp.write_text(json.dumps({"key": key, "written": [w.name for w in written]},
+                                    indent=1))
+    front = df[df.is_pareto].sort_values([OBJECTIVE_COL[objectives[0]], "trial"])
+    _print_front(df, front, base, objectives)
+    print("wrote " + ", ".join(str(w) for w in written))
+    return 0
+
+
+def pd_read_csv(path: Path):
+    import pandas as pd
+
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def _figures_key(spec, study) -> str:
+    """Everything the results, baselines and figures come from: every trial's state,
+    values, attributes and parameters, the study, accelerator and technology files, and
+    sedse's own source (a cost model change redraws them)."""
+    import hashlib
+
+    from sedse.study._results import file_sha256
+
+    h = hashlib.sha256()
+    for t in study.get_trials(deepcopy=False):
+        h.update(repr((t.number, t.state.name, t.values, sorted(t.params.items()),
+                       sorted((k, repr(v)) for k, v in t.user_attrs.items()))).encode())
+    h.update(repr(sorted((k, repr(v)) for k, v in study.user_attrs.items())).encode())
+    for f in (spec.file, spec.accelerator, spec.technology):
+        h.update(file_sha256(Path(f)).encode())
+    h.update(_source_hash().encode())
+    return h.hexdigest()
+
+
+def _source_hash() -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _figures_up_to_date(stamp: Path, key: str, folder: Path) -> list[Path] | None:
+    """The files an earlier `pareto` wrote from the same inputs (None: redraw)."""
+    from sedse._yaml import load_json
+
+    if not stamp.is_file():
+        return None
+    try:
+        doc = load_json(stamp).value
+    except SedseError:
+        return None
+    if not isinstance(doc, dict) or doc.get("key") != key:
+        return None
+    files = [folder / str(n) for n in doc.get("written", [])]
+    return files if files and all(f.is_file() for f in files) else None
+
+
+def _write_figures(spec, study, folder: Path, df, objectives: list[str]):
     from sedse.study import (
         baseline_points,
         importance_info,
@@ -578,13 +657,8 @@ def _pareto(spec, study, folder: Path) -> int:
         plot_importances,
         plot_layer_breakdown,
         plot_pareto,
-        results_table,
     )
 
-    objectives = list(spec.objectives)
-    df = results_table(study, objectives)
-    if df.empty:
-        raise SpecError(str(folder), "the study has no trials yet")
     _say_replaced(folder, ["results.csv", "baselines.csv", "pareto.png",
                            "pareto_layers.png", "importances.csv", "importances.png"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -592,7 +666,7 @@ def _pareto(spec, study, folder: Path) -> int:
     base = baseline_points(spec, study.user_attrs.get("float_accuracy"))
     if len(base):
         base.to_csv(folder / "baselines.csv", index=False)
-    written = [folder / "results.csv"]
+    written = [folder / "results.csv"] + ([folder / "baselines.csv"] if len(base) else [])
     if len(objectives) >= 2:
         written.append(plot_pareto(pareto_info(df, base, objectives,
                                                f"{spec.name} ({spec.model})"),
@@ -609,7 +683,12 @@ def _pareto(spec, study, folder: Path) -> int:
                                f"{spec.name}: parameter importances (fANOVA)")
         if info.warning:
             print(f"note: importances: {info.warning}")
-        written.append(plot_importances(info, folder / "importances.png"))
+        written += [folder / "importances.csv",
+                    plot_importances(info, folder / "importances.png")]
+    return written, base
+
+
+def _print_front(df, front, base, objectives: list[str]) -> None:
     cols = ["trial", *[OBJECTIVE_COL[o] for o in objectives]]
     extra = [c for c in ("test_accuracy_frac", "compression_ratio_x", "latency_ms", "area_mm2")
              if c not in cols and df[c].notna().any()]
@@ -626,8 +705,6 @@ def _pareto(spec, study, folder: Path) -> int:
         print("baselines (dense weights, matched to the study accelerator):")
         print(_fmt_table(list(base.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
                                                for v in r] for r in base.itertuples(index=False)]))
-    print("wrote " + ", ".join(str(w) for w in written))
-    return 0
 
 
 OBJECTIVE_COL = {"accuracy": "accuracy_frac", "energy": "energy_uj", "latency": "latency_ms",

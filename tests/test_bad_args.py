@@ -169,7 +169,7 @@ CASES: list = [
     ("eval-hw-missing", ["eval", "--model", "lenet5", "--hw", "{in}/missing.yaml"],
      "{in}/missing.yaml: file not found"),
     ("eval-hw-folder", ["eval", "--model", "lenet5", "--hw", "{in}/folder"],
-     "--hw: unknown design '{in}/folder'"),
+     "--hw: {in}/folder: is a folder, not a design"),
     ("eval-hw-not-yaml", ["eval", "--model", "lenet5", "--hw", "{in}/existing.txt"],
      "{in}/existing.txt: <top>: expected a mapping, found the string"),
     ("eval-second-hw-bad", ["eval", "--model", "lenet5", "--hw", EYERISS, "--hw",

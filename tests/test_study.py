@@ -187,6 +187,19 @@ def test_cli_run_pareto_export(write, tmp_path, float_cache, capsys, monkeypatch
     assert "Pareto front (" in out and "baselines (dense weights" in out and "eyeriss" in out
     for name in ("results.csv", "pareto.png", "pareto_layers.png", "baselines.csv"):
         assert (tmp_path / "runs" / "tiny" / name).stat().st_size > 0
+    # nothing changed: the figures are not recomputed, the front is printed again
+    png = tmp_path / "runs" / "tiny" / "pareto.png"
+    before = png.stat().st_mtime_ns
+    assert main(["pareto", "runs/tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "figures up to date" in out and "Pareto front (" in out and "eyeriss" in out
+    assert png.stat().st_mtime_ns == before
+    # one more trial: redrawn
+    assert main(["run", str(f), "--n-trials", "4", "--no-progress", "--threads", "1",
+                 "--cache-dir", str(float_cache)]) == 0
+    assert main(["pareto", "runs/tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "figures up to date" not in out and "note: replacing results.csv" in out
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "results.csv")
     trial = int(df[df.is_pareto].trial.iloc[0])
     assert main(["export", "runs/tiny", "--trial", str(trial), "--out", "exp"]) == 0

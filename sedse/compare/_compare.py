@@ -32,6 +32,9 @@ def resolve_hw(name: str) -> Path:
     if shipped is not None:
         return shipped
     p = Path(name)
+    if p.is_dir():
+        raise SpecError("--hw", f"{name}: is a folder, not a design (give a design YAML "
+                        "file or a shipped name)")
     if p.suffix in (".yaml", ".yml") or p.is_file() or p.name != name:
         if not p.is_file():
             raise SpecError("--hw", f"{name}: file not found")
