@@ -506,6 +506,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     _writable_dir("--runs-dir", folder)
     if args.storage:
         storage_of(args.storage, args.heartbeat_s)   # a bad URL: one line, nothing written
+    done = _already_done(spec, args, folder)
+    if done is not None:     # nothing to run: no data, model or float baseline loaded
+        study, storage = done
+        df = results_table(study, list(spec.objectives))
+        print(f"study {spec.name}: already holds {int((df.state == 'COMPLETE').sum())} "
+              f"completed trials ({int(df.feasible.sum())} feasible, "
+              f"{int(df.is_pareto.sum())} on the Pareto front): nothing to run "
+              "(--n-trials N continues it)")
+        if args.pareto:
+            return _pareto(spec, study, folder)
+        print(f"next: sedse pareto {folder}")
+        return 0
     from sedse.study import Evaluator
 
     evaluator = Evaluator(spec, folder, threads=args.threads, cache_dir=args.cache_dir)
@@ -530,6 +542,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _pareto(spec, study, folder)
     print(f"next: sedse pareto {folder}")
     return 0
+
+
+def _already_done(spec, args: argparse.Namespace, folder: Path):
+    """(study, storage URL) when the run's study exists with the same spec and already
+    holds the completed trials asked for; else None (then the run proceeds as usual)."""
+    import optuna
+
+    from sedse.study._run import _completed, check_same_spec, storage_of
+
+    storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
+    if not args.storage and not (folder / "study.db").is_file():
+        return None
+    stor = storage_of(storage, args.heartbeat_s)       # opened once
+    if spec.name not in optuna.study.get_all_study_names(stor):
+        return None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.load_study(study_name=spec.name, storage=stor)
+    check_same_spec(study, spec)
+    target = args.n_trials if args.n_trials is not None else spec.n_trials
+    if _completed(study) < target or study.user_attrs.get("spec_file") is None:
+        return None
+    return study, storage
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

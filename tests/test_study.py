@@ -185,6 +185,10 @@ def test_cli_run_pareto_export(write, tmp_path, float_cache, capsys, monkeypatch
     assert main(["pareto", "runs/tiny"]) == 0
     out = capsys.readouterr().out
     assert "Pareto front (" in out and "baselines (dense weights" in out and "eyeriss" in out
+    # the same run again: nothing to do, nothing loaded or trained
+    assert main(["run", str(f), "--n-trials", "3", "--no-progress", "--threads", "1",
+                 "--cache-dir", str(float_cache)]) == 0
+    assert "study tiny: already holds 3 completed trials" in capsys.readouterr().out
     for name in ("results.csv", "pareto.png", "pareto_layers.png", "baselines.csv"):
         assert (tmp_path / "runs" / "tiny" / name).stat().st_size > 0
     # nothing changed: the figures are not recomputed, the front is printed again
