@@ -485,7 +485,7 @@ def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespac
             study = run_study(spec, storage, n_trials=args.n_trials, run_dir=folder,
                               progress=not args.no_progress, threads=args.threads,
                               heartbeat_s=args.heartbeat_s, stopper=stopper,
-                              say=None if args.no_progress else _say,
+                              say=None,   # epochs report through sedse._progress
                               cache_dir=args.cache_dir,
                               evaluator=getattr(args, "evaluator", None))
     except KeyboardInterrupt:
@@ -1130,7 +1130,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    configure(not (args.quiet_all or getattr(args, "quiet", False)))
+    configure(not (args.quiet_all or getattr(args, "quiet", False)
+                   or getattr(args, "no_progress", False)))
     try:
         return _dispatch(args)
     finally:
