@@ -36,6 +36,8 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     "lenet5": ModelEntry("classic", "LeNet5", (1, 28, 28),
                          "LeNet-5, 28x28 grey (Fashion-MNIST)"),
+    "lenet5_digits": ModelEntry("classic", "LeNet5Digits", (1, 8, 8),
+                                "LeNet-5 layout for 8x8 grey digits (scikit-learn's digits)"),
     "alexnet": ModelEntry("classic", "AlexNet", (3, 227, 227),
                           "AlexNet, original grouped form, ImageNet"),
     "vgg16": ModelEntry("classic", "VGG", (3, 224, 224), "VGG-16, ImageNet",

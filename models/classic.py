@@ -24,6 +24,25 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
+class LeNet5Digits(nn.Module):
+    """LeNet-5's layout for scikit-learn's 1 x 8 x 8 digits: the same two conv + pool
+    stages (5 x 5 then 3 x 3 kernels, both padded to keep the size) and three FC layers."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 2 * 2, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 class AlexNet(nn.Module):
     """AlexNet (Krizhevsky et al. 2012) as published: 227 x 227 input, CONV2/4/5 in two
     groups, LRN after CONV1-2."""

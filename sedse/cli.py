@@ -863,8 +863,9 @@ def cmd_compress(args: argparse.Namespace) -> int:
         raise SpecError("--out", f"{out} exists and is not an empty folder (give a new one)")
     _writable_dir("--out", out)
     comp = _compressor(args)
-    data = load_dataset(args.dataset, args.data_root)
     entry = sedse_models.MODELS[args.model]
+    data = load_dataset(args.dataset, args.data_root, image_size=entry.input_chw[2],
+                        channels=entry.input_chw[0])
     if tuple(entry.input_chw) != data.input_chw:
         raise SpecError("--model", f"{args.model} expects {entry.input_chw} inputs but "
                         f"{args.dataset} has {data.input_chw}")
@@ -1002,9 +1003,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compress", help="compress a trained model and measure its accuracy")
     c.add_argument("--model", required=True, help="shipped model name")
     c.add_argument("--dataset", required=True,
-                   help="fashion-mnist, digits, cifar10 or imagefolder")
-    c.add_argument("--data-root", help="folder of the dataset (cifar10, imagefolder, or a "
-                   "non-default Fashion-MNIST location)")
+                   help="fashion-mnist, digits, idx (any MNIST-style IDX folder), cifar10 "
+                        "or imagefolder")
+    c.add_argument("--data-root", help="folder of the dataset (idx, cifar10, imagefolder, "
+                   "or a non-default Fashion-MNIST location)")
     c.add_argument("--method", choices=_METHODS, default="smartexchange")
     c.add_argument("--theta", type=_float(0, 1e3), default=4e-3)
     c.add_argument("--row-theta", type=_float(-1e3, 1e3), default=2e-2,

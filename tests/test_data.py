@@ -88,3 +88,72 @@ def test_image_folder(tmp_path):
             Image.new("RGB", (40, 30), (10, 20, 30)).save(tmp_path / split / c / "a.png")
     d = load_dataset("imagefolder", tmp_path, image_size=16)
     assert d.train_x.shape == (2, 3, 16, 16) and d.num_classes == 2
+
+
+def _write_plain_idx(path, magic, arr):
+    path.write_bytes(np.array([magic, *arr.shape], dtype=">u4").tobytes()
+                     + arr.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("style", ["gz", "plain", "dotted"])
+def test_any_idx_folder(tmp_path, style):
+    """`--dataset idx`: MNIST's file names, plain, gzipped or with MNIST mirrors' dotted
+    names; the class count comes from the labels."""
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 30), ("t10k", 12)):
+        for kind, magic, arr in (("images", 2051, rng.integers(0, 255, (n, 28, 28))),
+                                 ("labels", 2049, np.arange(n) % 4)):
+            nd = 3 if kind == "images" else 1
+            name = f"{split}-{kind}.idx{nd}-ubyte" if style == "dotted" else \
+                f"{split}-{kind}-idx{nd}-ubyte"
+            if style == "gz":
+                _write_idx(tmp_path / f"{name}.gz", magic, arr)
+            else:
+                _write_plain_idx(tmp_path / name, magic, arr)
+    d = load_dataset("idx", tmp_path)
+    assert d.input_chw == (1, 28, 28) and d.num_classes == 4
+    assert len(d.train_x) + len(d.val_x) == 30 and len(d.test_x) == 12
+    assert d.name == f"idx:{tmp_path.name}"
+
+
+def test_idx_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(SpecError, match="idx needs a data root"):
+        load_dataset("idx")
+    with pytest.raises(SpecError, match=r"nowhere: not found \(an IDX data root is a folder"):
+        load_dataset("idx", tmp_path / "nowhere")
+    with pytest.raises(SpecError, match="no train images IDX file \\(expected "
+                                        "train-images-idx3-ubyte or train-images.idx3-ubyte"):
+        load_dataset("idx", tmp_path)
+
+
+def test_grey_image_folder_at_the_models_size(tmp_path):
+    """An image folder read as the model takes it: grey 28 x 28 for LeNet-5."""
+    from PIL import Image
+
+    import sedse_models
+
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            (tmp_path / split / c).mkdir(parents=True)
+            Image.new("RGB", (50, 40), (200, 100, 0)).save(tmp_path / split / c / "x.png")
+    c, h, w = sedse_models.MODELS["lenet5"].input_chw
+    d = load_dataset("imagefolder", tmp_path, image_size=h, channels=c)
+    assert d.input_chw == (1, 28, 28)
+    with pytest.raises(SpecError, match="grey \\(1 channel\\) or colour \\(3\\), not 4"):
+        load_dataset("imagefolder", tmp_path, channels=4)
+
+
+def test_digits_have_a_shipped_model():
+    import sedse_models
+
+    assert load_dataset("digits").input_chw == sedse_models.MODELS["lenet5_digits"].input_chw
+
+
+def test_model_and_data_mismatch_is_one_line(tmp_path, capsys):
+    from sedse.cli import main
+
+    rc = main(["compress", "--model", "lenet5", "--dataset", "digits", "--out",
+               str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "lenet5 expects (1, 28, 28) inputs but digits has (1, 8, 8)" in err

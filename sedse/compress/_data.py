@@ -5,8 +5,13 @@
 * ``digits``: scikit-learn's bundled 8x8 digits (1797 images; a fixed 75/25 split);
 * ``cifar10``: the "python version" folder (``data_batch_1..5``, ``test_batch``) at
   ``root``;
+* ``idx``: any folder of IDX files with the MNIST / Fashion-MNIST names
+  (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+  ``t10k-labels-idx1-ubyte``; each plain or ``.gz``, or with ``.idx3-ubyte`` spelled with
+  a dot), e.g. MNIST itself;
 * ``imagefolder``: ``root/train/<class>/*`` and ``root/test/<class>/*`` images (PIL),
-  resized to ``image_size``.
+  grey or colour as the model takes them (``channels`` 1 or 3) and resized to
+  ``image_size`` (the model's input size).
 
 Images are float32 (N, C, H, W) scaled to [0, 1] then standardised with the training
 set's per-channel mean and standard deviation; labels are int64. A validation split
@@ -25,7 +30,7 @@ import numpy as np
 
 from sedse.errors import SpecError
 
-DATASETS = ("fashion-mnist", "digits", "cifar10", "imagefolder")
+DATASETS = ("fashion-mnist", "digits", "cifar10", "imagefolder", "idx")
 FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -162,17 +167,39 @@ class _CifarUnpickler(pickle.Unpickler):
                                      "only lists, bytes and arrays)")
 
 
-def _fashion_mnist(root: Path) -> Dataset:
+def _idx_file(root: Path, split: str, kind: str, ndim: int, install_hint: bool) -> Path:
+    """The IDX file of a split ("train", "t10k") and kind ("images", "labels") in `root`,
+    under any of the names MNIST and Fashion-MNIST ship with."""
+    names = [f"{split}-{kind}-idx{ndim}-ubyte", f"{split}-{kind}.idx{ndim}-ubyte"]
+    for n in names:
+        for f in (root / f"{n}.gz", root / n):
+            if f.is_file():
+                return f
+    if install_hint:
+        return root / f"{names[0]}.gz"      # _read_idx's message says how to install it
+    raise SpecError(str(root), f"no {split} {kind} IDX file (expected {names[0]} or "
+                    f"{names[1]}, plain or .gz)")
+
+
+def _idx_dataset(root: Path, name: str, install_hint: bool = False) -> Dataset:
+    if not install_hint and not root.is_dir():
+        raise SpecError(str(root), "not found (an IDX data root is a folder)")
+
     def pair(split: str):
-        x = _read_idx(root / f"{split}-images-idx3-ubyte.gz", 2051, 3)
-        y = _read_idx(root / f"{split}-labels-idx1-ubyte.gz", 2049, 1)
+        xf = _idx_file(root, split, "images", 3, install_hint)
+        yf = _idx_file(root, split, "labels", 1, install_hint)
+        x, y = _read_idx(xf, 2051, 3), _read_idx(yf, 2049, 1)
         if len(x) != len(y):
             raise SpecError(str(root), f"{split}: {len(x)} images but {len(y)} labels")
         return x[:, None].astype(np.float32) / 255.0, y.astype(np.int64)
 
     tx, ty = pair("train")
     vx, vy = pair("t10k")
-    return _finish("fashion-mnist", tx, ty, vx, vy, 10)
+    return _finish(name, tx, ty, vx, vy, int(max(ty.max(), vy.max())) + 1)
+
+
+def _fashion_mnist(root: Path) -> Dataset:
+    return _idx_dataset(root, "fashion-mnist", install_hint=True)
 
 
 def _digits() -> Dataset:
@@ -233,7 +260,7 @@ def _cifar10(root: Path) -> Dataset:
     return _finish("cifar10", tx, ty, vx, vy, 10)
 
 
-def _imagefolder(root: Path, image_size: int) -> Dataset:
+def _imagefolder(root: Path, image_size: int, channels: int = 3) -> Dataset:
     from PIL import Image
 
     def split(name: str, classes: list[str] | None):
@@ -250,10 +277,12 @@ def _imagefolder(root: Path, image_size: int) -> Dataset:
                         if im.width * im.height > MAX_IMAGE_PIXELS:
                             raise SpecError(str(f), f"{im.width}x{im.height} pixels: larger "
                                             f"than the {MAX_IMAGE_PIXELS:,} pixels read")
-                        img = im.convert("RGB").resize((image_size, image_size))
+                        img = im.convert("L" if channels == 1 else "RGB").resize(
+                            (image_size, image_size))
                 except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
                     raise SpecError(str(f), "not a readable image") from None
-                xs.append(np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+                a = np.asarray(img, dtype=np.float32)
+                xs.append((a[None] if a.ndim == 2 else a.transpose(2, 0, 1)) / 255.0)
                 ys.append(ci)
         if not xs:
             raise SpecError(str(base), "holds no images")
@@ -265,15 +294,21 @@ def _imagefolder(root: Path, image_size: int) -> Dataset:
 
 
 def load_dataset(name: str, root: str | Path | None = None, *,
-                 image_size: int = 32) -> Dataset:
-    """Return the named dataset (SpecError naming the path when files are missing)."""
+                 image_size: int = 32, channels: int = 3) -> Dataset:
+    """Return the named dataset (SpecError naming the path when files are missing).
+    `image_size` and `channels` shape an image folder's images (give the model's)."""
     if name == "fashion-mnist":
         return _fashion_mnist(Path(root) if root else FASHION_MNIST_ROOT)
     if name == "digits":
         return _digits()
-    if name in ("cifar10", "imagefolder"):
+    if name in ("cifar10", "imagefolder", "idx"):
         if root is None:
             raise SpecError("dataset", f"{name} needs a data root (the local folder)")
+        if name == "idx":
+            return _idx_dataset(Path(root), f"idx:{Path(root).name}")
+        if channels not in (1, 3):
+            raise SpecError("dataset", f"image folders are read grey (1 channel) or colour "
+                            f"(3), not {channels} channels")
         return _cifar10(Path(root)) if name == "cifar10" else \
-            _imagefolder(Path(root), image_size)
+            _imagefolder(Path(root), image_size, channels)
     raise SpecError("dataset", f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")

@@ -143,8 +143,9 @@ class Evaluator:
         elif self.device == "cuda" and not torch.cuda.is_available():
             raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
                             "no GPU")
-        data = load_dataset(self.spec.dataset, self.spec.data_root)
         entry = sedse_models.MODELS[self.spec.model]
+        data = load_dataset(self.spec.dataset, self.spec.data_root,
+                            image_size=entry.input_chw[2], channels=entry.input_chw[0])
         if tuple(entry.input_chw) != data.input_chw:
             raise SpecError(f"{self.spec.file}: model", f"{self.spec.model} expects "
                             f"{entry.input_chw} inputs but {self.spec.dataset} has "
