@@ -41,6 +41,7 @@ class Task:
     def __init__(self, what: str, total: int | None, unit: str, stream, tty: bool):
         self.what, self.total, self.unit = what, total, unit
         self.done, self.note = 0, ""
+        self.base = 0       # done before this process started (not in the rate)
         self._stream, self._tty = stream, tty
         self._t0 = time.monotonic()
         # the first line waits: work that ends quickly stays silent
@@ -53,8 +54,8 @@ class Task:
         line = f"sedse: {self.what}"
         if self.total:
             line += f": {self.done}/{self.total} {self.unit}".rstrip()
-            if 0 < self.done < self.total:
-                left = el / self.done * (self.total - self.done)
+            if self.base < self.done < self.total:
+                left = el / (self.done - self.base) * (self.total - self.done)
                 line += f", {_clock(el)}, about {_clock(left)} left"
             else:
                 line += f", {_clock(el)}"
@@ -66,6 +67,11 @@ class Task:
         self.done += n
         self.note = note
         self._show()
+
+    def resume(self, n: int) -> None:
+        """Count `n` done before this process began (e.g. a resumed study's trials)."""
+        self.done += n
+        self.base += n
 
     def say(self, note: str) -> None:
         """Change the note without advancing (e.g. an epoch's loss)."""
@@ -89,6 +95,9 @@ class _Silent:
     done = 0
 
     def advance(self, n: int = 1, note: str = "") -> None:
+        self.done += n
+
+    def resume(self, n: int) -> None:
         self.done += n
 
     def say(self, note: str) -> None:

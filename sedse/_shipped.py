@@ -47,7 +47,7 @@ def shipped_studies() -> list[str]:
 
 def _is_name(text: str) -> bool:
     p = Path(text)
-    return p.suffix not in (".yaml", ".yml") and not p.exists() and p.name == text
+    return p.suffix not in (".yaml", ".yml") and not p.is_file() and p.name == text
 
 
 def design_path(name: str | Path) -> Path | None:

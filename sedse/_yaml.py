@@ -64,11 +64,24 @@ class _StrictLoader(yaml.SafeLoader):
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_mapping)
 # numbers in exponent form without a dot (``1e-07``, as JSON and YAML 1.2 write them) are
-# numbers, not the strings PyYAML's YAML 1.1 rules make of them
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+# numbers, not the strings PyYAML's YAML 1.1 rules make of them; sedse's own writer
+# (`dump_yaml`) knows the same rule, so a string like "1e5" is quoted and reads back
+_EXP_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXP_FLOAT,
+                                    list("-+0123456789"))
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper with the loader's exponent-float rule (see above)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXP_FLOAT, list("-+0123456789"))
+
+
+def dump_yaml(doc, **kw) -> str:
+    """YAML text of `doc` that `load_yaml` reads back equal (``yaml.safe_dump``'s
+    keyword arguments)."""
+    return yaml.dump(doc, Dumper=_Dumper, **kw)
 
 
 def _read_text(p: Path) -> str:

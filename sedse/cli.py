@@ -115,6 +115,10 @@ def _load_workload(model: str, batch: int | None):
     from sedse.workload import from_onnx, load_workload
 
     if model.endswith((".yaml", ".yml", ".onnx")) or Path(model).is_file():
+        if model.endswith(".onnx") and batch is not None:
+            raise SpecError("--batch", "an ONNX model's shapes are fixed when it is "
+                            "exported (batch and sequence folded into its layers): export "
+                            "it at the batch you want")
         wl = from_onnx(model) if model.endswith(".onnx") else load_workload(model)
         if batch is None:
             return wl
@@ -648,20 +652,27 @@ def _figures_key(spec, study) -> str:
         h.update(repr((t.number, t.state.name, t.values, sorted(t.params.items()),
                        sorted((k, repr(v)) for k, v in t.user_attrs.items()))).encode())
     h.update(repr(sorted((k, repr(v)) for k, v in study.user_attrs.items())).encode())
-    for f in (spec.file, spec.accelerator, spec.technology):
+    from sedse.compare import resolve_hw
+
+    files = [spec.file, spec.accelerator, spec.technology,
+             *(resolve_hw(b) for b in spec.baselines)]
+    for f in files:
         h.update(file_sha256(Path(f)).encode())
     h.update(_source_hash().encode())
     return h.hexdigest()
 
 
 def _source_hash() -> str:
+    """sedse's and sedse_models' code and data files (the models' traced workloads)."""
     import hashlib
 
+    import sedse_models
+
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(f.relative_to(pkg).as_posix().encode())
-        h.update(f.read_bytes())
+    for pkg in (Path(__file__).resolve().parent, Path(sedse_models.__file__).resolve().parent):
+        for f in sorted([*pkg.rglob("*.py"), *pkg.rglob("*.yaml")]):
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
     return h.hexdigest()
 
 

@@ -301,3 +301,23 @@ def test_matching_keeps_what_a_design_is_made_of():
                 [p.double_buffered for p in b.partitions]
             assert [p.operands for p in a.partitions] == [p.operands for p in b.partitions]
             assert (a.rlc is None) == (b.rlc is None)
+
+
+def test_every_layer_collapsed_says_so(write):
+    wl = sedse_models.workload("lenet5")
+    doc = json.loads(_stats_file(write).read_text())
+    for d in doc["layers"].values():
+        d["weight_encoding"].update(coefficient_density_frac=1e-7, weight_density_frac=1e-7)
+    stats = stats_from_file(write("all.yaml", json.dumps(doc)), wl)
+    cmp = compare(wl, load_designs(["smartexchange", "eyeriss"]), tech=load_technology(TECH),
+                  stats=stats)
+    assert len(cmp.collapsed) == len(wl.layers)
+    assert cmp.energy_vs_ref_without_collapsed() == {}
+    assert cmp.collapse_lines()[-1].startswith("every layer collapsed")
+
+
+def test_designs_of_the_same_name_stay_apart():
+    wl = sedse_models.workload("lenet5")
+    cmp = compare(wl, load_designs(["eyeriss", "eyeriss"]), matched=False)
+    assert list(cmp.table().design) == ["eyeriss", "eyeriss#2"]
+    assert len(cmp.layers()) == 2 * len(wl.layers)

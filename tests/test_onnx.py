@@ -63,3 +63,9 @@ def test_bad_onnx_file_is_one_line(tmp_path, capsys):
     assert main(["eval", "--model", str(bad), "--hw", "eyeriss"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "bad.onnx" in err
+
+
+def test_batch_is_refused_for_onnx(tmp_path, capsys):
+    f = _export("lenet5", tmp_path / "l.onnx")
+    assert main(["eval", "--model", str(f), "--hw", "eyeriss", "--batch", "4"]) == 2
+    assert "--batch: an ONNX model's shapes are fixed" in capsys.readouterr().err

@@ -77,3 +77,14 @@ def test_cli_reports_long_work_and_quiet_silences_it():
     assert "sedse: resnet18 on eyeriss:" in loud.stderr and "/21 layers" in loud.stderr
     assert quiet.stderr == ""
     assert loud.stdout == quiet.stdout
+
+
+def test_time_left_ignores_work_done_before(clock, capsys):
+    """A resumed study: 8 of 10 trials were done before; 1 more in 20 s leaves about
+    20 s for the last one (not 2.5 s from counting the old 8 as free)."""
+    configure(True)
+    with task("study", total=10, unit="trials") as t:
+        t.resume(8)
+        clock.t += 20.0
+        t.advance(note="#9")
+        assert "9/10 trials, 20 s, about 20 s left" in capsys.readouterr().err

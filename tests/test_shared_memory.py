@@ -231,3 +231,42 @@ def test_dataflow_keep_on_a_boundary_is_an_error(write):
                                         "is a tile boundary of memory Buffer: give keep "
                                         "on Buffer"):
         load_accelerator(path)
+
+
+def _fc_se():
+    from sedse.workload import WeightEncoding
+
+    w = 64 * 64
+    enc = WeightEncoding("smartexchange/direct", 0.3, 0.2, 4.0, 512, 300, 1.2,
+                         w * 3, w, 0.6)
+    return Layer("fc", kind="fc", K=64, C=64, input_bits=8, weight_bits=8, output_bits=8,
+                 weight_encoding=enc)
+
+
+@pytest.mark.parametrize("after", ["Buffer", "Buffer_in"])
+def test_rebuild_counted_whichever_boundary_holds_the_weights(after):
+    """A rebuild engine after a shared memory rebuilds the weights leaving it, at
+    whichever of its boundaries the mapping keeps them (and the stored form is held
+    at both)."""
+    doc = yaml.safe_load(SHARED.read_text())
+    del doc["dataflow"]
+    doc["rebuild"] = {"after_level": after, "engines_per_instance": 2}
+    acc = load_from_doc(doc)
+    lay = _fc_se()
+    spatial = {"rows": "C32", "cols": "K32"}
+    got = []
+    for w_at in ("Buffer", "Buffer_in"):
+        keep = {"Buffer": ["W", "I", "O"] if w_at == "Buffer" else ["I", "O"],
+                "Buffer_in": ["W"] if w_at == "Buffer_in" else []}
+        doc_m = {"Buffer": {"temporal": "K2 C2", "keep": keep["Buffer"]},
+                 "Buffer_in": {"spatial": spatial, "keep": keep["Buffer_in"]}}
+        lc = evaluate_mapping(lay, acc, _mapping(doc_m, acc))
+        rows = {(r["level"], r["action"]): r["count"] for r in lc.rows}
+        assert rows.get(("REBUILD", "shift_add"), 0) > 0, (after, w_at)
+        assert lc.rebuild_cycles > 0
+        # the stored form at either boundary: the weights' buffer bits are the encoding's
+        buf = sum(r["energy_pj"] for r in lc.rows if r["operand"] == "W"
+                  and r["level"] in ("Buffer", "Buffer_in"))
+        got.append((rows[("REBUILD", "shift_add")], buf))
+    assert got[0][0] == got[1][0]
+    assert got[0][1] == pytest.approx(got[1][1], rel=1e-12)

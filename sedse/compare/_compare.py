@@ -10,7 +10,7 @@ and design latency / reference latency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -79,9 +79,14 @@ class Comparison:
             out.append(f"warning: layer {name}: the compression collapsed ({why}): its "
                        "weights are nearly all zero, so its cost says nothing about the "
                        f"method; share of each design's energy: {parts}")
-        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in
-                           self.energy_vs_ref_without_collapsed().items())
-        out.append(f"energy vs {self._ref_name()} without the collapsed layers: {ratios}")
+        without = self.energy_vs_ref_without_collapsed()
+        if without:
+            ratios = ", ".join(f"{k} {v:.3g}x" for k, v in without.items())
+            out.append(f"energy vs {self._ref_name()} without the collapsed layers: "
+                       f"{ratios}")
+        else:
+            out.append("every layer collapsed: this comparison says nothing about the "
+                       "method")
         return out
 
     def energy_vs_ref_without_collapsed(self) -> dict[str, float]:
@@ -91,8 +96,10 @@ class Comparison:
             return {}
         sh = self.shares()
         kept = sh[~sh.collapsed].groupby("design", sort=False).energy_uj.sum()
-        ref = kept[self._ref_name()]
-        return {acc.name: float(kept[acc.name] / ref) for acc in self.designs}
+        ref = kept.get(self._ref_name(), 0.0)
+        if not ref > 0:
+            return {}       # every layer collapsed: there is nothing left to compare
+        return {acc.name: float(kept.get(acc.name, 0.0) / ref) for acc in self.designs}
 
     def table(self) -> pd.DataFrame:
         """One row per design: totals, breakdown (uJ) and ratios vs the reference."""
@@ -175,6 +182,13 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
     point's; only for native designs, since matching rescales a design)."""
     if not designs:
         raise SpecError("--hw", "expected at least one design")
+    # the tables are keyed by design name: a second design of the same name is #2
+    seen: dict[str, int] = {}
+    unique = []
+    for d in designs:
+        seen[d.name] = seen.get(d.name, 0) + 1
+        unique.append(d if seen[d.name] == 1 else replace(d, name=f"{d.name}#{seen[d.name]}"))
+    designs = unique
     names = [d.name for d in designs]
     reference = reference or names[0]
     if reference not in names:

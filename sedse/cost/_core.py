@@ -406,7 +406,8 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     _network_words(net_dist, acc, sf, tiles, layer, x, p, ch, fanouts,
                                    (moved_ext * inst_p if multicast else delivered) * xb,
                                    None, active)
-                if x == "W" and wf.kind == "rebuild" and p == wf.compressed_to:
+                if x == "W" and wf.kind == "rebuild" and wf.compressed_to in \
+                        acc.memory_levels(p):   # the rebuild memory, at any boundary
                     rebuilt = delivered
                 for li in fanouts:
                     add_net(net_words, (li, x), delivered)

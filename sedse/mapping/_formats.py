@@ -55,8 +55,11 @@ def weight_format(layer: Layer, acc: Accelerator) -> WeightFormat:
     bits = np.full(L + 1, dense)
     sp = acc.sparsity
     kind, lowest, index_frac = "dense", -1, 0.0
+    # a memory with several tile boundaries holds one form at all of them: the stored
+    # form reaches down to its last boundary, wherever the mapping keeps W in it
     if acc.rebuild is not None and enc.needs_rebuild:
-        kind, lowest = "rebuild", acc.level_index(acc.rebuild.after_level)
+        kind = "rebuild"
+        lowest = acc.memory_levels(acc.level_index(acc.rebuild.after_level))[-1]
         bits[:lowest + 1] = enc.bits_per_weight
         index_frac = enc.index_frac
     elif sp.weights != "none":
@@ -64,7 +67,8 @@ def weight_format(layer: Layer, acc: Accelerator) -> WeightFormat:
         sparse_bits = enc.weight_density_frac * per_nz
         if sparse_bits < dense:
             kind = "sparse"
-            lowest = acc.level_index(sp.compressed_down_to) if sp.compressed_down_to else L - 1
+            lowest = acc.memory_levels(acc.level_index(sp.compressed_down_to))[-1] \
+                if sp.compressed_down_to else L - 1
             bits[:lowest + 1] = sparse_bits
             index_frac = sp.weight_index_bits / per_nz
 

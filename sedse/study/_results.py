@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sedse.errors import SpecError
 from sedse.study._spec import OBJECTIVE_UNITS, OBJECTIVES, StudySpec
@@ -156,7 +155,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     path stored in the study is followed."""
     from optuna.trial import TrialState
 
-    from sedse._yaml import load_yaml
+    from sedse._yaml import dump_yaml, load_yaml
     from sedse.study._evaluate import apply_overrides
 
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
@@ -211,13 +210,13 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     # every input checked: now write
     out.mkdir(parents=True, exist_ok=True)
     if stats_doc is not None:
-        (out / "stats.yaml").write_text(yaml.safe_dump(stats_doc, sort_keys=False))
-    (out / "accelerator.yaml").write_text(header + yaml.safe_dump(doc, sort_keys=False))
+        (out / "stats.yaml").write_text(dump_yaml(stats_doc, sort_keys=False))
+    (out / "accelerator.yaml").write_text(header + dump_yaml(doc, sort_keys=False))
     (out / MAPPINGS_FILE).write_text(
         f"# the mappings trial {trial_number} was evaluated with (sedse eval reuses them)\n"
-        + yaml.safe_dump(mappings, sort_keys=False))
+        + dump_yaml(mappings, sort_keys=False))
     if src is not None:
-        (out / "compression.yaml").write_text(yaml.safe_dump(
+        (out / "compression.yaml").write_text(dump_yaml(
             {"method": "smartexchange", **fixed, "fidelity": spec.fidelity}, sort_keys=False))
         if (out / "compressed").exists():
             shutil.rmtree(out / "compressed")

@@ -380,7 +380,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
     state: dict = {}
     with task(f"study {spec.name}", total=target, unit="completed trials") as bar:
-        bar.advance(_completed(study))   # a resumed study starts where it was
+        bar.resume(_completed(study))    # a resumed study starts where it was
 
         def report(study_, trial) -> None:
             if trial.state == TrialState.COMPLETE:

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import yaml
-
-from sedse._yaml import load_yaml, name_problem
+from sedse._yaml import dump_yaml, load_yaml, name_problem
 from sedse.workload._encoding import WeightEncoding
 from sedse.workload._layer import Layer, Workload
 
@@ -94,5 +92,5 @@ def dump_workload(workload: Workload, path: str | Path) -> None:
     for layer in workload.layers:
         d = asdict(layer)
         rows.append({k: v for k, v in d.items() if k == "name" or v != getattr(default, k)})
-    Path(path).write_text(yaml.safe_dump({"name": workload.name, "layers": rows},
+    Path(path).write_text(dump_yaml({"name": workload.name, "layers": rows},
                                          sort_keys=False, default_flow_style=None))
