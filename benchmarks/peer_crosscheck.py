@@ -146,11 +146,12 @@ def scalesim_rows(peer: dict) -> list[CycleRow]:
 
 # ------------------------------------------------------------------------------- ZigZag
 
-def zigzag_mimic():
-    """ZigZag case Z1_bigbuf's accelerator in sedse: 8-bit weight registers, a W buffer
-    and an I+O buffer of 64-bit words at 50 pJ, DRAM at 1360 pJ per 64 bits, 0.45 pJ
-    MACs, no network energy; weight-register reads free (rule a)."""
-    doc = {
+def _zigzag_doc(w_bytes: int, io_bytes: int) -> dict:
+    """ZigZag's TPU-like accelerator (cases Z1, Z1_bigbuf) as a sedse document: 8-bit
+    weight registers, a W buffer and an I+O buffer of 64-bit words at 50 pJ, DRAM at
+    1360 pJ per 64 bits, 0.45 pJ MACs, no network energy; weight-register reads free
+    (rule a)."""
+    return {
         "name": "zigzag_z1_mimic", "clock_mhz": 700,
         "precision": {"input_bits": 8, "weight_bits": 8, "output_bits": 8},
         "pe_array": {"shape": {"rows": 32, "cols": 32}},
@@ -160,15 +161,20 @@ def zigzag_mimic():
              "read_energy_pj": 1360.0, "write_energy_pj": 1360.0},
             {"name": "Buffer", "word_bits": 64, "read_energy_pj": 50.0,
              "write_energy_pj": 50.0,
-             "partitions": [{"operands": ["W"], "capacity_bytes": 2**26},
-                            {"operands": ["I", "O"], "capacity_bytes": 2**26}],
+             "partitions": [{"operands": ["W"], "capacity_bytes": w_bytes},
+                            {"operands": ["I", "O"], "capacity_bytes": io_bytes}],
              "fanout_dims": ["rows", "cols"],
              "network": {"transfer_energy_pj_per_bit": 0.0}},
             {"name": "WReg", "operands": ["W"], "capacity_bytes": 1, "word_bits": 8,
              "read_energy_pj": 0.0, "write_energy_pj": 0.05},
         ],
     }
-    return _acc(doc, "zigzag Z1 mimic")
+
+
+def zigzag_mimic():
+    """ZigZag case Z1_bigbuf's accelerator in sedse (`_zigzag_doc`, buffers that hold
+    everything)."""
+    return _acc(_zigzag_doc(2**26, 2**26), "zigzag Z1 mimic")
 
 
 ZIGZAG_LAYERS = {"r18_l1_conv": "K2 C2 R3 S3 P56 Q56",
@@ -240,29 +246,16 @@ def zigzag_rows(peer: dict) -> list[EnergyRow]:
 
 def zigzag_shared_mimic():
     """ZigZag case Z1's accelerator (the brief's 64 kB W buffer and 192 kB I+O buffer)
-    in sedse: one buffer memory with two tile boundaries (`Buffer`, and `Buffer_in`
-    with `same_memory_as: Buffer`), so each operand's buffer tile spans its own loop set
-    while the tiles share the memory's capacity, as ZigZag's per-operand allocation
-    (Z2) has them."""
-    doc = {
-        "name": "zigzag_z1_shared_mimic", "clock_mhz": 700,
-        "precision": {"input_bits": 8, "weight_bits": 8, "output_bits": 8},
-        "pe_array": {"shape": {"rows": 32, "cols": 32}},
-        "mac": {"energy_pj_by_bits": {8: 0.45}},
-        "levels": [
-            {"name": "DRAM", "operands": ["W", "I", "O"], "word_bits": 64,
-             "read_energy_pj": 1360.0, "write_energy_pj": 1360.0},
-            {"name": "Buffer", "word_bits": 64, "read_energy_pj": 50.0,
-             "write_energy_pj": 50.0,
-             "partitions": [{"operands": ["W"], "capacity_bytes": 65536},
-                            {"operands": ["I", "O"], "capacity_bytes": 196608}]},
-            {"name": "Buffer_in", "same_memory_as": "Buffer",
-             "fanout_dims": ["rows", "cols"],
-             "network": {"transfer_energy_pj_per_bit": 0.0}},
-            {"name": "WReg", "operands": ["W"], "capacity_bytes": 1, "word_bits": 8,
-             "read_energy_pj": 0.0, "write_energy_pj": 0.05},
-        ],
-    }
+    in sedse: `_zigzag_doc` with the buffer given a second tile boundary (`Buffer_in`,
+    `same_memory_as: Buffer`, which takes the fan-out), so each operand's buffer tile
+    spans its own loop set while the tiles share the memory's capacity, as ZigZag's
+    per-operand allocation (Z2) has them."""
+    doc = _zigzag_doc(65536, 196608)
+    doc["name"] = "zigzag_z1_shared_mimic"
+    buf = doc["levels"][1]
+    inner = {"name": "Buffer_in", "same_memory_as": "Buffer",
+             "fanout_dims": buf.pop("fanout_dims"), "network": buf.pop("network")}
+    doc["levels"].insert(2, inner)
     return _acc(doc, "zigzag Z1 shared-buffer mimic")
 
 

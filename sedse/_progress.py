@@ -105,9 +105,9 @@ class _Silent:
 
 
 @contextmanager
-def task(what: str, total: int | None = None, unit: str = ""):
-    """A unit of long work to report (see the module docstring)."""
-    if not _state["on"]:
+def task(what: str, total: int | None = None, unit: str = "", *, quiet: bool = False):
+    """A unit of long work to report (see the module docstring); `quiet`: not this one."""
+    if quiet or not _state["on"]:
         yield _Silent()
         return
     stream = sys.stderr

@@ -620,7 +620,7 @@ def _pareto(spec, study, folder: Path) -> int:
     stamp = folder / "figures.json"
     written = _figures_up_to_date(stamp, key, folder)
     if written is not None:
-        base = pd_read_csv(folder / "baselines.csv")
+        base = _read_csv(folder / "baselines.csv")
         print(f"figures up to date: the study has not changed since {stamp} was written "
               "(nothing recomputed)")
     else:
@@ -633,7 +633,7 @@ def _pareto(spec, study, folder: Path) -> int:
     return 0
 
 
-def pd_read_csv(path: Path):
+def _read_csv(path: Path):
     import pandas as pd
 
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()

@@ -106,36 +106,28 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     loss_fn = torch.nn.CrossEntropyLoss()
     with task(f"training {type(model).__name__}", total=epochs, unit="epochs") as bar:
-        _train_loop(model, data, cfg, epochs, device, after_epoch, max_steps, progress, opt,
-                    sched, loss_fn, rng, bar)
-
-
-def _train_loop(model, data, cfg, epochs, device, after_epoch, max_steps, progress, opt,
-                sched, loss_fn, rng, bar) -> None:
-    import torch
-
-    steps = 0
-    for epoch in range(epochs):
-        model.train()
-        total, seen = 0.0, 0
-        for idx in _batches(len(data.train_x), cfg.batch_size, rng):
-            if max_steps is not None and steps >= max_steps:
-                return
-            steps += 1
-            x = torch.from_numpy(data.train_x[idx]).to(device)
-            y = torch.from_numpy(data.train_y[idx]).to(device)
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            seen += len(idx)
-        sched.step()
-        bar.advance(note=f"training loss {total / max(seen, 1):.4f}")
-        if progress is not None:
-            progress(f"epoch {epoch + 1}/{epochs}: training loss {total / max(seen, 1):.4f}")
-        if after_epoch is not None:
-            after_epoch(model)
+        steps = 0
+        for epoch in range(epochs):
+            model.train()
+            total, seen = 0.0, 0
+            for idx in _batches(len(data.train_x), cfg.batch_size, rng):
+                if max_steps is not None and steps >= max_steps:
+                    return
+                steps += 1
+                x = torch.from_numpy(data.train_x[idx]).to(device)
+                y = torch.from_numpy(data.train_y[idx]).to(device)
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+                seen += len(idx)
+            sched.step()
+            bar.advance(note=f"training loss {total / max(seen, 1):.4f}")
+            if progress is not None:
+                progress(f"epoch {epoch + 1}/{epochs}: training loss {total / max(seen, 1):.4f}")
+            if after_epoch is not None:
+                after_epoch(model)
 
 
 CACHE_VERSION = 2   # bump when what a cached entry means changes: old entries are never read

@@ -107,6 +107,13 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def _place_labels(ax, points: list[tuple[str, float, float]], colour: str,
                   fontsize: int, min_pt: float, skip: bool) -> list[str]:
     """Annotate points with their names; a label that would sit within `min_pt` points
@@ -164,10 +171,7 @@ def plot_pareto(info: ParetoInfo, path: Path) -> Path:
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle(f"{info.title}: {info.n_completed} completed trials, {info.n_feasible} "
                  f"feasible, {info.n_front} on the front", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # ------------------------------------------------------------------ per-layer energy
@@ -240,10 +244,7 @@ def plot_layer_breakdown(info: LayerBreakdownInfo, path: Path) -> Path:
         ax.set_ylabel("energy (uJ)")
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(info.title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # ------------------------------------------------------------------------ importances
@@ -285,7 +286,4 @@ def plot_importances(info: ImportanceInfo, path: Path) -> Path:
     if info.warning:
         head += f"\n{info.warning}"
     fig.suptitle(head, fontsize=10, color="#b00000" if info.warning else "k")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -379,7 +379,8 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
             study.set_user_attr(k, v)
     deadline = None if spec.timeout_s is None else time.monotonic() + spec.timeout_s
     state: dict = {}
-    with task(f"study {spec.name}", total=target, unit="completed trials") as bar:
+    with task(f"study {spec.name}", total=target, unit="completed trials",
+              quiet=not progress) as bar:
         bar.resume(_completed(study))    # a resumed study starts where it was
 
         def report(study_, trial) -> None:
@@ -388,12 +389,11 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
                                  zip(spec.objectives, trial.values or (), strict=False))
                 bar.advance(note=f"trial #{trial.number}: {vals}")
 
-        _optimize_loop(spec, study, evaluator, target, state, deadline, stopper, progress,
-                       report)
+        _optimize_loop(spec, study, evaluator, target, state, deadline, stopper, report)
     return study
 
 
-def _optimize_loop(spec, study, evaluator, target, state, deadline, stopper, progress,
+def _optimize_loop(spec, study, evaluator, target, state, deadline, stopper,
                    report) -> None:
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
