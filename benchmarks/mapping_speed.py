@@ -22,9 +22,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: numpy's elementwise w
 import numpy as np  # noqa: E402
 
 import sedse_models  # noqa: E402
-from sedse.cost import SearchCache, SearchSettings, evaluate, evaluate_workload  # noqa: E402
+from sedse.cost import (  # noqa: E402
+    SearchCache,
+    SearchSettings,
+    evaluate,
+    evaluate_workload,
+    mapping_space,
+)
 from sedse.hardware import load_accelerator  # noqa: E402
-from sedse.mapping._space import mapping_space  # noqa: E402
 
 CONFIGS = {"eyeriss": (16, "hw_configs/eyeriss.yaml"),
            "systolic_ws_32x32": (8, "hw_configs/systolic_ws_32x32.yaml")}

@@ -327,8 +327,7 @@ def zigzag_shared_rows(peer: dict) -> list[SharedRow]:
     """Case Z1 (capacities that force ZigZag to give each operand its own buffer tile)
     on ZigZag's own allocation, through the two-boundary buffer of
     `zigzag_shared_mimic`."""
-    from sedse.mapping import check_mapping
-    from sedse.mapping._tiles import capacity_need
+    from sedse.cost import check_mapping, tile_bytes
 
     acc = zigzag_shared_mimic()
     case = next(c for c in peer["cases"] if c["name"] == "Z1")
@@ -345,7 +344,7 @@ def zigzag_shared_rows(peer: dict) -> list[SharedRow]:
         one = {k: {kk: vv for kk, vv in v.items() if kk != "keep"} for k, v in full.items()}
         cand = mapping_from_node(Node(one, name, ""), acc)
         from sedse.mapping import to_candidates
-        need, cap = capacity_need(to_candidates([cand], acc), acc, layer)
+        need, cap = tile_bytes(to_candidates([cand], acc), acc, layer)
         lc = evaluate_mapping(layer, acc, mp)
         n: dict = {}
         for r in lc.rows:   # both boundaries of the buffer as one memory

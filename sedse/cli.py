@@ -182,7 +182,7 @@ def _print_report(rep, acc, show_mapping: bool) -> None:
 def _mapping_file(path: str | Path, wl, acc) -> dict:
     """{layer name: Mapping} from a mapping YAML, each checked against its layer."""
     from sedse._yaml import load_yaml
-    from sedse.mapping import checked_mapping
+    from sedse.cost import checked_mapping
 
     root = load_yaml(path)
     by_name = {layer.name: layer for layer in wl.layers}
@@ -844,23 +844,16 @@ def _compressor(args: argparse.Namespace):
 def cmd_compress(args: argparse.Namespace) -> int:
     import torch
 
-    import sedse_models
+    from sedse._shipped import model_entry
     from sedse.compress import (
         TrainConfig,
-        accuracy,
-        compress_model,
+        compress_and_measure,
         load_dataset,
-        project,
-        retrain,
-        train_decomposed,
+        save_compressed,
         train_float,
     )
-    from sedse.compress._activations import activation_stats
-    from sedse.compress._io import save_compressed
 
-    if args.model not in sedse_models.MODELS:
-        raise SpecError("--model", f"unknown model {args.model!r} (shipped: "
-                        f"{', '.join(sedse_models.MODELS)})")
+    entry = model_entry(args.model, "--model")
     if args.decomposed_epochs and args.method != "smartexchange":
         raise SpecError("--decomposed-epochs", "decomposed-form training is for "
                         "--method smartexchange")
@@ -874,7 +867,6 @@ def cmd_compress(args: argparse.Namespace) -> int:
         raise SpecError("--out", f"{out} exists and is not an empty folder (give a new one)")
     _writable_dir("--out", out)
     comp = _compressor(args)
-    entry = sedse_models.MODELS[args.model]
     data = load_dataset(args.dataset, args.data_root, image_size=entry.input_chw[2],
                         channels=entry.input_chw[0])
     if tuple(entry.input_chw) != data.input_chw:
@@ -887,31 +879,23 @@ def cmd_compress(args: argparse.Namespace) -> int:
             f"under {args.cache_dir}) ...")
     model = train_float(args.model, entry.build, data, TrainConfig(epochs=args.epochs),
                         cache_dir=Path(args.cache_dir))
-    float_acc = accuracy(model, data)
     if say:
         say(f"compressing {sum(1 for _ in model.modules())} modules with {args.method} ...")
-    compressed = compress_model(model, comp)
-    project(model, compressed)
-    proj_acc = accuracy(model, data)
-    acc = proj_acc
-    if args.retrain_epochs:
-        compressed = retrain(model, data, comp, args.retrain_epochs, slim_frac=args.slim_frac)
-        acc = accuracy(model, data)
-    elif args.decomposed_epochs:
-        compressed = train_decomposed(model, data, comp.config, args.decomposed_epochs,
-                                      index=args.index)
-        acc = accuracy(model, data)
+    m = compress_and_measure(model, comp, data, retrain_epochs=args.retrain_epochs,
+                             slim_frac=args.slim_frac, decomposed_epochs=args.decomposed_epochs)
+    compressed = m.compressed
+    float_acc, proj_acc, acc, test_acc = m.float_accuracy, m.projected_accuracy, m.accuracy, \
+        m.test_accuracy
     params = {k: v for k, v in vars(args).items() if k not in ("func", "debug", "out")}
-    test_acc = accuracy(model, data, split="test")
     save_compressed(out, {"model": args.model, "dataset": args.dataset,
                           "data": {"fingerprint": data.fingerprint,
                                    "validation": "10% of the training files, seed 0"},
                           "method": args.method, "params": params,
                           "float_accuracy": float_acc, "projected_accuracy": proj_acc,
                           "accuracy": acc, "test_accuracy": test_acc,
-                          "activations": activation_stats(model, data),
+                          "activations": m.activations,
                           "activations_source": f"measured on {args.dataset} validation "
-                                                "images, 8-bit"}, compressed, model)
+                                                "images, 8-bit"}, compressed, m.model)
     header = ["layer", "method", "weights", "ratio_vs_8bit", "rel_error", "zero_rows_%", "note"]
     rows = [[c.name, c.method, f"{c.encoding.dense_weights:,}",
              f"{c.encoding.compression_ratio(8):.2f}", f"{c.rel_error:.3f}",

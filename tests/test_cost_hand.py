@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sedse.cost import evaluate, evaluate_mapping
+from sedse.cost import check_mapping, evaluate, evaluate_mapping, mapping_space
 from sedse.errors import MappingError
 from sedse.hardware import load_accelerator
-from sedse.mapping import LevelMapping, Mapping, check_mapping, to_candidates
-from sedse.mapping._space import mapping_space
+from sedse.mapping import LevelMapping, Mapping, to_candidates
 from sedse.workload import DIMS, Layer
 
 ONE_LEVEL = """

@@ -8,12 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sedse.cost import evaluate
+from sedse.cost import evaluate, footprint, soa, tile_bytes, tile_extents
+from sedse.cost._space import MappingSpace, _dim_options, mapping_space
 from sedse.errors import MappingError
 from sedse.hardware import load_accelerator
-from sedse.mapping import capacity_need, footprint, soa, structural_ok, tile_extents
-from sedse.mapping._generate import random_candidates
-from sedse.mapping._space import MappingSpace, _dim_options, mapping_space
+from sedse.mapping import random_candidates, structural_ok
 from sedse.workload import DIMS, Layer
 
 from .conftest import HW
@@ -133,7 +132,7 @@ def test_resident_need_is_at_most_the_whole_tiles(layer, seed, ai):
     and never at the innermost level."""
     acc = ACCS[ai]
     cand = _batch(layer, acc, seed)
-    need, _cap = capacity_need(cand, acc, layer)
+    need, _cap = tile_bytes(cand, acc, layer)
     whole = _whole_tile_need(cand, acc, layer)[:, :need.shape[1]]
     assert (need <= whole).all()
     assert (need[-1] == whole[-1]).all()

@@ -31,10 +31,9 @@ from hypothesis import strategies as st
 import sedse_models
 from sedse._yaml import Node, load_yaml
 from sedse.compress._io import load_compressed
-from sedse.cost import SearchSettings, evaluate_mapping, search_mapping
+from sedse.cost import SearchSettings, checked_mapping, evaluate_mapping, search_mapping
 from sedse.errors import SedseError
 from sedse.hardware import accelerator_from_node, load_accelerator
-from sedse.mapping import checked_mapping
 from sedse.study import load_study
 from sedse.workload import Layer, load_workload
 

@@ -6,10 +6,10 @@ import pytest
 
 import sedse_models
 from sedse._yaml import load_yaml
-from sedse.cost import evaluate_mapping
+from sedse.cost import checked_mapping, evaluate_mapping
 from sedse.errors import MappingError, SpecError
 from sedse.hardware import load_accelerator
-from sedse.mapping import checked_mapping, to_candidates
+from sedse.mapping import to_candidates
 
 from .conftest import HW, ROOT
 

@@ -12,12 +12,17 @@ import pytest
 import yaml
 
 import sedse_models
-from sedse.cost import SearchCache, SearchSettings, evaluate, search_mapping
+from sedse.cost import (
+    SearchCache,
+    SearchSettings,
+    canonical_orders,
+    evaluate,
+    mapping_space,
+    search_mapping,
+)
 from sedse.errors import MappingError, SpecError
 from sedse.hardware import RunLengthCoding, load_accelerator
-from sedse.mapping import Candidates, LevelMapping, Mapping, to_candidates
-from sedse.mapping._mapping import default_keep_mask
-from sedse.mapping._space import canonical_orders, mapping_space
+from sedse.mapping import Candidates, LevelMapping, Mapping, default_keep_mask, to_candidates
 from sedse.workload import DIMS, Layer
 
 from .conftest import HW
@@ -242,8 +247,7 @@ def test_bypass_is_a_searched_choice():
     wins (the chip's own mapping streams filters past the buffer too)."""
     from dataclasses import replace
 
-    from sedse.cost._search import objective_value
-    from sedse.mapping._space import keep_variants
+    from sedse.cost import keep_variants, objective_value
 
     variants = keep_variants(EYERISS)
     assert len(variants) == 2 and variants[0][1, 0] and not variants[1][1, 0]

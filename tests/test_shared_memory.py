@@ -15,12 +15,18 @@ import pytest
 import yaml
 
 from sedse._yaml import Node
-from sedse.cost import SearchSettings, evaluate, evaluate_mapping, search_mapping
+from sedse.cost import (
+    SearchSettings,
+    check_mapping,
+    evaluate,
+    evaluate_mapping,
+    keep_variants,
+    search_mapping,
+    tile_bytes,
+)
 from sedse.errors import MappingError, SpecError
 from sedse.hardware import Budget, load_accelerator, load_technology, match_design
-from sedse.mapping import check_mapping, mapping_from_node, to_candidates
-from sedse.mapping._space import keep_variants
-from sedse.mapping._tiles import capacity_need
+from sedse.mapping import mapping_from_node, to_candidates
 from sedse.workload import Layer
 
 from .conftest import HW, ROOT
@@ -114,7 +120,7 @@ def test_tiles_at_both_boundaries_share_the_capacity():
     acc = load_from_doc(doc)
     mp = _mapping(per_operand, acc)
     check_mapping(mp, lay, acc)
-    need, cap = capacity_need(to_candidates([mp], acc), acc, lay)
+    need, cap = tile_bytes(to_candidates([mp], acc), acc, lay)
     io = acc.levels[1].partitions.index(acc.levels[1].partition_of("I"))
     o_tile = 32 * 56 * 56              # K32 x P56 x Q56 outputs, 1 byte each
     i_tile = 32 * 1 * 56               # C32 x 1 row x 56 columns (R, S outside)

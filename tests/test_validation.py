@@ -46,8 +46,8 @@ def test_table3_mappings_are_in_the_search_space():
     """Every Table III mapping satisfies the shipped row-stationary dataflow (pins,
     allowed dims, whole output rows per pass, filters bypassing the buffer), fits, and
     its keep pattern is one the search explores."""
-    from sedse.mapping import check_mapping, load_mappings, to_candidates
-    from sedse.mapping._space import keep_variants
+    from sedse.cost import check_mapping, keep_variants
+    from sedse.mapping import load_mappings, to_candidates
     acc = load_accelerator(HW / "eyeriss.yaml")
     maps = load_mappings(eyeriss_validation.TABLE3, acc)
     layers = {la.name: la for la in eyeriss_validation.alexnet_conv_batch4().layers}

@@ -100,7 +100,7 @@ Latency in cycles (one layer, stated as the code computes it)::
   (`BatchCost.binding`, `LayerCost.latency_rows`). Utilisation = MACs / (compute
   cycles x PEs).
 
-Weight formats and zeros (`sedse.mapping.weight_format`): weight counts stay in dense
+Weight formats and zeros (`weight_format`, `_formats.py`): weight counts stay in dense
 weight elements; their bits per element are those of the format held at the level
 (the stored form down to the rebuild or compressed level, dense below), so energy,
 bandwidth and capacity follow the format. On a compressed level the index share of
@@ -124,68 +124,102 @@ in the parent's format (rebuild engines sit on the child side).
 * Element-sparse weights: one ``INDEX`` lookup per executed MAC.
 * Bit-serial MACs: compute cycles x non-zero digits per activation x `sync_factor`;
   MAC energy = executed MACs x digits x `term_energy_pj`.
+
+The steps, each a pure function of its inputs (`evaluate` runs them in this order):
+`_traffic` (the access counts above), `_generated_padding`, `_run_length_coding`,
+`_skipping`, `_gating`, `_energy`, `_rebuild`, capacity (`capacity_need`) and
+`_latency`. Results are keyed by `Action` (where, operand, kind).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from sedse.cost._alloc import keep_heap_pages
-from sedse.hardware import Accelerator
-from sedse.mapping import Candidates, array_layer, weight_format
-from sedse.mapping._tiles import (
-    LoopPositions,
+from sedse.cost._formats import WeightFormat, weight_format
+from sedse.cost._tiles import (
+    _C,
+    _G,
+    _N,
+    _P,
+    _Q,
+    _R,
+    _S,
+    TileGeometry,
     capacity_need,
     footprint,
-    soa,
     spatial_between,
-    tile_extents,
+    window_extents,
 )
+from sedse.hardware import Accelerator
+from sedse.mapping import Candidates, array_layer
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
-_N, _G, _K, _C, _P, _Q, _R, _S = range(8)
+#: what a memory level's partition does with an operand's words
 ACTIONS = ("read", "fill", "update", "drain")
+#: what a fan-out's network does: transfers to children, merges of partial sums
+NETWORK_KINDS = ("network", "spatial_reduce")
+#: the units that are not memory levels, and their kinds of action
+UNITS = {"MAC": ("mac", "idle"), "REBUILD": ("shift_add", "basis_load"), "INDEX": ("lookup",)}
+
+
+class Action(NamedTuple):
+    """One kind of counted work: at `where` (a memory level's name for `ACTIONS` and
+    `NETWORK_KINDS`, else a unit of `UNITS`), on `operand` (W, I, O, W_index: the index
+    share of stored weights; "-" for the MAC's own work), of `kind`.
+
+    A tuple, so ``counts[("DRAM", "I", "read")]`` finds it."""
+
+    where: str
+    operand: str
+    kind: str
+
+    @property
+    def on_level(self) -> bool:
+        """True for a memory level's or its network's action, False for a unit's."""
+        return self.kind in ACTIONS or self.kind in NETWORK_KINDS
+
+
 _REL = {x: np.array([d in RELEVANT[x] for d in DIMS]) for x in OPERANDS}
 _REL_IDX = {x: np.flatnonzero(_REL[x]) for x in OPERANDS}
 _IRR_IDX = {x: np.flatnonzero(~_REL[x]) for x in OPERANDS}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class BatchCost:
     """Costs of M candidates. Arrays have shape (M,) unless noted."""
 
-    counts: dict[tuple[str, str, str], np.ndarray]   # (level, operand, action) -> count
-    energy_pj: dict[tuple[str, str, str], np.ndarray]  # same keys + network/MAC entries
+    counts: dict[Action, np.ndarray]       # every counted action
+    energy_pj: dict[Action, np.ndarray]    # the same keys
     total_energy_pj: np.ndarray
-    cycles: np.ndarray
-    compute_cycles: np.ndarray
-    port_cycles: dict[str, np.ndarray]   # port name -> cycles it is busy (see `binding`)
-    fill_drain_cycles: np.ndarray        # one-time prologue and epilogue
+    cycles: np.ndarray                     # the latency: max(busy_cycles, every port)
+    compute_cycles: np.ndarray             # the product of all temporal factors
+    run_cycles: np.ndarray                 # compute cycles after skipping / bit-serial work
+    rebuild_cycles: np.ndarray             # rebuild-throughput bound (0 without engines)
+    passes: np.ndarray                     # processing passes / folds (1 without `passes`)
+    pass_cycles: np.ndarray                # passes x the array's fill/drain per pass
+    stall_cycles: np.ndarray               # single-buffered refills and write-backs
+    fill_drain_cycles: np.ndarray          # one-time prologue and epilogue
+    busy_cycles: np.ndarray                # compute side: run + passes + stalls + prologue
+    port_cycles: dict[str, np.ndarray]     # port name -> cycles it is busy (see `binding`)
     utilisation: np.ndarray
     fits: np.ndarray
-    tile_bytes: np.ndarray   # (L, max partitions, M) bytes needed per partition
-    capacity_bytes: np.ndarray  # (L, max partitions); inf where unbounded
+    tile_bytes: np.ndarray                 # (L, max partitions, M) bytes per partition
+    capacity_bytes: np.ndarray             # (L, max partitions); inf where unbounded
     macs: int
+    run_macs: int                          # MACs executed after skipping
     idle_mac_slots: np.ndarray
-    _active: np.ndarray | None  # see `active_pes` (computed on first use)
-    run_cycles: np.ndarray = None      # compute cycles after skipping / bit-serial work
-    rebuild_cycles: np.ndarray = None  # rebuild-throughput bound (0 without engines)
-    run_macs: int = 0                  # MACs executed after skipping
-    _active_args: tuple = ()
-    passes: np.ndarray = None          # processing passes / folds (1 without `passes`)
-    pass_cycles: np.ndarray = None     # passes x the array's fill/drain per pass
-    stall_cycles: np.ndarray = None    # single-buffered refills and write-backs
-    busy_cycles: np.ndarray = None     # compute side: run + passes + stalls + prologue
+    geometry: TileGeometry = field(repr=False)
 
-    @property
+    @cached_property
     def active_pes(self) -> np.ndarray:
         """PEs that do at least one real (unpadded) MAC (only reports need it, so it is
         computed on first use rather than for every searched candidate)."""
-        if self._active is None:
-            self._active = _active_pes(*self._active_args)
-        return self._active
+        return _active_pes(self.geometry)
 
     def binding(self, i: int = 0) -> str:
         """What sets candidate i's latency: "compute" or the busiest port's name."""
@@ -195,6 +229,77 @@ class BatchCost:
                 best, name = v[i], k
         return name
 
+
+@dataclass(frozen=True, kw_only=True)
+class _Traffic:
+    """What moves: the output of `_traffic`, adjusted by the later steps."""
+
+    counts: dict[Action, np.ndarray]
+    # per Action of a bounded partition: words per access / words per transfer, >= 1
+    # where a transfer is narrower than the level's word (latency only)
+    granule: dict[Action, np.ndarray]
+    # bits of distinct words crossing a fan-out whose network has a width, per
+    # (fan-out level, operand, direction): (bits, child level they refill)
+    net_dist: dict[tuple[int, str, str], tuple[np.ndarray, int]]
+    net_words: dict[tuple[int, str], np.ndarray]   # words crossing each fan-out
+    net_bits: dict[tuple[int, str], float]         # bits per such word
+    net_parent: dict[tuple[int, str], int]         # the level they come from
+    red_words: dict[int, np.ndarray]               # psums merged at each fan-out
+    passes: np.ndarray
+    rebuilt: np.ndarray | None      # dense weights delivered across the rebuild boundary
+    finals: dict[Action, int] = field(default_factory=dict)  # final-precision writes
+
+
+@dataclass(frozen=True)
+class _Context:
+    """The facts every step reads: the layer as the array sees it, the design, the
+    candidates' tiles, precisions and the weights' format."""
+
+    layer: Layer
+    acc: Accelerator
+    cand: Candidates
+    geo: TileGeometry
+    wf: WeightFormat
+    bits: dict[str, int]
+    psum_bits: int
+    active: np.ndarray          # (L + 1, M) active instances of each level
+    compute_cycles: np.ndarray
+
+    @property
+    def M(self) -> int:
+        return len(self.cand)
+
+    def xbits(self, x: str, li: int) -> float:
+        """Bits per element of operand x held at level li (weights in their format)."""
+        return self.wf.bits_at[li] if x == "W" else self.bits[x]
+
+
+def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
+    """Return the `BatchCost` of every candidate mapping of `layer` on `acc` (as the
+    array sees it: `sedse.mapping.array_layer`)."""
+    layer = array_layer(layer, acc)
+    if len(c) >= 256:
+        keep_heap_pages()
+    geo = TileGeometry.of(c, acc, layer)
+    L, M = len(acc.levels), len(c)
+    active = np.ones((L + 1, M), dtype=np.int64)
+    for li in range(L):
+        active[li + 1] = active[li] * geo.sf[li].prod(axis=0) if li in geo.sf else active[li]
+    ctx = _Context(layer, acc, c, geo, weight_format(layer, acc),
+                   {x: layer.operand_bits(x) for x in OPERANDS}, acc.partial_sum_bits,
+                   active, geo.tf.prod(axis=(0, 1)))
+    t = _traffic(ctx)
+    t = _generated_padding(ctx, t)
+    t = _run_length_coding(ctx, t)
+    t = _skipping(ctx, t)
+    t = _gating(ctx, t)
+    counts, energy, total = _energy(ctx, t)
+    counts, energy, total, rebuild_cycles = _rebuild(ctx, t, counts, energy, total)
+    need, cap = capacity_need(geo, acc, ctx.wf.bits_at)
+    return _latency(ctx, t, counts, energy, total, rebuild_cycles, need, cap)
+
+
+# ---- traffic -------------------------------------------------------------------------
 
 @dataclass
 class _LevelLoops:
@@ -208,11 +313,11 @@ class _LevelLoops:
     step_f: np.ndarray        # a factor > 1 is over P or Q (else -1), and its factor
 
 
-def _level_loops(c: Candidates, tf: np.ndarray,
-                 lps: LoopPositions) -> dict[tuple[int, str], _LevelLoops]:
+def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:
+    tf, lps = geo.tf, geo.loops
     L, _, M = tf.shape
     out = {}
-    positions = c.loop_positions()                               # (L, 8, M) int8
+    positions = geo.cand.loop_positions()                        # (L, 8, M) int8
     for li in range(L):
         f = tf[li]                                               # (8, M)
         if li == L - 1:
@@ -284,10 +389,7 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
     new rows/columns of the window (the first step of every sweep fetches it whole)."""
     out = V * fp
     base = tile[_N] * tile[_G] * tile[_C]
-    h = np.minimum((tile[_P] - 1) * layer.stride_h + (tile[_R] - 1) * layer.dilation_h + 1,
-                   tile[_P] * tile[_R])
-    w = np.minimum((tile[_Q] - 1) * layer.stride_w + (tile[_S] - 1) * layer.dilation_w + 1,
-                   tile[_Q] * tile[_S])
+    h, w = window_extents(tile, layer)
     for d, (sd, dd, ri), ext, other in ((_P, (layer.stride_h, layer.dilation_h, _R), h, w),
                                         (_Q, (layer.stride_w, layer.dilation_w, _S), w, h)):
         sel = (step_dim == d) & (step_f > 1)
@@ -304,65 +406,34 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
     return out
 
 
-def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
-    """Return the `BatchCost` of every candidate mapping of `layer` on `acc` (as the
-    array sees it: `sedse.mapping.array_layer`)."""
-    layer = array_layer(layer, acc)
-    L = len(acc.levels)
-    M = len(c)
-    if M >= 256:
-        keep_heap_pages()
-    bits = {x: layer.operand_bits(x) for x in OPERANDS}
-    psum_bits = acc.partial_sum_bits
-    final_outputs = layer.operand_elements("O")
-    wf = weight_format(layer, acc)
-    wbits = wf.bits_at
-    rebuilt = None      # dense weights delivered across the rebuild boundary
-    net_bits: dict[tuple[int, str], float] = {}  # bits per word on each fan-out
-    net_parent: dict[tuple[int, str], int] = {}
-    tf, sf = soa(c, acc)
-    tiles = tile_extents(tf, sf)
-    active = np.ones((L + 1, M), dtype=np.int64)     # active instances of each level
-    for li in range(L):
-        active[li + 1] = active[li] * sf[li].prod(axis=0) if li in sf else active[li]
-    compute_cycles = tf.prod(axis=(0, 1))
+def _add(store: dict, key, val) -> None:
+    store[key] = store[key] + val if key in store else val
 
-    counts: dict[tuple[str, str, str], np.ndarray] = {}
-    energy: dict[tuple[str, str, str], np.ndarray] = {}
 
-    def add(key, val):
-        counts[key] = counts[key] + val if key in counts else val
-
-    net_words: dict[tuple[int, str], np.ndarray] = {}
-    red_words: dict[int, np.ndarray] = {}
-
-    def add_net(store, key, val):
-        store[key] = store[key] + val if key in store else val
-
-    # per (level, operand, action): words per access / words per transfer, >= 1 where a
-    # transfer is narrower than the level's word (latency only; energy packs words)
-    granule: dict[tuple[str, str, str], np.ndarray] = {}
-    # bits of distinct words crossing a fan-out whose network has a width, per
-    # (fan-out level, operand, direction); value (bits, child level they refill)
+def _traffic(ctx: _Context) -> _Traffic:
+    """The access counts of every (level, operand, action) and the words crossing every
+    fan-out, by the counting rules of the module docstring."""
+    layer, acc, geo, wf, active = ctx.layer, ctx.acc, ctx.geo, ctx.wf, ctx.active
+    c, M, L = ctx.cand, ctx.M, len(acc.levels)
+    bits, psum_bits, sf, tiles = ctx.bits, ctx.psum_bits, geo.sf, geo.tiles
+    counts: dict[Action, np.ndarray] = {}
+    granule: dict[Action, np.ndarray] = {}
     net_dist: dict[tuple[int, str, str], tuple[np.ndarray, int]] = {}
+    net_words: dict[tuple[int, str], np.ndarray] = {}
+    net_bits: dict[tuple[int, str], float] = {}
+    net_parent: dict[tuple[int, str], int] = {}
+    red_words: dict[int, np.ndarray] = {}
+    rebuilt = None
     passes = np.ones(M, dtype=np.int64)
     pass_level = _pass_level(acc, c)
-    lps = LoopPositions(c, tf)
-    loops = _level_loops(c, tf, lps)
-    fp_cache: dict[tuple[str, int], np.ndarray] = {}
+    loops = _level_loops(geo)
     ext_cache: dict[tuple[int, int], np.ndarray] = {}
-
-    def fp_at(x: str, li: int) -> np.ndarray:
-        if (x, li) not in fp_cache:
-            fp_cache[(x, li)] = footprint(x, tiles[li], layer)
-        return fp_cache[(x, li)]
-
     for x in OPERANDS:
         holders = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
         chain = holders + [L]
         for p, ch in zip(chain[:-1], chain[1:], strict=True):
             if ch == L:  # the MAC has no storage: every loop counts
-                V = compute_cycles
+                V = ctx.compute_cycles
                 D = np.ones(M, dtype=np.int64)
                 for li in range(L):
                     D = D * loops[(li, x)].rel_prod
@@ -374,7 +445,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                 between = spatial_between(sf, p, ch)
                 ext_cache[(p, ch)] = child_tile if between is None else child_tile * between
             ext_tile = ext_cache[(p, ch)]
-            fp_child = fp_at(x, ch)
+            fp_child = geo.footprint(x, ch)
             same = ext_tile is child_tile     # no fan-out between parent and child
             fp_ext = fp_child if same else footprint(x, ext_tile, layer)
             inst_p, inst_c = active[p], active[ch]
@@ -383,7 +454,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
             pname = acc.levels[p].name
             if ch == pass_level and x == acc.passes.stationary:
                 passes = V
-            xb = wbits[p] if x == "W" else bits[x]
+            xb = ctx.xbits(x, p)
             if x in ("W", "I"):
                 if x == "I" and step_dim is not None and (
                         ch == L or acc.levels[ch].sliding_window_reuse):
@@ -395,210 +466,282 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
                     moved_child = V * fp_child
                     moved_ext = moved_child if same else V * fp_ext
                 delivered = moved_child * inst_c
-                add((pname, x, "read"), moved_ext * inst_p if multicast else delivered)
-                _granule(granule, (pname, x, "read"), fp_ext if multicast else fp_child,
-                         xb, acc.levels[p])
+                _add(counts, Action(pname, x, "read"),
+                     moved_ext * inst_p if multicast else delivered)
+                _granule(granule, Action(pname, x, "read"),
+                         fp_ext if multicast else fp_child, xb, acc.levels[p])
                 if ch < L:
-                    add((acc.levels[ch].name, x, "fill"), delivered)
-                    _granule(granule, (acc.levels[ch].name, x, "fill"), fp_child,
-                             wbits[ch] if x == "W" else bits[x], acc.levels[ch])
+                    _add(counts, Action(acc.levels[ch].name, x, "fill"), delivered)
+                    _granule(granule, Action(acc.levels[ch].name, x, "fill"), fp_child,
+                             ctx.xbits(x, ch), acc.levels[ch])
                 if fanouts:
-                    _network_words(net_dist, acc, sf, tiles, layer, x, p, ch, fanouts,
+                    _network_words(net_dist, acc, geo, x, p, ch, fanouts,
                                    (moved_ext * inst_p if multicast else delivered) * xb,
                                    None, active)
                 if x == "W" and wf.kind == "rebuild" and wf.compressed_to in \
                         acc.memory_levels(p):   # the rebuild memory, at any boundary
                     rebuilt = delivered
                 for li in fanouts:
-                    add_net(net_words, (li, x), delivered)
-                    net_bits[(li, x)] = wbits[p] if x == "W" else bits[x]
+                    _add(net_words, (li, x), delivered)
+                    net_bits[(li, x)] = xb
                     net_parent[(li, x)] = p
             else:
                 R = V - D
                 # one read per distinct partial sum: children that share it reduce
                 # spatially, and only the head of the reduction takes it back
-                add((pname, x, "read"), R * fp_ext * inst_p)
-                add((pname, x, "update"), V * fp_ext * inst_p)
+                _add(counts, Action(pname, x, "read"), R * fp_ext * inst_p)
+                _add(counts, Action(pname, x, "update"), V * fp_ext * inst_p)
                 for a in ("read", "update"):
-                    _granule(granule, (pname, x, a), fp_ext, psum_bits, acc.levels[p])
+                    _granule(granule, Action(pname, x, a), fp_ext, psum_bits, acc.levels[p])
                 if ch < L:
                     cname = acc.levels[ch].name
-                    add((cname, x, "fill"), R * fp_ext * inst_p)
-                    add((cname, x, "drain"), V * fp_child * inst_c)
-                    _granule(granule, (cname, x, "fill"), fp_ext, psum_bits, acc.levels[ch])
-                    _granule(granule, (cname, x, "drain"), fp_child, psum_bits,
+                    _add(counts, Action(cname, x, "fill"), R * fp_ext * inst_p)
+                    _add(counts, Action(cname, x, "drain"), V * fp_child * inst_c)
+                    _granule(granule, Action(cname, x, "fill"), fp_ext, psum_bits,
+                             acc.levels[ch])
+                    _granule(granule, Action(cname, x, "drain"), fp_child, psum_bits,
                              acc.levels[ch])
                 if fanouts:
-                    _network_words(net_dist, acc, sf, tiles, layer, x, p, ch, fanouts,
+                    _network_words(net_dist, acc, geo, x, p, ch, fanouts,
                                    R * fp_ext * inst_p * psum_bits,
                                    V * fp_ext * inst_p * psum_bits, active)
                 for li in fanouts:
-                    add_net(net_words, (li, x), (V + R) * fp_ext * inst_p)
+                    _add(net_words, (li, x), (V + R) * fp_ext * inst_p)
                     net_bits[(li, x)] = bits[x]
                     net_parent[(li, x)] = p
                 if fanouts:
                     n_children = active[ch] // active[p]
                     merged = V * (fp_child * n_children - fp_ext) * inst_p
-                    add_net(red_words, fanouts[-1], merged)
+                    _add(red_words, fanouts[-1], merged)
+    return _Traffic(counts=counts, granule=granule, net_dist=net_dist, net_words=net_words,
+                    net_bits=net_bits, net_parent=net_parent, red_words=red_words,
+                    passes=passes, rebuilt=rebuilt)
 
-    # ---- zero padding generated on chip ----------------------------------------------
-    key = (acc.levels[0].name, "I", "read")
-    pad = _padding_frac(layer) if acc.padding == "generated" else 1.0
-    if pad < 1.0 and key in counts:
-        counts[key] = np.ceil(counts[key] * pad).astype(np.int64)
 
-    # ---- run-length coded feature maps ------------------------------------------
-    finals: dict[tuple[str, str, str], int] = {}  # final-precision writes, where not all
-    for lvl in acc.levels:
+# ---- adjustments: padding, run-length coding, skipping, gating -----------------------
+
+def _scaled(counts: dict[Action, np.ndarray], key: Action, frac: float) -> None:
+    counts[key] = np.ceil(counts[key] * frac).astype(np.int64)
+
+
+def _generated_padding(ctx: _Context, t: _Traffic) -> _Traffic:
+    """Zero padding generated on chip: the outermost level's input reads scaled by the
+    share of the padded window that is real data."""
+    key = Action(ctx.acc.levels[0].name, "I", "read")
+    pad = _padding_frac(ctx.layer) if ctx.acc.padding == "generated" else 1.0
+    if pad >= 1.0 or key not in t.counts:
+        return t
+    counts = dict(t.counts)
+    _scaled(counts, key, pad)
+    return replace(t, counts=counts)
+
+
+def _run_length_coding(ctx: _Context, t: _Traffic) -> _Traffic:
+    """Run-length coded feature maps: a level with `rlc` reads compressed inputs and
+    writes finished outputs compressed (partial-sum spills are not)."""
+    layer, bits = ctx.layer, ctx.bits
+    if all(lvl.rlc is None for lvl in ctx.acc.levels):
+        return t
+    counts, finals = dict(t.counts), dict(t.finals)
+    final_outputs = layer.operand_elements("O")
+    for lvl in ctx.acc.levels:
         if lvl.rlc is None:
             continue
-        key = (lvl.name, "I", "read")
+        key = Action(lvl.name, "I", "read")
         if key in counts:
-            r = lvl.rlc.ratio(layer.input_zero_frac, bits["I"])
-            counts[key] = np.ceil(counts[key] * r).astype(np.int64)
-        key = (lvl.name, "O", "update")
+            _scaled(counts, key, lvl.rlc.ratio(layer.input_zero_frac, bits["I"]))
+        key = Action(lvl.name, "O", "update")
         if key in counts:
-            # the last write of every output is a finished feature map; psum spills are not
+            # the last write of every output is a finished feature map
             r = lvl.rlc.ratio(layer.output_zero_frac, bits["O"])
             finals[key] = int(np.ceil(final_outputs * r))
             counts[key] = counts[key] - final_outputs + finals[key]
+    return replace(t, counts=counts, finals=finals)
 
-    # ---- skipped and gated zeros ---------------------------------------------------
+
+def _skipping(ctx: _Context, t: _Traffic) -> _Traffic:
+    """Skipped zeros keep `keep_frac` of the work (the rules in the module docstring)."""
+    acc, wf, c = ctx.acc, ctx.wf, ctx.cand
     keep = wf.keep_frac
+    if keep >= 1.0:
+        return t
+    L = len(acc.levels)
     feeder = next((i for i, lvl in enumerate(acc.levels) if lvl.fanout_dims), L)
     # the memory feeding the array, at whichever of its tile boundaries an operand sits
     feeding = set(acc.memory_levels(feeder)) if feeder < L else set()
     o_inner = max(li for li in range(L) if c.keep[li, OPERANDS.index("O")])
-    if keep < 1.0:
-        for (lname, x, action), n in list(counts.items()):
-            li = acc.level_index(lname)
-            if x == "O":  # outputs are all produced; only the MAC's accumulations go
-                scaled = li == o_inner and action in ("read", "update")
-            elif x == "W" and li <= wf.compressed_to:
-                scaled = False  # the stored form already holds only what is kept
-            else:
-                # off-chip reads are not skipped: compressed feature maps are RLC
-                scaled = li > feeder or (0 < li and li in feeding and action == "read")
-            if scaled:
-                counts[(lname, x, action)] = np.ceil(n * keep).astype(np.int64)
-        for (li, x), n in list(net_words.items()):
-            if x != "O" and net_parent[(li, x)] > 0 and (x == "I" or (
-                    x == "W" and net_parent[(li, x)] > wf.compressed_to)):
-                net_words[(li, x)] = np.ceil(n * keep).astype(np.int64)
-                if (li, x, "down") in net_dist:
-                    b, ch = net_dist[(li, x, "down")]
-                    net_dist[(li, x, "down")] = (b * keep, ch)
-    for x, frac in (("W", wf.gate_input_frac), ("I", wf.gate_weight_frac)):
-        inner = [li for li in range(L) if c.keep[li, OPERANDS.index(x)]]
-        key = (acc.levels[inner[-1]].name, x, "read") if inner else None
-        if frac < 1.0 and key in counts:
-            counts[key] = np.ceil(counts[key] * frac).astype(np.int64)
+    counts = dict(t.counts)
+    for key in list(counts):
+        li = acc.level_index(key.where)
+        x, action = key.operand, key.kind
+        if x == "O":  # outputs are all produced; only the MAC's accumulations go
+            scaled = li == o_inner and action in ("read", "update")
+        elif x == "W" and li <= wf.compressed_to:
+            scaled = False  # the stored form already holds only what is kept
+        else:
+            # off-chip reads are not skipped: compressed feature maps are RLC
+            scaled = li > feeder or (0 < li and li in feeding and action == "read")
+        if scaled:
+            _scaled(counts, key, keep)
+    net_words, net_dist = dict(t.net_words), dict(t.net_dist)
+    for (li, x), n in t.net_words.items():
+        if x != "O" and t.net_parent[(li, x)] > 0 and (x == "I" or (
+                x == "W" and t.net_parent[(li, x)] > wf.compressed_to)):
+            net_words[(li, x)] = np.ceil(n * keep).astype(np.int64)
+            if (li, x, "down") in net_dist:
+                b, ch = net_dist[(li, x, "down")]
+                net_dist[(li, x, "down")] = (b * keep, ch)
+    return replace(t, counts=counts, net_words=net_words, net_dist=net_dist)
 
-    # ---- energy ------------------------------------------------------------------
-    total = np.zeros(M, dtype=np.float64)
-    for (lname, x, action), n in list(counts.items()):
+
+def _gating(ctx: _Context, t: _Traffic) -> _Traffic:
+    """Gating zero inputs (weights) removes that share of the innermost weight (input)
+    reads (and of the MAC energy, in `_energy`), not cycles."""
+    acc, wf, c = ctx.acc, ctx.wf, ctx.cand
+    counts = t.counts
+    for x, frac in (("W", wf.gate_input_frac), ("I", wf.gate_weight_frac)):
+        inner = [li for li in range(len(acc.levels)) if c.keep[li, OPERANDS.index(x)]]
+        key = Action(acc.levels[inner[-1]].name, x, "read") if inner else None
+        if frac < 1.0 and key in counts:
+            if counts is t.counts:
+                counts = dict(counts)
+            _scaled(counts, key, frac)
+    return t if counts is t.counts else replace(t, counts=counts)
+
+
+# ---- energy --------------------------------------------------------------------------
+
+def _energy(ctx: _Context, t: _Traffic):
+    """Energy of every counted action, the MAC's and idle slots' included: (counts with
+    the network, MAC and index-share rows added, energy per action, total (M,))."""
+    layer, acc, wf, bits, psum_bits = ctx.layer, ctx.acc, ctx.wf, ctx.bits, ctx.psum_bits
+    final_outputs = layer.operand_elements("O")
+    counts = dict(t.counts)
+    energy: dict[Action, np.ndarray] = {}
+    total = np.zeros(ctx.M, dtype=np.float64)
+    for key, n in t.counts.items():
+        lname, x, action = key
         li = acc.level_index(lname)
         lvl = acc.levels[li]
         part = lvl.partition_of(x)
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
-        xbits = wbits[li] if x == "W" else psum_bits if x == "O" else bits[x]
+        xbits = wf.bits_at[li] if x == "W" else psum_bits if x == "O" else bits[x]
         en = n * ((xbits / lvl.word_bits) * e)
         if x == "O" and action in ("update", "drain") and psum_bits != bits["O"]:
             # every output's last write is a finished value at output precision
-            fin = np.minimum(n, finals.get((lname, x, action), final_outputs))
-            en = en + fin * (
-                (bits["O"] - psum_bits) / lvl.word_bits * e)
+            fin = np.minimum(n, t.finals.get(key, final_outputs))
+            en = en + fin * ((bits["O"] - psum_bits) / lvl.word_bits * e)
         if x == "W" and li <= wf.compressed_to and wf.index_frac > 0:
-            energy[(lname, "W_index", action)] = en * wf.index_frac
-            counts[(lname, "W_index", action)] = n
+            ikey = Action(lname, "W_index", action)
+            energy[ikey] = en * wf.index_frac
+            counts[ikey] = n
             en = en * (1.0 - wf.index_frac)
-            total += energy[(lname, "W_index", action)]
-        energy[(lname, x, action)] = en
+            total += energy[ikey]
+        energy[key] = en
         total += en
-    for (li, x), n in net_words.items():
+    for (li, x), n in t.net_words.items():
         lvl = acc.levels[li]
-        key = (lvl.name, x, "network")
+        key = Action(lvl.name, x, "network")
         counts[key] = n
-        nb = net_bits[(li, x)] if x != "O" else psum_bits
+        nb = t.net_bits[(li, x)] if x != "O" else psum_bits
         energy[key] = n * (nb * lvl.network.transfer_energy_pj_per_bit)
         if x == "O" and psum_bits != bits["O"]:
             energy[key] = energy[key] + final_outputs * (
                 (bits["O"] - psum_bits) * lvl.network.transfer_energy_pj_per_bit)
         total += energy[key]
-    for li, n in red_words.items():
+    for li, n in t.red_words.items():
         lvl = acc.levels[li]
-        key = (lvl.name, "O", "spatial_reduce")
+        key = Action(lvl.name, "O", "spatial_reduce")
         counts[key] = n
         energy[key] = n * (psum_bits * lvl.network.reduction_energy_pj_per_bit)
         total += energy[key]
-    macs = layer.macs
+    macs, keep = layer.macs, wf.keep_frac
     run_macs = int(np.ceil(macs * keep))
-    idle = np.ceil((compute_cycles * acc.num_pes - macs) * keep).astype(np.int64)
+    idle = np.ceil((ctx.compute_cycles * acc.num_pes - macs) * keep).astype(np.int64)
     if acc.bit_serial is not None:
         digits = layer.nonzero_bit_frac * bits["I"]
         mac_e = digits * acc.bit_serial.term_energy_pj
     else:
         mac_e = acc.mac.energy_pj(max(bits["W"], bits["I"]))
     mac_e *= wf.gate_frac
-    counts[("MAC", "-", "mac")] = np.full(M, run_macs, dtype=np.int64)
-    counts[("MAC", "-", "idle")] = idle
-    energy[("MAC", "-", "mac")] = np.full(M, run_macs * mac_e)
-    energy[("MAC", "-", "idle")] = idle * acc.mac.idle_energy_pj
+    counts[Action("MAC", "-", "mac")] = np.full(ctx.M, run_macs, dtype=np.int64)
+    counts[Action("MAC", "-", "idle")] = idle
+    energy[Action("MAC", "-", "mac")] = np.full(ctx.M, run_macs * mac_e)
+    energy[Action("MAC", "-", "idle")] = idle * acc.mac.idle_energy_pj
     total += run_macs * mac_e + idle * acc.mac.idle_energy_pj
-    rebuild_cycles = np.zeros(M)
-    if rebuilt is not None:
+    return counts, energy, total
+
+
+def _rebuild(ctx: _Context, t: _Traffic, counts, energy, total):
+    """The rebuild engines' (or a sparse design's index) work and energy, and the
+    rebuild-throughput bound in cycles (0 without engines)."""
+    acc, wf, layer = ctx.acc, ctx.wf, ctx.layer
+    rebuild_cycles = np.zeros(ctx.M)
+    if t.rebuilt is not None:
+        counts, energy, total = dict(counts), dict(energy), total.copy()
         rb, enc = acc.rebuild, layer.encoding
-        built = rebuilt * wf.keep_weight_frac
+        built = t.rebuilt * wf.keep_weight_frac
         for key, n, e in (
-                (("REBUILD", "W", "shift_add"), rebuilt * enc.rebuild_ops_per_weight,
+                (Action("REBUILD", "W", "shift_add"), t.rebuilt * enc.rebuild_ops_per_weight,
                  rb.shift_add_energy_pj),
-                (("REBUILD", "W", "basis_load"),
-                 rebuilt * (enc.basis_bits / max(enc.dense_weights, 1)),
+                (Action("REBUILD", "W", "basis_load"),
+                 t.rebuilt * (enc.basis_bits / max(enc.dense_weights, 1)),
                  rb.basis_load_energy_pj_per_bit),
-                (("INDEX", "W", "lookup"), rebuilt, rb.index_energy_pj_per_weight)):
+                (Action("INDEX", "W", "lookup"), t.rebuilt, rb.index_energy_pj_per_weight)):
             counts[key] = np.ceil(n).astype(np.int64)
             energy[key] = n * e
             total += energy[key]
         child = acc.weight_child(wf.compressed_to)
         at_once = rb.engines_per_instance // (2 if rb.ping_pong else 1)
-        rebuild_cycles = built / (active[child] * at_once * rb.weights_per_cycle)
+        rebuild_cycles = built / (ctx.active[child] * at_once * rb.weights_per_cycle)
     elif wf.kind == "sparse" and acc.sparsity.index_energy_pj_per_weight > 0:
-        key = ("INDEX", "W", "lookup")
-        counts[key] = np.full(M, run_macs, dtype=np.int64)
-        energy[key] = np.full(M, run_macs * acc.sparsity.index_energy_pj_per_weight)
+        counts, energy, total = dict(counts), dict(energy), total.copy()
+        run_macs = int(np.ceil(layer.macs * wf.keep_frac))
+        key = Action("INDEX", "W", "lookup")
+        counts[key] = np.full(ctx.M, run_macs, dtype=np.int64)
+        energy[key] = np.full(ctx.M, run_macs * acc.sparsity.index_energy_pj_per_weight)
         total += energy[key]
+    return counts, energy, total, rebuild_cycles
 
-    # ---- capacity ----------------------------------------------------------------
-    need, cap = capacity_need(c, acc, layer, tiles, wbits, fp_at, tf, lps)
-    fits = (need <= cap[:, :, None]).all(axis=(0, 1))
 
-    # ---- latency -----------------------------------------------------------------
+# ---- latency -------------------------------------------------------------------------
+
+def _latency(ctx: _Context, t: _Traffic, counts, energy, total, rebuild_cycles,
+             need, cap) -> BatchCost:
+    """Latency by the rule of the module docstring, and the finished `BatchCost`."""
+    layer, acc, wf, bits = ctx.layer, ctx.acc, ctx.wf, ctx.bits
+    compute_cycles = ctx.compute_cycles
     run_cycles = compute_cycles.astype(np.float64)
-    if keep < 1.0:
-        run_cycles = np.ceil(run_cycles * keep)
+    if wf.keep_frac < 1.0:
+        run_cycles = np.ceil(run_cycles * wf.keep_frac)
     if acc.bit_serial is not None:
         run_cycles = np.ceil(run_cycles * layer.nonzero_bit_frac * bits["I"]
                              * acc.bit_serial.sync_factor)
-    pass_cycles = np.zeros(M) if acc.passes is None else \
-        passes * acc.passes.fill_drain_cycles(acc.array_shape)
-    ports, stall = _port_cycles(acc, counts, granule, net_dist, wbits, bits, psum_bits,
-                                active, M)
-    fill_drain = _prologue(acc, c, fp_at, wbits, bits, psum_bits, active, M)
+    pass_cycles = np.zeros(ctx.M) if acc.passes is None else \
+        t.passes * acc.passes.fill_drain_cycles(acc.array_shape)
+    ports, stall = _port_cycles(ctx, counts, t)
+    fill_drain = _prologue(ctx)
     busy = np.maximum(run_cycles, rebuild_cycles) + pass_cycles + stall + fill_drain
     cycles = busy
     for v in ports.values():
         cycles = np.maximum(cycles, v)
-    util = macs / (compute_cycles * acc.num_pes)
-    return BatchCost(counts, energy, total, cycles, compute_cycles, ports, fill_drain,
-                     util, fits, need, cap, macs, idle, None,
-                     run_cycles, rebuild_cycles, run_macs, (layer, tiles, sf),
-                     passes, pass_cycles, stall, busy)
+    macs = layer.macs
+    return BatchCost(
+        counts=counts, energy_pj=energy, total_energy_pj=total, cycles=cycles,
+        compute_cycles=compute_cycles, run_cycles=run_cycles, rebuild_cycles=rebuild_cycles,
+        passes=t.passes, pass_cycles=pass_cycles, stall_cycles=stall,
+        fill_drain_cycles=fill_drain, busy_cycles=busy, port_cycles=ports,
+        utilisation=macs / (compute_cycles * acc.num_pes),
+        fits=(need <= cap[:, :, None]).all(axis=(0, 1)), tile_bytes=need,
+        capacity_bytes=cap, macs=macs, run_macs=int(np.ceil(macs * wf.keep_frac)),
+        idle_mac_slots=counts[Action("MAC", "-", "idle")], geometry=ctx.geo)
 
 
-def _active_pes(layer: Layer, tiles: np.ndarray, sf: dict[int, np.ndarray]) -> np.ndarray:
+def _active_pes(geo: TileGeometry) -> np.ndarray:
     """PEs with at least one unpadded iteration: per fan-out level and dim, spatial
     position s is live when its first index s x (extent below) is inside the dim."""
-    dims = np.array([getattr(layer, d) for d in DIMS])[:, None]
+    tiles, sf = geo.tiles, geo.sf
+    dims = np.array([getattr(geo.layer, d) for d in DIMS])[:, None]
     active = np.ones(tiles.shape[2], dtype=np.int64)
     for li in sorted(sf):
         live = np.minimum(sf[li], -(-dims // np.maximum(tiles[li + 1], 1)))
@@ -620,25 +763,25 @@ def _pass_level(acc: Accelerator, c: Candidates) -> int:
     return -1
 
 
-def _granule(out: dict, key: tuple[str, str, str], fp: np.ndarray, xbits: float,
-             lvl) -> None:
+def _granule(out: dict, key: Action, fp: np.ndarray, xbits: float, lvl) -> None:
     """Access granularity: a transfer of `fp` elements takes whole words of the level
     (ceil(fp x bits / word_bits) accesses); store accesses x word / (fp x bits) >= 1
     under `key` when the level's partition for the operand has a bounded port."""
-    part = lvl.partition_of(key[1])
+    part = lvl.partition_of(key.operand)
     if part is None or not part.bounded or xbits <= 0 or xbits % lvl.word_bits == 0:
         return    # whole words per element: no transfer is narrower than a word
     tb = fp * float(xbits)
     out[key] = np.ceil(tb / lvl.word_bits) * lvl.word_bits / np.maximum(tb, 1e-300)
 
 
-def _network_words(net_dist, acc: Accelerator, sf, tiles, layer: Layer, x: str, p: int,
+def _network_words(net_dist, acc: Accelerator, geo: TileGeometry, x: str, p: int,
                    ch: int, fanouts: list[int], down_bits: np.ndarray,
                    up_bits: np.ndarray | None, active: np.ndarray) -> None:
     """Record the bits crossing each fan-out between p and ch whose network declares a
     width for `x`: at the first fan-out the words leaving the parent (a multicast word
     once); at a deeper one the same scaled to the distinct footprint at its level."""
     base = None
+    sf, tiles, layer = geo.sf, geo.tiles, geo.layer
     for li in fanouts:
         if acc.levels[li].network.width(x) is None:
             continue
@@ -672,8 +815,8 @@ def _padding_frac(layer: Layer) -> float:
     return min(1.0, (hu * wu) / (h * w))
 
 
-def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_bits,
-                 active: np.ndarray, M: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
+                 t: _Traffic) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Cycles each port is busy, by name, and the stalls of single-buffered partitions.
 
     A partition's port moves its accesses' bits (rounded up to whole words per
@@ -683,17 +826,18 @@ def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_
     compute: those transfers are stalls, each taking the longer of its own port and the
     network that carries it, and are left out of its port's overlapped time.
     """
+    acc, M, active = ctx.acc, ctx.M, ctx.active
     ports: dict[str, np.ndarray] = {}
     stall = np.zeros(M)
     refill_net: dict[tuple[int, str], np.ndarray] = {}   # (child level, operand) -> cycles
-    for (li, x, direction), (b, ch) in net_dist.items():
+    for (li, x, direction), (b, ch) in t.net_dist.items():
         lvl = acc.levels[li]
-        t = b / lvl.network.width(x)
+        tx = b / lvl.network.width(x)
         arrow = "down" if direction == "down" else "up"
-        ports[f"{lvl.name} network {x} {arrow}"] = t
+        ports[f"{lvl.name} network {x} {arrow}"] = tx
         if ch < len(acc.levels):
             k = (ch, x)
-            refill_net[k] = np.maximum(refill_net[k], t) if k in refill_net else t
+            refill_net[k] = np.maximum(refill_net[k], tx) if k in refill_net else tx
     moved_bits: dict[tuple[int, int], list[np.ndarray]] = {}
     for li, lvl in enumerate(acc.levels):
         # every tile boundary of one memory moves its data through the memory's ports
@@ -705,12 +849,14 @@ def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_
                 moved_bits[(head, pi)] = [np.zeros(M) for _ in range(4)]
             rd, wr, srd, swr = moved_bits[(head, pi)]
             for x in part.operands:
-                xb = float(wbits[li] if x == "W" else psum_bits if x == "O" else bits[x])
+                xb = float(ctx.wf.bits_at[li] if x == "W" else
+                           ctx.psum_bits if x == "O" else ctx.bits[x])
                 for a in ACTIONS:
-                    n = counts.get((lvl.name, x, a))
+                    key = Action(lvl.name, x, a)
+                    n = counts.get(key)
                     if n is None:
                         continue
-                    g = granule.get((lvl.name, x, a))
+                    g = t.granule.get(key)
                     moved = n * xb if g is None else n * xb * g
                     stalls = not part.double_buffered and a in ("fill", "drain")
                     if a in ("read", "drain"):
@@ -745,12 +891,12 @@ def _port_cycles(acc: Accelerator, counts, granule, net_dist, wbits, bits, psum_
     return ports, stall
 
 
-def _prologue(acc: Accelerator, c: Candidates, fp_at, wbits, bits, psum_bits,
-              active: np.ndarray, M: int) -> np.ndarray:
+def _prologue(ctx: _Context) -> np.ndarray:
     """Cycles no compute overlaps: loading the first tile of every on-chip level from
     its parent and writing the last output tile back, at the parent's port (read port
     for W and I, write port for O; one child tile per active child instance)."""
-    out = np.zeros(M)
+    acc, c, active = ctx.acc, ctx.cand, ctx.active
+    out = np.zeros(ctx.M)
     L = len(acc.levels)
     for xi, x in enumerate(OPERANDS):
         holders = [li for li in range(L) if c.keep[li, xi]]
@@ -763,6 +909,7 @@ def _prologue(acc: Accelerator, c: Candidates, fp_at, wbits, bits, psum_bits,
                 bw = part.bandwidth_bytes_per_cycle
             if bw is None:
                 continue
-            xbits = wbits[p] if x == "W" else psum_bits if x == "O" else bits[x]
-            out += fp_at(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
+            xbits = ctx.wf.bits_at[p] if x == "W" else ctx.psum_bits if x == "O" else \
+                ctx.bits[x]
+            out += ctx.geo.footprint(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
     return out

@@ -6,10 +6,11 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 
 from sedse._progress import task
-from sedse.cost._core import evaluate
+from sedse.cost._checks import check_mapping
+from sedse.cost._core import NETWORK_KINDS, UNITS, Action, evaluate
 from sedse.cost._search import SearchCache, SearchSettings
 from sedse.hardware import Accelerator
-from sedse.mapping import Candidates, Mapping, check_mapping, to_candidates
+from sedse.mapping import Candidates, Mapping, to_candidates
 from sedse.workload import Layer, Workload
 
 
@@ -147,27 +148,28 @@ class NetworkCost:
 CATEGORIES = ("dram", "global_buffer", "noc", "register_file", "mac", "rebuild", "index")
 
 
-def category(acc: Accelerator, level: str, operand: str, action: str) -> str:
-    """The breakdown category of one action row (one of `CATEGORIES`)."""
-    if level == "MAC":
-        return "mac"
-    if level == "REBUILD":
-        return "rebuild"
-    if level == "INDEX" or operand == "W_index":
+_UNIT_CATEGORY = {"MAC": "mac", "REBUILD": "rebuild", "INDEX": "index"}
+
+
+def category(acc: Accelerator, action: Action) -> str:
+    """The breakdown category of one action (one of `CATEGORIES`): a unit's own, the
+    index share of stored weights, a network's (noc), else its level's."""
+    if not action.on_level:
+        return next(_UNIT_CATEGORY[u] for u, kinds in UNITS.items() if action.kind in kinds)
+    if action.operand == "W_index":
         return "index"
-    if action in ("network", "spatial_reduce"):
+    if action.kind in NETWORK_KINDS:
         return "noc"
-    return acc.category(acc.level_index(level))
+    return acc.category(acc.level_index(action.where))
 
 
 def _layer_cost(layer: Layer, acc: Accelerator, cand: Candidates, source: str) -> LayerCost:
     res = evaluate(layer, acc, cand)
     rows = []
-    for (level, operand, action), n in res.counts.items():
-        rows.append({"layer": layer.name, "level": level, "operand": operand,
-                     "action": action, "category": category(acc, level, operand, action),
-                     "count": int(n[0]),
-                     "energy_pj": float(res.energy_pj[(level, operand, action)][0])})
+    for key, n in res.counts.items():
+        rows.append({"layer": layer.name, "level": key.where, "operand": key.operand,
+                     "action": key.kind, "category": category(acc, key),
+                     "count": int(n[0]), "energy_pj": float(res.energy_pj[key][0])})
     mapping = cand.mapping(0, acc)
     return LayerCost(layer, mapping, source, float(res.total_energy_pj[0]),
                      float(res.cycles[0]), int(res.compute_cycles[0]),

@@ -2,7 +2,7 @@
 
 Lives in `cost` because choosing needs the cost model (imports run mapping -> cost).
 
-1. The space (`sedse.mapping.mapping_space`) is the product of per-dim factor options
+1. The space (`mapping_space`, `_space.py`) is the product of per-dim factor options
    and per-level canonical loop orders under the accelerator's dataflow. If its size is
    at most `budget` every point is evaluated (exhaustive); otherwise the budget, rounded
    up to whole chunks of `CHUNK` points, is drawn uniformly, chunk by chunk, and the
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sedse.cost._core import BatchCost, evaluate
+from sedse.cost._space import MappingSpace, keep_variants, mapping_space
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, structural_ok
-from sedse.mapping._space import MappingSpace, keep_variants, mapping_space
 from sedse.workload import Layer
 
 OBJECTIVES = ("energy", "latency", "edp")

@@ -1,21 +1,22 @@
-"""Loop-nest mappings: the readable form, the vectorised form and their checks."""
+"""What a mapping is: the readable notation, the vectorised form and structural checks.
 
-from sedse.mapping._formats import WeightFormat, weight_format
+No costs here: tile footprints, capacities, storage formats, the mapping space and the
+search live in `sedse.cost`, which imports this package (never the other way).
+"""
+
+from sedse.mapping._checks import check_structure, structural_ok
+from sedse.mapping._generate import random_candidates
 from sedse.mapping._lowering import array_layer
 from sedse.mapping._mapping import (
     Candidates,
     LevelMapping,
     Mapping,
-    check_mapping,
-    checked_mapping,
     default_keep_mask,
     load_mappings,
     mapping_from_node,
     to_candidates,
 )
-from sedse.mapping._tiles import capacity_need, footprint, soa, structural_ok, tile_extents
 
-__all__ = ["Candidates", "LevelMapping", "Mapping", "WeightFormat", "array_layer", "capacity_need",
-           "check_mapping", "checked_mapping", "default_keep_mask", "footprint",
-           "load_mappings", "mapping_from_node", "soa", "structural_ok", "tile_extents",
-           "to_candidates", "weight_format"]
+__all__ = ["Candidates", "LevelMapping", "Mapping", "array_layer", "check_structure",
+           "default_keep_mask", "load_mappings", "mapping_from_node", "random_candidates",
+           "structural_ok", "to_candidates"]

@@ -29,7 +29,6 @@ what the cost model evaluates.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from sedse._yaml import MAX_INT, Node, load_yaml, short_number
-from sedse.errors import MappingError
 from sedse.hardware import Accelerator
-from sedse.workload import DIMS, OPERANDS, Layer
+from sedse.workload import DIMS, OPERANDS
 
 DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
 _FACTOR_RE = re.compile(r"^([A-Z])(\d+)$")
@@ -263,147 +261,3 @@ def load_mappings(path: str | Path, acc: Accelerator) -> dict[str, tuple[Mapping
     for name, sub in root.items():
         out[name] = (mapping_from_node(sub, acc), sub)
     return out
-
-
-# --------------------------------------------------------------------------------------
-# validity
-
-def check_mapping(mapping: Mapping, layer: Layer, acc: Accelerator, where: str = "") -> None:
-    """Raise `MappingError` naming `where` if the mapping does not fit layer or hardware.
-
-    Checks: factors cover every dim (padding allowed), spatial products fit each array
-    axis, reduction dims are not unrolled under a network without spatial reduction,
-    and every tile fits the capacity of its partition.
-    """
-    from sedse.mapping._lowering import array_layer
-    from sedse.mapping._tiles import capacity_need
-
-    where = where or layer.name
-    layer = array_layer(layer, acc)
-    cand = to_candidates([mapping], acc)
-    # products as Python integers: factors of up to 2^40 at every level would wrap int64
-    total = [math.prod(int(f) for f in cand.tf[0, :, di]) *
-             math.prod(int(f) for f in cand.sf[0, :, di]) for di in range(len(DIMS))]
-    for di, d in enumerate(DIMS):
-        size = getattr(layer, d)
-        if total[di] < size:
-            raise MappingError(where, f"factors of {d} multiply to {total[di]}, which does "
-                               f"not cover the layer's {d} = {size}")
-        if total[di] > 2 * size and total[di] > size + 1:
-            shown = short_number(total[di]) if total[di] > 10**15 else total[di]
-            raise MappingError(where, f"factors of {d} multiply to {shown}, more than "
-                               f"twice the layer's {d} = {size} (padding is capped there)")
-    df = acc.dataflow
-    for li, lvl in enumerate(acc.levels):
-        group = acc.memory_levels(li)
-        if len(group) > 1 and li == group[0]:
-            for xi, x in enumerate(OPERANDS):
-                at = [acc.levels[g].name for g in group if cand.keep[g, xi]]
-                if len(at) > 1:
-                    raise MappingError(where, f"memory {lvl.name}: {x} is kept at two of "
-                                       f"its tile boundaries ({', '.join(at)}); keep it at "
-                                       "one of them")
-        c = df.level(lvl.name) if df is not None else None
-        if c is None or (c.keep is None and not c.may_bypass):
-            continue
-        kept = set(lvl.operands if c.keep is None else c.keep)
-        # a memory with several tile boundaries holds what any of them keeps
-        held = {x for xi, x in enumerate(OPERANDS) if cand.keep[list(group), xi].any()}
-        dropped = sorted(kept - held - set(c.may_bypass), key=OPERANDS.index)
-        added = sorted(held - kept, key=OPERANDS.index)
-        if dropped or added:
-            what = (f"{', '.join(dropped)} may not bypass it" if dropped else
-                    f"it does not keep {', '.join(added)}")
-            raise MappingError(where, f"level {lvl.name}: dataflow {df.name}: {what} "
-                               f"(keeps {', '.join(sorted(kept, key=OPERANDS.index))}"
-                               + (f"; may bypass {', '.join(c.may_bypass)})"
-                                  if c.may_bypass else ")"))
-    for ai, a in enumerate(acc.array_axes):
-        used = math.prod(int(f) for f in cand.sf[0, ai])
-        if used > acc.axis_size(a):
-            raise MappingError(where, f"spatial factors on axis {a!r} multiply to {used} > "
-                               f"the array's {acc.axis_size(a)}")
-    for lvl in acc.levels:
-        if lvl.network is not None and not lvl.network.spatial_reduction:
-            for ai, a in enumerate(acc.array_axes):
-                if a in lvl.fanout_dims:
-                    for d in ("C", "R", "S"):
-                        if cand.sf[0, ai, DIM_INDEX[d]] > 1:
-                            raise MappingError(where, f"level {lvl.name}: its network has no "
-                                               f"spatial reduction, so {d} cannot be unrolled "
-                                               f"on axis {a!r}")
-    if df is not None:
-        problem = _dataflow_violation(cand, acc)
-        if problem:
-            raise MappingError(where, f"dataflow {df.name}: {problem}")
-    need, cap = capacity_need(cand, acc, layer)
-    over = need[:, :, 0] > cap
-    if over.any():
-        li, pi = (int(v) for v in np.argwhere(over)[0])
-        lvl = acc.levels[li]
-        ops = "+".join(lvl.partitions[pi].operands)
-        raise MappingError(where, f"tile of {ops} at level {lvl.name} needs "
-                           f"{int(need[li, pi, 0])} bytes > capacity "
-                           f"{int(cap[li, pi])} bytes")
-
-
-def checked_mapping(node: Node, layer: Layer, acc: Accelerator) -> Mapping:
-    """Return the mapping at `node`, checked against `layer` (errors name file and key)."""
-    mp = mapping_from_node(node, acc)
-    check_mapping(mp, layer, acc, where=f"{node.file}: {node.path}")
-    return mp
-
-
-def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
-    """Why the first candidate breaks its accelerator's dataflow ("" when it does not):
-    a factor > 1 of a dim a slot does not allow, a pinned factor not met (``full``: no
-    factor of that dim outside the slot), or a level's fixed loop order not kept."""
-    from sedse.hardware import FULL
-
-    df = acc.dataflow
-    tf, sf, order = cand.tf[0], cand.sf[0], cand.order[0]
-
-    def outside(d: int, level: int, spatial: bool, axis: int = -1) -> bool:
-        """A factor > 1 of dim d in a slot that encloses the given one."""
-        upto = level + 1 if spatial else level
-        if (tf[:upto, d] > 1).any():
-            return True
-        for ai, a in enumerate(acc.array_axes):
-            la = acc.axis_level(a)
-            if ai != axis and la < level and sf[ai, d] > 1:
-                return True
-        return False
-
-    def slot(what: str, verb: str, c, factors: np.ndarray, full_outside) -> str:
-        for di, d in enumerate(DIMS):
-            if factors[di] > 1 and d not in c.allow:
-                return f"{what} may not {verb} {d} (allows {' '.join(c.allow)})"
-        for d, f in c.pin:
-            di = DIM_INDEX[d]
-            if f == FULL:
-                if full_outside(di):
-                    return f"{what} must {verb} all of {d} (pinned full), but {d} also " \
-                           "has factors outside it"
-            elif factors[di] != f:
-                return f"{what} must {verb} {d} by {f} (pinned), found {int(factors[di])}"
-        return ""
-
-    for ai, a in enumerate(acc.array_axes):
-        li = acc.axis_level(a)
-        problem = slot(f"axis {a!r}", "unroll", df.axis(a), sf[ai],
-                       lambda di, li=li, ai=ai: outside(di, li, True, ai))
-        if problem:
-            return problem
-    for li, lvl in enumerate(acc.levels):
-        c = df.level(lvl.name)
-        problem = slot(f"level {lvl.name}", "loop over", c, tf[li],
-                       lambda di, li=li: outside(di, li, False))
-        if problem:
-            return problem
-        if c.order is not None:
-            used = [DIMS[int(d)] for d in order[li] if tf[li, int(d)] > 1]
-            fixed = [d for d in c.order if d in used]
-            if used != fixed:
-                return f"level {lvl.name} must keep the loop order {' '.join(c.order)}, " \
-                       f"found {' '.join(used)}"
-    return ""

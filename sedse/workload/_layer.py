@@ -19,11 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from sedse._yaml import short_number
 from sedse.errors import InvalidValue
 from sedse.workload._encoding import MAX_ENCODING_INT, WeightEncoding
 
 DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
+#: Position of each dim in `DIMS` (the row of a dim in every per-dim array).
+DIM_INDEX: dict[str, int] = {d: i for i, d in enumerate(DIMS)}
 OPERANDS: tuple[str, ...] = ("W", "I", "O")
 KINDS: tuple[str, ...] = ("conv", "fc", "matmul")
 
@@ -33,6 +37,15 @@ RELEVANT: dict[str, frozenset[str]] = {
     "I": frozenset({"N", "G", "C", "P", "Q", "R", "S"}),
     "O": frozenset({"N", "G", "K", "P", "Q"}),
 }
+
+
+def input_extent(out, kernel, stride, dilation):
+    """Input rows (columns) touched by `out` output rows and `kernel` kernel rows: the
+    sliding window ``(out - 1) * stride + (kernel - 1) * dilation + 1``, or ``out *
+    kernel`` when a stride larger than the window skips rows (exact whenever stride or
+    dilation is 1, an upper bound otherwise). Works on ints and on numpy arrays of
+    extents alike (the one definition every tile footprint uses)."""
+    return np.minimum((out - 1) * stride + (kernel - 1) * dilation + 1, out * kernel)
 
 
 #: Largest `Layer.work` accepted. Every action count of a mapping is at most the
@@ -141,14 +154,12 @@ class Layer:
     @property
     def input_h(self) -> int:
         """Input rows touched by the windows (padding rows included; rows skipped by a
-        stride larger than the window excluded)."""
-        return min((self.P - 1) * self.stride_h + (self.R - 1) * self.dilation_h + 1,
-                   self.P * self.R)
+        stride larger than the window excluded): `input_extent` of P and R."""
+        return int(input_extent(self.P, self.R, self.stride_h, self.dilation_h))
 
     @property
     def input_w(self) -> int:
-        return min((self.Q - 1) * self.stride_w + (self.S - 1) * self.dilation_w + 1,
-                   self.Q * self.S)
+        return int(input_extent(self.Q, self.S, self.stride_w, self.dilation_w))
 
     def operand_elements(self, operand: str) -> int:
         """Elements of one operand tensor (the input counted over the touched window)."""

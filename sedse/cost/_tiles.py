@@ -7,14 +7,16 @@ model fast. `Candidates` keep the (M, L, 8) layout of their public API.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from sedse.hardware import Accelerator
-from sedse.mapping._formats import weight_format
-from sedse.mapping._mapping import Candidates
-from sedse.workload import DIMS, OPERANDS, Layer
+from sedse.mapping import Candidates
+from sedse.workload import DIM_INDEX, DIMS, OPERANDS, Layer, input_extent
 
-_N, _G, _K, _C, _P, _Q, _R, _S = range(8)
+#: rows of the per-dim arrays (dims first), named once for the cost model
+_N, _G, _K, _C, _P, _Q, _R, _S = (DIM_INDEX[d] for d in DIMS)
 
 #: Per operand, the dims along which consecutive tiles share no data (the inputs'
 #: P, Q, R and S steps slide a window over shared rows, so they are not here).
@@ -26,20 +28,22 @@ DISJOINT = {"W": np.array([d in "GKCRS" for d in DIMS]),
 def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:
     """Elements of `operand` touched by a tile with per-dim extents `t` (dims first).
 
-    Inputs follow the sliding window: p output rows and r kernel rows touch
-    ``min((p - 1) * stride + (r - 1) * dilation + 1, p * r)`` input rows (the second term
-    when a stride larger than the window skips rows; exact whenever stride or dilation
-    is 1, an upper bound otherwise).
+    Inputs follow the sliding window (`sedse.workload.input_extent`): p output rows and
+    r kernel rows touch ``min((p - 1) * stride + (r - 1) * dilation + 1, p * r)`` input
+    rows.
     """
     if operand == "W":
         return t[_G] * t[_K] * t[_C] * t[_R] * t[_S]
     if operand == "O":
         return t[_N] * t[_G] * t[_K] * t[_P] * t[_Q]
-    h = np.minimum((t[_P] - 1) * layer.stride_h + (t[_R] - 1) * layer.dilation_h + 1,
-                   t[_P] * t[_R])
-    w = np.minimum((t[_Q] - 1) * layer.stride_w + (t[_S] - 1) * layer.dilation_w + 1,
-                   t[_Q] * t[_S])
+    h, w = window_extents(t, layer)
     return t[_N] * t[_G] * t[_C] * h * w
+
+
+def window_extents(t: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    """Input rows and columns touched by a tile with per-dim extents `t`."""
+    return (input_extent(t[_P], t[_R], layer.stride_h, layer.dilation_h),
+            input_extent(t[_Q], t[_S], layer.stride_w, layer.dilation_w))
 
 
 def soa(c: Candidates, acc: Accelerator) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -160,37 +164,49 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
     return out
 
 
-def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
-                  tiles: np.ndarray | None = None,
-                  weight_bits_at: np.ndarray | None = None,
-                  fp=None, tf: np.ndarray | None = None,
-                  lp: LoopPositions | None = None) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class TileGeometry:
+    """The tiles of M candidate mappings of one layer (as the array sees it): factors
+    in the dims-first layout (`soa`), every level's tile extents, the loop positions,
+    and each (operand, level)'s footprint, computed once on first use and shared by the
+    counts and the capacity check."""
+
+    cand: Candidates
+    layer: Layer
+    tf: np.ndarray                      # (L, 8, M) temporal factors
+    sf: dict[int, np.ndarray]           # fan-out level -> (8, M) spatial factors
+    tiles: np.ndarray                   # (L + 1, 8, M) tile extents (`tile_extents`)
+    loops: LoopPositions
+    _footprints: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, c: Candidates, acc: Accelerator, layer: Layer) -> TileGeometry:
+        tf, sf = soa(c, acc)
+        return cls(c, layer, tf, sf, tile_extents(tf, sf), LoopPositions(c, tf))
+
+    def footprint(self, operand: str, level: int) -> np.ndarray:
+        """(M,) elements of `operand` in the tile held at `level` (L: the MAC's)."""
+        key = (operand, level)
+        if key not in self._footprints:
+            self._footprints[key] = footprint(operand, self.tiles[level], self.layer)
+        return self._footprints[key]
+
+
+def capacity_need(geo: TileGeometry, acc: Accelerator,
+                  weight_bits_at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bytes each bounded partition needs per instance (L, P, M; 0 for unbounded ones)
     and capacities (L, P) (inf when unbounded). Where the whole held tiles overflow a
     level, the need is that of their resident parts (`resident_divisors`); elsewhere the
     whole tiles' bytes (which fit anyway). Weights take `weight_bits_at[level]` bits
-    each (their stored format). `fp(operand, level)` may supply the whole tiles'
-    footprints the caller computed."""
-    if tiles is None or tf is None:
-        tf, sf = soa(c, acc)
-        tiles = tile_extents(tf, sf)
-    if weight_bits_at is None:
-        weight_bits_at = weight_format(layer, acc).bits_at
-    if lp is None:
-        lp = LoopPositions(c, tf)
-    if fp is None:
-        def fp(x, li):
-            return footprint(x, tiles[li], layer)
+    each (their stored format, `weight_format`)."""
+    c, layer, tf, lp, fp = geo.cand, geo.layer, geo.tf, geo.loops, geo.footprint
     L = len(acc.levels)
     P = max(len(lvl.partitions) for lvl in acc.levels)
     need = np.zeros((L, P, len(c)), dtype=np.int64)
     cap = np.full((L, P), np.inf)
 
     def nbytes(x, li, n):
-        if x == "W":
-            return np.ceil(n * weight_bits_at[li] / 8).astype(np.int64)
-        bits = layer.operand_bits(x)
-        return n * (bits // 8) if bits % 8 == 0 else -(-n * bits // 8)
+        return operand_bytes(x, n, layer, weight_bits_at[li])
 
     for head, lvl in enumerate(acc.levels):
         if lvl.same_memory_as:
@@ -224,16 +240,10 @@ def capacity_need(c: Candidates, acc: Accelerator, layer: Layer,
     return need, cap
 
 
-def structural_ok(c: Candidates, acc: Accelerator, layer: Layer) -> np.ndarray:
-    """(M,) True where factors cover the layer, spatial factors fit the array and no
-    reduction dim is unrolled under a network without spatial reduction."""
-    total = c.tf.prod(axis=1) * c.sf.prod(axis=1)
-    dims = np.array([getattr(layer, d) for d in DIMS])
-    ok = (total >= dims).all(axis=1)
-    sizes = np.array([acc.axis_size(a) for a in acc.array_axes])
-    ok &= (c.sf.prod(axis=2) <= sizes).all(axis=1)
-    for ai, a in enumerate(acc.array_axes):
-        net = acc.levels[acc.axis_level(a)].network
-        if not net.spatial_reduction:
-            ok &= (c.sf[:, ai, [_C, _R, _S]] == 1).all(axis=1)
-    return ok
+def operand_bytes(x: str, elements, layer: Layer, weight_bits: float) -> np.ndarray:
+    """Bytes of `elements` of operand `x` (weights at `weight_bits` each, their stored
+    format at the level; the others at the layer's precision), rounded up."""
+    if x == "W":
+        return np.ceil(elements * weight_bits / 8).astype(np.int64)
+    bits = layer.operand_bits(x)
+    return elements * (bits // 8) if bits % 8 == 0 else -(-elements * bits // 8)

@@ -33,12 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from sedse._numbers import divisors
+from sedse.cost._formats import weight_format
+from sedse.cost._tiles import DISJOINT, footprint, operand_bytes
 from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
-from sedse.mapping._formats import weight_format
-from sedse.mapping._lowering import array_layer
-from sedse.mapping._mapping import Candidates, default_keep_mask
-from sedse.mapping._tiles import DISJOINT, footprint
+from sedse.mapping import Candidates, array_layer, default_keep_mask
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
 MAX_PAD = 0.15  # spatial padding allowed beyond the dim, as a fraction of the dim
@@ -300,10 +299,7 @@ def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]
 
 def _bytes(x: str, elements: np.ndarray, layer: Layer, li: int, acc: Accelerator) -> np.ndarray:
     """Bytes of `elements` of operand `x` held at level `li` (weights in their format)."""
-    if x == "W":
-        bits = weight_format(layer, acc).bits_at[li]
-        return np.ceil(elements * bits / 8).astype(np.int64)
-    return -(-elements * layer.operand_bits(x) // 8)
+    return operand_bytes(x, elements, layer, weight_format(layer, acc).bits_at[li])
 
 
 def _overflow_text(layer: Layer, acc: Accelerator, keep: np.ndarray) -> str:
