@@ -21,17 +21,15 @@ from pathlib import Path
 import pandas as pd
 
 import sedse_models
-from sedse.compare import (
-    DEFAULT_TECH,
-    compare,
-    load_designs,
+from sedse.compare import compare, stats_by_decomposition, stats_from_compressed
+from sedse.hardware import default_technology_file, load_designs, load_technology
+from sedse.report import (
+    breakdown_info,
+    layer_lines_info,
     plot_breakdown,
     plot_layers,
-    stats_by_decomposition,
-    stats_from_compressed,
     to_markdown,
 )
-from sedse.hardware import load_technology
 
 DESIGNS = ["smartexchange", "eyeriss", "diannao", "scnn", "cambricon_x", "bit_pragmatic"]
 MODELS = ["vgg19", "resnet50", "mobilenetv2", "efficientnet_b0", "deeplabv3plus"]
@@ -44,14 +42,15 @@ def run(model: str, compressed: str | None, out: Path) -> pd.DataFrame:
     else:
         stats = stats_by_decomposition(model, wl, Path("runs") / "cache")
     t0 = time.perf_counter()
-    cmp = compare(wl, load_designs(DESIGNS), tech=load_technology(DEFAULT_TECH), stats=stats)
+    cmp = compare(wl, load_designs(DESIGNS), tech=load_technology(default_technology_file()),
+                  stats=stats)
     secs = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     table = cmp.table()
     table.to_csv(out / "compare.csv", index=False)
     cmp.layers().to_csv(out / "layers.csv", index=False)
-    plot_breakdown(cmp, out / "breakdown.png")
-    plot_layers(cmp, out / "per_layer.png")
+    plot_breakdown(breakdown_info(cmp), out / "breakdown.png")
+    plot_layers(layer_lines_info(cmp), out / "per_layer.png")
     print(f"\n== {model} ({wl.macs:,} MACs; {secs:.1f} s) ==\nweights: {stats.weights_source}"
           f"\nactivations: {stats.activations_source}")
     cols = ["design", "energy_uj", "latency_ms", "pj_per_mac", "dram_uj", "noc_uj",
@@ -103,4 +102,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from sedse.cost import keep_heap_pages
+
+    keep_heap_pages()   # as the CLI does (a process-wide switch: the caller's)
     main()

@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-import sedse_models  # noqa: E402
+from sedse._shipped import model_entry  # noqa: E402
 from sedse.compress import (  # noqa: E402
     LowRank,
     MagnitudePrune,
@@ -33,11 +33,8 @@ from sedse.compress import (  # noqa: E402
     TrainConfig,
     UniformQuant,
     accuracy,
-    compress_model,
+    compress_and_measure,
     load_dataset,
-    project,
-    retrain,
-    train_decomposed,
     train_float,
 )
 
@@ -69,41 +66,38 @@ SWEEPS_RESNET8 = {
 
 def run(retrain_epochs: int, cache_dir: Path, model_name: str = "lenet5",
         float_epochs: int = 5) -> tuple[float, list[dict]]:
+    """Every sweep point through `compress_and_measure` (each from the float model, which
+    the pipeline leaves as it is): projection, then the retraining; then SmartExchange
+    trained in the decomposed form from the float weights."""
     sweeps = SWEEPS_RESNET8 if model_name == "resnet8_gray" else SWEEPS
     torch.set_num_threads(2)
     data = load_dataset("fashion-mnist")
-    build = sedse_models.MODELS[model_name].build
-    model = train_float(model_name, build, data, TrainConfig(epochs=float_epochs),
-                        cache_dir=cache_dir)
-    base = {k: v.clone() for k, v in model.state_dict().items()}
+    model = train_float(model_name, model_entry(model_name).build, data,
+                        TrainConfig(epochs=float_epochs), cache_dir=cache_dir)
     float_acc = accuracy(model, data)
+    quick = {"float_accuracy": float_acc, "measure_test": False, "measure_activations": False}
     rows = []
     for method, points in sweeps.items():
         for label, comp in points:
-            model.load_state_dict(base)
-            c = compress_model(model, comp)
-            project(model, c)
-            a0 = accuracy(model, data)
-            c2 = retrain(model, data, comp, retrain_epochs) if retrain_epochs else c
-            a1 = accuracy(model, data)
+            m = compress_and_measure(model, comp, data, retrain_epochs=retrain_epochs, **quick)
             rows.append({"method": method, "params": label,
-                         "ratio32": c.compression_ratio(32), "ratio8": c.compression_ratio(8),
-                         "acc_projected": a0, "ratio32_retrained": c2.compression_ratio(32),
-                         "acc_retrained": a1})
+                         "ratio32": m.projection.compression_ratio(32),
+                         "ratio8": m.projection.compression_ratio(8),
+                         "acc_projected": m.projected_accuracy,
+                         "ratio32_retrained": m.compressed.compression_ratio(32),
+                         "acc_retrained": m.accuracy})
+    projected = {r["params"]: r for r in rows if r["method"] == "SmartExchange"}
     for label, comp in sweeps["SmartExchange"]:
-        # training in the decomposed form (STE, frozen mask) as the retraining step
-        model.load_state_dict(base)
-        c = compress_model(model, comp)
-        project(model, c)
-        a0 = accuracy(model, data)
-        model.load_state_dict(base)
-        c2 = train_decomposed(model, data, comp.config, max(retrain_epochs, 1) + 1)
+        # training in the decomposed form (STE, frozen mask) as the retraining step, from
+        # the float weights; its projection is the SmartExchange row's above
+        m = compress_and_measure(model, comp, data, decomposed_epochs=max(retrain_epochs, 1) + 1,
+                                 from_float=True, **quick)
+        p = projected[label]
         rows.append({"method": "SmartExchange (decomposed training)", "params": label,
-                     "ratio32": c.compression_ratio(32), "ratio8": c.compression_ratio(8),
-                     "acc_projected": a0, "ratio32_retrained": c2.compression_ratio(32),
-                     "acc_retrained": accuracy(model, data)})
-        model = train_float(model_name, build, data, TrainConfig(epochs=float_epochs),
-                            cache_dir=cache_dir)
+                     "ratio32": p["ratio32"], "ratio8": p["ratio8"],
+                     "acc_projected": p["acc_projected"],
+                     "ratio32_retrained": m.compressed.compression_ratio(32),
+                     "acc_retrained": m.accuracy})
     return float_acc, rows
 
 

@@ -55,4 +55,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from sedse.cost import keep_heap_pages
+
+    keep_heap_pages()   # as the CLI does (a process-wide switch: the caller's)
     main()

@@ -30,7 +30,7 @@ def point_timings() -> None:
         ev = Evaluator(spec, d)
         params = {p.name: (p.choices[0] if p.choices else (p.low if not p.integer
                                                            else int(p.low)))
-                  for p in spec.params}
+                  for p in spec.search_space}
         params["hardware.levels.GLB.partitions.W.capacity_bytes"] = 24576
         params["hardware.levels.GLB.partitions.I.capacity_bytes"] = 98304
         params["hardware.levels.GLB.partitions.O.capacity_bytes"] = 65536
@@ -81,4 +81,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from sedse.cost import keep_heap_pages
+
+    keep_heap_pages()   # as the CLI does (a process-wide switch: the caller's)
     main()

@@ -13,7 +13,6 @@ from pathlib import Path
 from sedse.errors import SedseError, SpecError
 
 log = logging.getLogger("sedse")
-SEARCH_BUDGET = 5000  # = SearchSettings().budget
 MAX_BATCH = 2**24
 DEFAULT_CACHE_DIR = Path("runs") / "cache"   # = sedse.compress._train.DEFAULT_CACHE
 
@@ -127,14 +126,14 @@ def _load_workload(model: str, batch: int | None):
         except SpecError as exc:
             raise SpecError("--batch", f"{batch}: {exc}") from None
     batch = 1 if batch is None else batch
-    import sedse_models
+    from sedse._shipped import is_model, model_entry, model_names
 
-    if model not in sedse_models.MODELS:
-        names = ", ".join(sedse_models.MODELS)
+    if not is_model(model):
+        names = ", ".join(model_names())
         raise SpecError("--model", f"unknown model {model!r} (shipped: {names}; or give a "
                         "workload YAML or an ONNX file)")
     try:
-        return sedse_models.workload(model, batch)
+        return model_entry(model).workload(batch)
     except SpecError as exc:
         raise SpecError("--batch", f"{batch}: {exc}") from None
 
@@ -203,7 +202,7 @@ def _exported_point(hw_file: Path):
     folder = hw_file.parent
     if hw_file.name != "accelerator.yaml" or not (folder / "trial.json").is_file():
         return None
-    from sedse.study._results import file_sha256
+    from sedse.study import file_sha256
 
     info = load_json(folder / "trial.json")
     info.check_keys({"study", "trial", "model", "batch", "params", "values", "mapping_search",
@@ -225,9 +224,9 @@ def _exported_point(hw_file: Path):
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sedse.compare import resolve_hw, stats_from_compressed, stats_from_file
+    from sedse.compare import stats_from_compressed, stats_from_file
     from sedse.cost import SearchSettings, evaluate_workload
-    from sedse.hardware import load_accelerator
+    from sedse.hardware import load_accelerator, resolve_design
 
     _writable_file("--json", args.json)
     _writable_file("--csv", args.csv)
@@ -235,7 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise SpecError("--stats", "give either --compressed or --stats, not both")
     if args.mapping and args.research:
         raise SpecError("--research", "give either --mapping or --research")
-    files = [resolve_hw(hw) for hw in args.hw]
+    files = [resolve_design(hw) for hw in args.hw]
     accs = [load_accelerator(f) for f in files]   # every input checked before any work
     wl = _load_workload(args.model, args.batch)
     # exported points (checked, files hashed) once per accelerator file
@@ -309,19 +308,26 @@ COMPARE_COLUMNS = ["design", "energy_uj", "latency_ms", "edp_uj_ms", "pj_per_mac
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sedse.compare import (
-        DEFAULT_TECH,
         compare,
-        load_designs,
-        plot_breakdown,
-        plot_layers,
-        resolve_hw,
         stats_by_decomposition,
         stats_from_compressed,
         stats_from_file,
-        to_markdown,
     )
     from sedse.cost import SearchSettings
-    from sedse.hardware import load_technology
+    from sedse.hardware import (
+        default_technology_file,
+        load_designs,
+        load_technology,
+        resolve_design,
+    )
+    from sedse.report import (
+        breakdown_info,
+        comparison_layers_md,
+        layer_lines_info,
+        plot_breakdown,
+        plot_layers,
+        to_markdown,
+    )
 
     if args.compressed and args.stats:
         raise SpecError("--stats", "give either --compressed or --stats, not both")
@@ -342,7 +348,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise SpecError("--out", f"the workload's name {problem}; give --out")
     out = Path(args.out or Path("runs") / "compare" / wl.name)
     _writable_dir("--out", out)
-    args.tech = args.tech or str(DEFAULT_TECH)
+    args.tech = args.tech or str(default_technology_file())
     tech = load_technology(args.tech) if not args.native else None
     if args.compressed:
         stats = stats_from_compressed(args.compressed, wl, args.model)
@@ -351,9 +357,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elif args.dense:
         stats = None
     else:
-        import sedse_models
+        from sedse._shipped import is_model
 
-        if args.model not in sedse_models.MODELS:
+        if not is_model(args.model):
             raise SpecError("--model", "a workload YAML has no weights to decompose: give "
                             "--stats FILE or --dense")
         print(f"decomposing {args.model}'s weights as they are (cached after the first "
@@ -363,7 +369,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     reference = args.reference or designs[0].name
     pinned = {}
     for i, n in enumerate(names):
-        point = _exported_point(Path(resolve_hw(n)))
+        point = _exported_point(Path(resolve_design(n)))
         if point is None:
             continue
         if not args.native:
@@ -400,9 +406,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     (out / "compare.md").write_text(
         f"{wl.name}, batch {batch}; weights: {cmp.weights_source}; activations: "
         f"{cmp.activations_source}\n\n" + to_markdown(show) + "\n\n"
-        + compare_md_layers(cmp) + "\n")
-    plot_breakdown(cmp, out / "breakdown.png")
-    plot_layers(cmp, out / "per_layer.png")
+        + comparison_layers_md(cmp) + "\n")
+    plot_breakdown(breakdown_info(cmp), out / "breakdown.png")
+    plot_layers(layer_lines_info(cmp), out / "per_layer.png")
     print(f"wrote {out}/compare.csv, compare.md, layers.csv, breakdown.png, per_layer.png")
     return 0
 
@@ -412,25 +418,6 @@ def _say_replaced(folder: Path, names: list[str]) -> None:
     old = [n for n in names if (folder / n).exists()]
     if old:
         print(f"note: replacing {', '.join(old)} in {folder} (from an earlier run)")
-
-
-def compare_md_layers(cmp, top: int = 5) -> str:
-    """compare.md's per-layer part: the collapsed layers, and each design's largest
-    layers by share of its energy (so one layer cannot carry a total unseen)."""
-    from sedse.compare import to_markdown
-
-    out = []
-    if cmp.collapsed:
-        out.append("Collapsed layers (compression left them nearly all zero):\n")
-        out += [f"- {line.removeprefix('warning: ')}" for line in cmp.collapse_lines()]
-        out.append("")
-    sh = cmp.shares()
-    out.append(f"Largest layers by share of each design's energy (top {top}):\n")
-    rows = sh.groupby("design", sort=False).head(top).assign(
-        energy_share_pct=lambda d: 100 * d.energy_share_frac)
-    out.append(to_markdown(rows[["design", "layer", "energy_uj", "energy_share_pct",
-                                 "collapsed"]]))
-    return "\n".join(out)
 
 
 def _run_folder(run: str):
@@ -480,8 +467,7 @@ def _graceful_sigint(stopper):
 def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespace, again: str):
     """`run_study` under a graceful Ctrl-C; None (after saying how to resume) when it
     was interrupted."""
-    from sedse.study import run_study
-    from sedse.study._run import StopRequest
+    from sedse.study import StopRequest, run_study
 
     stopper = StopRequest()
     try:
@@ -502,8 +488,8 @@ def _run_interruptible(spec, storage: str, folder: Path, args: argparse.Namespac
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sedse.study import load_study, results_table
-    from sedse.study._run import storage_of
+    from sedse.report import results_table
+    from sedse.study import load_study, storage_of
 
     spec = load_study(args.study)          # every input of the study checked here
     folder = Path(args.runs_dir) / spec.name
@@ -532,7 +518,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage_of(storage, args.heartbeat_s)
     (folder / "study.json").write_text(json.dumps({"spec_file": spec.file,
                                                    "storage": storage}, indent=1))
-    print(f"study {spec.name}: {len(spec.params)} parameters, objectives "
+    print(f"study {spec.name}: {len(spec.search_space)} parameters, objectives "
           f"{', '.join(spec.objectives)}, storage {storage}", flush=True)
     study = _run_interruptible(spec, storage, folder, args, "Run the same command again")
     if study is None:
@@ -553,7 +539,7 @@ def _already_done(spec, args: argparse.Namespace, folder: Path):
     holds the completed trials asked for; else None (then the run proceeds as usual)."""
     import optuna
 
-    from sedse.study._run import _completed, check_same_spec, storage_of
+    from sedse.study import check_same_spec, completed_trials, storage_of
 
     storage = args.storage or f"sqlite:///{(folder / 'study.db').resolve()}"
     if not args.storage and not (folder / "study.db").is_file():
@@ -561,11 +547,10 @@ def _already_done(spec, args: argparse.Namespace, folder: Path):
     stor = storage_of(storage, args.heartbeat_s)       # opened once
     if spec.name not in optuna.study.get_all_study_names(stor):
         return None
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name=spec.name, storage=stor)
     check_same_spec(study, spec)
     target = args.n_trials if args.n_trials is not None else spec.n_trials
-    if _completed(study) < target or study.user_attrs.get("spec_file") is None:
+    if completed_trials(study) < target or study.user_attrs.get("spec_file") is None:
         return None
     return study, storage
 
@@ -574,8 +559,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run trials of an existing study (created by `sedse run` on the same storage)."""
     import optuna
 
-    from sedse.study import load_study, results_table
-    from sedse.study._run import storage_of
+    from sedse.report import results_table
+    from sedse.study import load_study, storage_of
 
     if args.storage.startswith("sqlite:///"):     # opening would create an empty file
         db = Path(args.storage.removeprefix("sqlite:///"))
@@ -610,7 +595,7 @@ def _pareto(spec, study, folder: Path) -> int:
     """results.csv, the baselines and the figures of a study, and its front printed;
     when nothing the figures come from changed since they were written (`_figures_key`)
     they are not recomputed."""
-    from sedse.study import results_table
+    from sedse.report import results_table
 
     objectives = list(spec.objectives)
     df = results_table(study, objectives)
@@ -645,17 +630,17 @@ def _figures_key(spec, study) -> str:
     sedse's own source (a cost model change redraws them)."""
     import hashlib
 
-    from sedse.study._results import file_sha256
+    from sedse.study import file_sha256
 
     h = hashlib.sha256()
     for t in study.get_trials(deepcopy=False):
         h.update(repr((t.number, t.state.name, t.values, sorted(t.params.items()),
                        sorted((k, repr(v)) for k, v in t.user_attrs.items()))).encode())
     h.update(repr(sorted((k, repr(v)) for k, v in study.user_attrs.items())).encode())
-    from sedse.compare import resolve_hw
+    from sedse.hardware import resolve_design
 
     files = [spec.file, spec.accelerator, spec.technology,
-             *(resolve_hw(b) for b in spec.baselines)]
+             *(resolve_design(b) for b in spec.baselines)]
     for f in files:
         h.update(file_sha256(Path(f)).encode())
     h.update(_source_hash().encode())
@@ -693,7 +678,7 @@ def _figures_up_to_date(stamp: Path, key: str, folder: Path) -> list[Path] | Non
 
 
 def _write_figures(spec, study, folder: Path, df, objectives: list[str]):
-    from sedse.study import (
+    from sedse.report import (
         baseline_points,
         importance_info,
         importances,
@@ -774,7 +759,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 def _study_exists(spec, storage: str) -> bool:
     import optuna
 
-    from sedse.study._run import storage_of
+    from sedse.study import storage_of
 
     return spec.name in optuna.study.get_all_study_names(storage_of(storage))
 
@@ -795,7 +780,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     study = open_study(spec, storage, create=False)
     info = export_point(study, spec, args.trial, out, run_dir=folder)
     print(f"exported trial {args.trial} of {spec.name} to {args.out}: accelerator.yaml, "
-          "mappings.yaml" + (", compression.yaml, compressed/" if spec.method != "none"
+          "mappings.yaml" + (", compression.yaml, compressed/" if spec.compression.method != "none"
                              else ", stats.yaml") + ", trial.json")
     print("stored values: " + ", ".join(f"{k} {v:.6g}" for k, v in info["values"].items()))
     print("replay (the same numbers): " + replay_command(args.out, spec))
@@ -805,7 +790,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def replay_command(out: str | Path, spec) -> str:
     """The `sedse eval` command that re-evaluates an exported point exactly."""
     out = Path(out)
-    weights = f"--compressed {out / 'compressed'}" if spec.method != "none" else \
+    weights = f"--compressed {out / 'compressed'}" if spec.compression.method != "none" else \
         f"--stats {out / 'stats.yaml'}"
     return (f"sedse eval --model {spec.model} --hw {out / 'accelerator.yaml'} {weights} "
             f"--batch {spec.batch}")
@@ -955,14 +940,18 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
-    import sedse_models
+    from sedse._shipped import model_entry, model_names
 
-    for name, entry in sedse_models.MODELS.items():
-        print(f"{name:16s} {'x'.join(map(str, entry.input_chw)):12s} {entry.description}")
+    for name in model_names():
+        m = model_entry(name)
+        print(f"{name:16s} {'x'.join(map(str, m.input_chw)):12s} {m.description}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sedse.cost import OBJECTIVES, SearchSettings
+
+    search = SearchSettings()     # the search's defaults, defined once there
     p = _Parser(prog="sedse", description="SmartExchange-style "
                                 "algorithm-hardware co-design: analytical energy/latency model")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -983,11 +972,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--research", action="store_true", help="an exported point (--hw "
                    "EXPORT/accelerator.yaml) replays its stored mappings by default; this "
                    "searches mappings again")
-    e.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp",
-                   help="what the mapping search minimises per layer (default edp)")
-    e.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET,
+    e.add_argument("--objective", choices=list(OBJECTIVES), default=search.objective,
+                   help=f"what the mapping search minimises per layer (default "
+                        f"{search.objective})")
+    e.add_argument("--budget", type=_int(1, 10**7), default=search.budget,
                    help=f"mappings sampled per layer when the space is larger "
-                        f"(default {SEARCH_BUDGET})")
+                        f"(default {search.budget})")
     e.add_argument("--batch", type=_int(1, MAX_BATCH), default=None,
                    help="batch size N (default: 1 for shipped models; a workload YAML "
                         "keeps its layers' N unless given)")
@@ -1057,8 +1047,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default hw_configs/tech/65nm.yaml)")
     k.add_argument("--batch", type=_int(1, MAX_BATCH), default=None,
                    help="batch size N (default: 1, or a workload YAML's own N)")
-    k.add_argument("--objective", choices=["energy", "latency", "edp"], default="edp")
-    k.add_argument("--budget", type=_int(1, 10**7), default=SEARCH_BUDGET)
+    k.add_argument("--objective", choices=list(OBJECTIVES), default=search.objective)
+    k.add_argument("--budget", type=_int(1, 10**7), default=search.budget)
     k.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
                    help=f"where decompositions are cached (default {DEFAULT_CACHE_DIR})")
     k.add_argument("--out", help="output folder (default runs/compare/<model>)")
@@ -1129,10 +1119,30 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     configure(not (args.quiet_all or getattr(args, "quiet", False)
                    or getattr(args, "no_progress", False)))
+    _configure_process(args)
     try:
         return _dispatch(args)
     finally:
         configure(False)    # main() may run again in this process (tests)
+
+
+#: commands that open Optuna studies, and those that search mappings
+_OPTUNA_COMMANDS = ("run", "worker", "pareto", "export")
+_SEARCH_COMMANDS = ("eval", "compare", "run", "worker", "pareto", "export")
+
+
+def _configure_process(args: argparse.Namespace) -> None:
+    """The process-wide switches, set here and nowhere in the library: Optuna's log
+    level (its warnings print tracebacks; sedse logs failed trials in one line) and the
+    allocator's top pad for the vectorised search (`sedse.cost.keep_heap_pages`)."""
+    if args.command in _OPTUNA_COMMANDS:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.command in _SEARCH_COMMANDS:
+        from sedse.cost import keep_heap_pages
+
+        keep_heap_pages()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

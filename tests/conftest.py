@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from sedse.cost import keep_heap_pages
+
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "hw_configs"
+
+# the test process is the program here: it keeps heap pages as the CLI does (a
+# process-wide switch the library never flips, sedse/cost/_alloc.py)
+keep_heap_pages()
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import pytest
 
 import sedse_models
 from sedse.cli import main
-from sedse.compare import compare, load_designs, stats_from_compressed, stats_from_file
+from sedse.compare import compare, stats_from_compressed, stats_from_file
 from sedse.compress._activations import naf_digits
 from sedse.cost import CATEGORIES
 from sedse.errors import SpecError
-from sedse.hardware import Budget, load_accelerator, load_technology, match_design
+from sedse.hardware import Budget, load_accelerator, load_designs, load_technology, match_design
 from sedse.hardware._matched import _shape
 from sedse.workload import WeightEncoding
 
@@ -126,7 +126,7 @@ def test_compressed_directory_gives_real_encodings(tmp_path):
     wl = sedse_models.workload("lenet5")
     stats = stats_from_compressed(out, wl, "lenet5")
     for c in comp.layers:
-        assert stats.per_layer[c.name]["weight_encoding"] == c.encoding
+        assert stats.per_layer[c.name].weight_encoding == c.encoding
     assert "compressed weights from" in stats.weights_source
     assert stats.activations_source.startswith("default")
     with pytest.raises(SpecError, match="layers.json: model: the directory holds 'lenet5'"):
@@ -321,3 +321,39 @@ def test_designs_of_the_same_name_stay_apart():
     cmp = compare(wl, load_designs(["eyeriss", "eyeriss"]), matched=False)
     assert list(cmp.table().design) == ["eyeriss", "eyeriss#2"]
     assert len(cmp.layers()) == 2 * len(wl.layers)
+
+
+def test_layer_stats_is_a_typed_frozen_value(tmp_path):
+    """Per layer a frozen `LayerFields`; the statistics file `to_doc` writes reads back
+    to the same value, and `apply` sets exactly the fields given."""
+    import dataclasses
+
+    import yaml
+
+    from sedse.compare import LayerFields, LayerStats
+
+    out, comp = _compressed_dir(tmp_path)
+    wl = sedse_models.workload("lenet5")
+    stats = stats_from_compressed(out, wl, "lenet5")
+    assert isinstance(stats, LayerStats) and hash(stats) == hash(stats)
+    assert all(isinstance(f, LayerFields) for f in stats.per_layer.values())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.weights_source = "x"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.per_layer["features.0"].input_zero_frac = 0.9
+    first = stats.per_layer["features.0"]
+    assert first.input_zero_frac == 0.0 and first.input_zero_row_frac is None
+    assert stats.rel_errors == {c.name: c.rel_error for c in comp.layers}
+    # to_doc -> a statistics file -> the same per-layer value
+    f = tmp_path / "stats.yaml"
+    f.write_text(yaml.safe_dump(stats.to_doc(), sort_keys=False))
+    back = stats_from_file(f, wl)
+    assert back.per_layer == stats.per_layer and back.apply(wl) == stats.apply(wl)
+    applied = stats.apply(wl)
+    for layer in applied.layers:
+        assert layer.weight_encoding == stats.per_layer[layer.name].weight_encoding
+    # a plain mapping per layer is typed on the way in; unknown fields are refused
+    typed = LayerStats({"features.0": {"input_zero_frac": 0.25}})
+    assert typed.per_layer["features.0"] == LayerFields(input_zero_frac=0.25)
+    with pytest.raises(TypeError):
+        LayerStats({"features.0": {"weight_bits": 4}})

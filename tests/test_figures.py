@@ -1,4 +1,4 @@
-"""A study's figures through their data objects (`sedse.study._figures`): what each
+"""A study's figures through their data objects (`sedse.report`): what each
 figure shows is checked on the info object, and each still draws."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from sedse.study import (
+from sedse.report import (
+    MIN_IMPORTANCE_TRIALS,
+    fmt_energy_uj,
     importance_info,
     layer_breakdown_info,
     pareto_info,
@@ -15,8 +17,8 @@ from sedse.study import (
     plot_layer_breakdown,
     plot_pareto,
     results_table,
+    spread_picks,
 )
-from sedse.study._figures import MIN_IMPORTANCE_TRIALS, fmt_energy_uj, spread_picks
 
 # (accuracy, energy uJ): seven on the front (accuracy up with energy), two dominated
 POINTS = [(0.80, 100.0), (0.84, 150.0), (0.86, 210.0), (0.88, 400.0), (0.90, 900.0),

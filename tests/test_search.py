@@ -228,16 +228,19 @@ def test_user_mapping_outside_the_dataflow_still_evaluates():
     assert res.fits[0] and res.utilisation[0] == pytest.approx(1 / 168)
 
 
-def test_heap_padding_is_applied_once_and_can_be_turned_off(monkeypatch):
-    """The cost core keeps freed heap pages between batches via glibc's mallopt
-    (sedse/cost/_alloc.py); SEDSE_MALLOC_TOP_PAD=0 leaves the allocator alone."""
-    from sedse.cost import _alloc
+def test_heap_padding_is_an_explicit_switch():
+    """Keeping freed heap pages (glibc's mallopt M_TOP_PAD, sedse/cost/_alloc.py) is a
+    process-wide switch only its caller flips: it takes effect on glibc, refuses a
+    non-positive pad, and evaluating mappings never calls it (the CLI does)."""
+    import inspect
 
-    monkeypatch.setenv("SEDSE_MALLOC_TOP_PAD", "0")
-    assert _alloc._apply() is False
-    monkeypatch.setenv("SEDSE_MALLOC_TOP_PAD", str(16 << 20))
+    from sedse.cost import _core, keep_heap_pages
+
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert _alloc._apply() is glibc
+    assert keep_heap_pages(16 << 20) is glibc
+    with pytest.raises(ValueError):
+        keep_heap_pages(0)
+    assert "keep_heap_pages" not in inspect.getsource(_core)
 
 
 def test_bypass_is_a_searched_choice():

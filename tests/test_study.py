@@ -16,7 +16,8 @@ from sedse.compress._data import FASHION_MNIST_ROOT
 from sedse.cost import SearchSettings, evaluate_workload
 from sedse.errors import SpecError
 from sedse.hardware import load_accelerator
-from sedse.study import Evaluator, export_point, load_study, results_table, run_study
+from sedse.report import results_table
+from sedse.study import Evaluator, export_point, load_study, run_study
 
 from .conftest import HW
 
@@ -268,3 +269,78 @@ def test_exported_points_replay_bit_for_bit_through_the_printed_command(
     assert main(argv[1:]) == 2
     assert f"{out}/mappings.yaml: not found" in capsys.readouterr().err
     assert main([*argv[1:], "--research", "--budget", "200"]) == 0
+
+
+DIGITS_STUDY = f"""
+name: dig
+model: lenet5_digits
+dataset: digits
+accelerator: {HW / "smartexchange.yaml"}
+float_epochs: 1
+compression: {{method: smartexchange, basis_size: 3}}
+fidelity: FIDELITY
+search_space:
+  compression.theta: {{low: 0.01, high: 0.05, log: true}}
+  hardware.bit_serial: {{choices: [false, true]}}
+objectives: [accuracy, energy]
+mapping_search: {{budget: 100}}
+n_trials: 2
+"""
+
+
+@pytest.mark.parametrize("fidelity", ["{kind: projection}", "{kind: finetune, steps: 2}"])
+def test_a_point_computed_now_is_costed_from_memory_as_its_cache_reads(
+        write, tmp_path, monkeypatch, fidelity):
+    """The evaluator that computes a compressed entry costs it from the encodings in
+    memory (the directory it writes is not read back); an evaluator reading that entry
+    later gives the very same numbers."""
+    import torch
+
+    import sedse.compress
+
+    torch.set_num_threads(1)
+    spec = _study(write, DIGITS_STUDY.replace("FIDELITY", fidelity))
+    points = [{"compression.theta": 0.02, "hardware.bit_serial": False},
+              {"compression.theta": 0.02, "hardware.bit_serial": True}]
+    real = sedse.compress.stats_from_compressed
+
+    def refuse(*_a, **_k):
+        raise AssertionError("read back from disk")
+
+    monkeypatch.setattr(sedse.compress, "stats_from_compressed", refuse)
+    ev = Evaluator(spec, tmp_path / "run", cache_dir=tmp_path / "cache")
+    now = [ev.evaluate(p) for p in points]
+    monkeypatch.setattr(sedse.compress, "stats_from_compressed", real)
+    assert (ev.compressed_dir(points[0]) / "layers.json").is_file()
+    later = [Evaluator(spec, tmp_path / "run", cache_dir=tmp_path / "cache").evaluate(p)
+             for p in points]
+    for a, b in zip(now, later, strict=True):
+        assert a.feasible and (a.values, a.attrs) == (b.values, b.attrs)
+    stats_now = ev._stats(points[0])[0]
+    again = Evaluator(spec, tmp_path / "run", cache_dir=tmp_path / "cache")
+    assert stats_now == again._stats(points[0])[0]
+
+
+def test_shipped_models_resolve_through_the_entry_point_group():
+    """Model names come from the `sedse.models` entry points (sedse_models registers
+    itself in the package metadata); an unknown name is one SpecError naming them."""
+    from importlib.metadata import entry_points
+
+    import sedse_models
+    from sedse._shipped import MODEL_GROUP, model_entry, model_names
+
+    assert "sedse_models" in {ep.name for ep in entry_points(group=MODEL_GROUP)}
+    assert model_names() == list(sedse_models.MODELS)
+    m = model_entry("resnet20")
+    assert m.input_chw == sedse_models.MODELS["resnet20"].input_chw
+    assert m.workload(2) == sedse_models.workload("resnet20", 2)
+    with pytest.raises(SpecError) as info:
+        model_entry("gpt5", "--model")
+    assert str(info.value) == ("--model: unknown model 'gpt5' (shipped: "
+                               + ", ".join(sedse_models.MODELS) + ")")
+
+
+def test_unknown_model_in_a_study_names_the_shipped_ones(write):
+    with pytest.raises(SpecError, match=r"s.yaml: model: unknown model 'gpt5' \(shipped: "
+                       r"lenet5, lenet5_digits, "):
+        _study(write, STUDY.replace("model: lenet5", "model: gpt5"))

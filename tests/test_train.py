@@ -115,3 +115,114 @@ def test_network_slimming_prunes_channels_by_bn_scale(digits, tmp_path):
         from sedse.compress import slim
 
         slim(model, 1.5)
+
+
+@pytest.fixture(scope="module")
+def lenet_digits(digits, tmp_path_factory):
+    from sedse._shipped import model_entry
+
+    torch.set_num_threads(1)
+    entry = model_entry("lenet5_digits")
+    model = train_float("lenet5_digits", entry.build, digits, TrainConfig(epochs=2),
+                        cache_dir=tmp_path_factory.mktemp("cache"))
+    return entry, model
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_compress_and_measure_is_the_steps_it_replaces(digits, lenet_digits):
+    """The pipeline gives exactly what its steps give run by hand on a copy of the float
+    model (projection; decomposed-form training from the float weights with max_steps),
+    and leaves the float model as it was."""
+    import copy
+
+    from sedse.compress import activation_stats, compress_and_measure, train_decomposed
+
+    torch.set_num_threads(1)
+    _, model = lenet_digits
+    before = _state(model)
+    cfg = SmartExchangeConfig(theta=0.03)
+    m = compress_and_measure(model, SmartExchange(cfg), digits)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    ref = copy.deepcopy(model)
+    float_acc = accuracy(ref, digits)
+    c = compress_model(ref, SmartExchange(cfg))
+    project(ref, c)
+    assert (m.float_accuracy, m.projected_accuracy, m.accuracy) == (
+        float_acc, accuracy(ref, digits), accuracy(ref, digits))
+    assert m.test_accuracy == accuracy(ref, digits, split="test")
+    assert m.activations == activation_stats(ref, digits)
+    assert m.compressed == c and m.projection == c
+    assert all(np.array_equal(a.weight, b.weight)
+               for a, b in zip(m.compressed.layers, c.layers, strict=True))
+
+    ft = compress_and_measure(model, SmartExchange(cfg), digits, decomposed_epochs=1,
+                              from_float=True, max_steps=3, float_accuracy=0.5,
+                              measure_test=False, measure_activations=False)
+    ref = copy.deepcopy(model)
+    c = train_decomposed(ref, digits, cfg, 1, max_steps=3)
+    assert ft.compressed == c and ft.accuracy == accuracy(ref, digits)
+    assert ft.float_accuracy == 0.5 and ft.projected_accuracy is None and ft.projection is None
+    assert ft.test_accuracy is None and ft.activations is None
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_compress_and_measure_equals_its_directory_round_trip(digits, lenet_digits, tmp_path):
+    """The statistics from memory are the value the saved directory gives back: same
+    encodings (plain numbers, as layers.json holds them), activations, errors and
+    provenance; the saved model.pt reproduces the measured accuracy."""
+    from dataclasses import replace
+
+    from sedse.compress import (
+        compress_and_measure,
+        load_compressed,
+        load_compressed_model,
+        save_compressed,
+        stats_from_compressed,
+    )
+    from sedse.workload import Workload
+
+    torch.set_num_threads(1)
+    entry, model = lenet_digits
+    comp = MagnitudePrune(0.7)
+    m = compress_and_measure(model, comp, digits, retrain_epochs=1)
+    assert m.projection is not None and m.projection != m.compressed
+    out = tmp_path / "c"
+    src = "measured on digits validation images, 8-bit"
+    save_compressed(out, {"model": "lenet5_digits", "dataset": "digits", "method": "prune",
+                          "float_accuracy": m.float_accuracy, "accuracy": m.accuracy,
+                          "test_accuracy": m.test_accuracy, "activations": m.activations,
+                          "activations_source": src}, m.compressed, m.model)
+    wl = entry.workload()
+    doc, encodings = load_compressed(out, wl, model="lenet5_digits")
+    assert encodings == m.encodings
+    for name, e in encodings.items():
+        assert [type(getattr(e, f)) for f in e.__dataclass_fields__] == \
+            [type(getattr(m.encodings[name], f)) for f in e.__dataclass_fields__]
+    assert doc["accuracy"] == m.accuracy and doc["activations"] == m.activations
+    mem = m.layer_stats(wl, source=out, method="prune", activations_source=src)
+    disk = stats_from_compressed(out, wl, "lenet5_digits")
+    assert mem == disk and hash(mem) == hash(disk)
+    assert mem.apply(wl) == disk.apply(wl) and mem.to_doc() == disk.to_doc()
+    assert mem.weights_source.startswith(f"compressed weights from {out} (prune, accuracy ")
+    assert accuracy(load_compressed_model(out, entry.build), digits) == m.accuracy
+    other = Workload("other", tuple(replace(layer, name=f"x{layer.name}") for layer in wl.layers))
+    with pytest.raises(SpecError, match="other has no layer"):
+        m.layer_stats(other, source=out, method="prune", activations_source=src)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"decomposed_epochs": 1, "retrain_epochs": 1}, "either retrain_epochs or"),
+    ({"slim_frac": 0.5}, "channel pruning needs retrain_epochs"),
+    ({"from_float": True}, "decomposed_epochs >= 1"),
+    ({"max_steps": 3}, "max_steps bounds decomposed-form training"),
+])
+def test_compress_and_measure_refuses_what_it_cannot_do(digits, kw, message):
+    from sedse.compress import compress_and_measure
+
+    with pytest.raises(SpecError, match=message):
+        compress_and_measure(_mlp(), SmartExchange(), digits, **kw)
+    with pytest.raises(SpecError, match="decomposed-form training is for SmartExchange"):
+        compress_and_measure(_mlp(), MagnitudePrune(0.5), digits, decomposed_epochs=1)

@@ -19,7 +19,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sedse.study import load_study, open_study, results_table
+from sedse.report import results_table
+from sedse.study import load_study, open_study
 
 from .conftest import HW
 
@@ -277,7 +278,7 @@ def test_a_resampled_design_is_not_evaluated_twice(tmp_path):
     f = tmp_path / "dups.yaml"
     f.write_text(text)
     spec = load_study(f)
-    assert [p.name for p in spec.params] == ["hardware.pe_array.shape.slices"]
+    assert [p.name for p in spec.search_space] == ["hardware.pe_array.shape.slices"]
     url = _sqlite(tmp_path)
     study = run_study(spec, url, n_trials=3, run_dir=tmp_path / "run", progress=False)
     done = study.get_trials(states=(TrialState.COMPLETE,))

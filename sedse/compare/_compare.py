@@ -11,36 +11,13 @@ and design latency / reference latency.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pandas as pd
 
-from sedse._shipped import default_technology, design_path, hw_dir, shipped_designs
 from sedse.cost import CATEGORIES, NetworkCost, SearchCache, SearchSettings, evaluate_workload
 from sedse.errors import SpecError
-from sedse.hardware import Accelerator, Budget, Technology, load_accelerator, match_design
+from sedse.hardware import Accelerator, Budget, Technology, match_design
 from sedse.workload import Workload
-
-HW_DIR = hw_dir()
-DEFAULT_TECH = default_technology()
-
-
-def resolve_hw(name: str) -> Path:
-    """A shipped design's name (`eyeriss`) or a YAML path -> the file (SpecError if
-    none)."""
-    shipped = design_path(name)
-    if shipped is not None:
-        return shipped
-    p = Path(name)
-    if p.is_dir():
-        raise SpecError("--hw", f"{name}: is a folder, not a design (give a design YAML "
-                        "file or a shipped name)")
-    if p.suffix in (".yaml", ".yml") or p.is_file() or p.name != name:
-        if not p.is_file():
-            raise SpecError("--hw", f"{name}: file not found")
-        return p
-    raise SpecError("--hw", f"unknown design {name!r} (shipped: "
-                    f"{', '.join(shipped_designs())}; or a YAML path)")
 
 
 @dataclass(frozen=True)
@@ -201,7 +178,7 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
         budget = Budget.of(designs[names.index(reference)])
         designs = [match_design(d, budget, tech) for d in designs]
     wl = stats.apply(workload) if stats is not None else workload
-    settings = settings or SearchSettings(objective="edp")
+    settings = settings or SearchSettings()
     cache = cache if cache is not None else SearchCache()
     reports = []
     if matched and mappings:
@@ -216,7 +193,3 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
                       stats.weights_source if stats is not None else "dense weights",
                       stats.activations_source if stats is not None else "none",
                       tuple(stats.collapsed().items()) if stats is not None else ())
-
-
-def load_designs(names: list[str]) -> list[Accelerator]:
-    return [load_accelerator(resolve_hw(n)) for n in names]

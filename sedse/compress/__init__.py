@@ -1,5 +1,8 @@
-"""The SmartExchange compressor and its ablations (numpy; torch only in training)."""
+"""The SmartExchange compressor and its ablations (numpy; torch only in training), the
+compress-and-measure pipeline, the compressed-model directory and the per-layer
+statistics the cost model reads (`LayerStats`). Importing it does not import torch."""
 
+from sedse.compress._activations import ACTIVATION_FIELDS, activation_stats
 from sedse.compress._compressors import (
     CompressedLayer,
     Compressor,
@@ -11,6 +14,8 @@ from sedse.compress._compressors import (
 )
 from sedse.compress._data import DATASETS, Dataset, load_dataset
 from sedse.compress._decomposed import to_decomposed, train_decomposed
+from sedse.compress._io import FORMAT, load_compressed, load_compressed_model, save_compressed
+from sedse.compress._pipeline import CompressionOutcome, compress_and_measure, plain_encoding
 from sedse.compress._smartexchange import (
     Decomposition,
     SmartExchangeConfig,
@@ -18,22 +23,34 @@ from sedse.compress._smartexchange import (
     decompose,
     quantise_pow2,
 )
+from sedse.compress._stats import (
+    LayerFields,
+    LayerStats,
+    default_activations,
+    stats_by_decomposition,
+    stats_from_compressed,
+    stats_from_file,
+)
 from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
 from sedse.compress._train import (
     CompressedModel,
     TrainConfig,
     accuracy,
     compress_model,
+    float_key,
     project,
     retrain,
     slim,
     train_float,
 )
 
-__all__ = ["DATASETS", "INDEX_SCHEMES", "CompressedLayer", "Compressor", "Dataset",
-           "Decomposition", "LowRank", "load_dataset", "CompressedModel", "TrainConfig",
-           "accuracy", "compress_model", "project", "retrain", "slim", "train_float",
-           "to_decomposed", "train_decomposed",
-           "MagnitudePrune", "Pow2Quant", "SmartExchange", "SmartExchangeConfig",
-           "UniformQuant", "decomposable", "decompose", "quantise_pow2",
-           "smartexchange_encoding"]
+__all__ = ["ACTIVATION_FIELDS", "DATASETS", "FORMAT", "INDEX_SCHEMES", "CompressedLayer",
+           "CompressedModel", "CompressionOutcome", "Compressor", "Dataset", "Decomposition",
+           "LayerFields", "LayerStats", "LowRank", "MagnitudePrune", "Pow2Quant",
+           "SmartExchange", "SmartExchangeConfig", "TrainConfig", "UniformQuant", "accuracy",
+           "activation_stats", "compress_and_measure", "compress_model", "decomposable",
+           "decompose", "default_activations", "float_key", "load_compressed",
+           "load_compressed_model", "load_dataset", "plain_encoding", "project",
+           "quantise_pow2", "retrain", "save_compressed", "slim", "smartexchange_encoding",
+           "stats_by_decomposition", "stats_from_compressed", "stats_from_file",
+           "to_decomposed", "train_decomposed", "train_float"]

@@ -6,6 +6,7 @@ space (`_space`), the search (`_search`) and per-layer/per-network reports
 (`_report`). Imports run `workload <- hardware <- mapping <- cost`.
 """
 
+from sedse.cost._alloc import keep_heap_pages
 from sedse.cost._checks import check_mapping, checked_mapping, tile_bytes
 from sedse.cost._core import ACTIONS, NETWORK_KINDS, UNITS, Action, BatchCost, evaluate
 from sedse.cost._formats import WeightFormat, weight_format
@@ -33,5 +34,5 @@ __all__ = ["ACTIONS", "CATEGORIES", "NETWORK_KINDS", "OBJECTIVES", "UNITS", "Act
            "SearchResult", "SearchSettings", "TileGeometry", "WeightFormat",
            "canonical_orders", "capacity_need", "category", "check_mapping",
            "checked_mapping", "evaluate", "evaluate_mapping", "evaluate_workload",
-           "footprint", "keep_variants", "mapping_space", "objective_value",
+           "footprint", "keep_heap_pages", "keep_variants", "mapping_space", "objective_value",
            "search_mapping", "soa", "tile_bytes", "tile_extents", "weight_format"]

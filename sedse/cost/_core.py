@@ -139,7 +139,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sedse.cost._alloc import keep_heap_pages
 from sedse.cost._formats import WeightFormat, weight_format
 from sedse.cost._tiles import (
     _C,
@@ -278,8 +277,6 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     """Return the `BatchCost` of every candidate mapping of `layer` on `acc` (as the
     array sees it: `sedse.mapping.array_layer`)."""
     layer = array_layer(layer, acc)
-    if len(c) >= 256:
-        keep_heap_pages()
     geo = TileGeometry.of(c, acc, layer)
     L, M = len(acc.levels), len(c)
     active = np.ones((L + 1, M), dtype=np.int64)

@@ -197,7 +197,7 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
     best one (`settings`, default: EDP); results are cached per layer shape in `cache`
     (pass one cache to share it across networks and calls)."""
     mappings = mappings or {}
-    settings = settings or SearchSettings(objective="edp")
+    settings = settings or SearchSettings()
     cache = cache if cache is not None else SearchCache()
     out = []
     with task(f"{workload.name} on {acc.name}", total=len(workload.layers),

@@ -55,8 +55,11 @@ def objective_value(cost: BatchCost, objective: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    objective: str = "energy"
-    budget: int = 5000
+    """How one layer's mapping is searched (the one place these defaults live: the CLI,
+    studies' ``mapping_search:`` and every caller read them from here)."""
+
+    objective: str = "edp"  # energy | latency | edp: what the search minimises
+    budget: int = 5000      # sampled points (whole chunks of CHUNK); exhaustive if smaller
     keep_top: int = 3
     rounds: int = 8
     batch: int = 8192   # candidates per vectorised call (measured fastest, see mapping_speed)

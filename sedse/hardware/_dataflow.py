@@ -27,11 +27,11 @@ not fit the columns and strip-mines when it does not fit at all).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sedse._yaml import Node
+from sedse.workload import DIMS, OPERANDS
 
-DIM_NAMES = ("N", "G", "K", "C", "P", "Q", "R", "S")
 FULL = -1  # pin value meaning "the whole remaining dim"
 
 
@@ -39,7 +39,7 @@ FULL = -1  # pin value meaning "the whole remaining dim"
 class SlotConstraint:
     """Constraint on one spatial axis or one level's temporal loops."""
 
-    allow: tuple[str, ...] = DIM_NAMES
+    allow: tuple[str, ...] = DIMS
     pin: tuple[tuple[str, int], ...] = ()   # (dim, factor or FULL)
     order: tuple[str, ...] | None = None    # fixed loop order, outer first (levels only)
     keep: tuple[str, ...] | None = None     # operands kept (levels only)
@@ -75,8 +75,8 @@ class Dataflow:
 def _dims(node: Node) -> tuple[str, ...]:
     dims = node.as_str_list()
     for i, d in enumerate(dims):
-        if d not in DIM_NAMES:
-            raise node.child(i).error(f"expected a dim among {' '.join(DIM_NAMES)}, found {d!r}")
+        if d not in DIMS:
+            raise node.child(i).error(f"expected a dim among {' '.join(DIMS)}, found {d!r}")
     if len(set(dims)) != len(dims):
         raise node.error("a dim is listed twice")
     return dims
@@ -85,12 +85,12 @@ def _dims(node: Node) -> tuple[str, ...]:
 def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
     node.check_keys(set(), {"allow", "pin", "order", "keep", "may_bypass"} if is_level
                     else {"allow", "pin"})
-    allow = _dims(node.get("allow")) if node.has("allow") else DIM_NAMES
+    allow = _dims(node.get("allow")) if node.has("allow") else SlotConstraint().allow
     pins = []
     if node.has("pin"):
         for d, sub in node.get("pin").items():
-            if d not in DIM_NAMES:
-                raise sub.error(f"unknown dim (expected one of {', '.join(DIM_NAMES)})")
+            if d not in DIMS:
+                raise sub.error(f"unknown dim (expected one of {', '.join(DIMS)})")
             if sub.value == "full":
                 pins.append((d, FULL))
             else:
@@ -105,24 +105,24 @@ def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
         text = on.as_str()
         toks = tuple(text.replace(",", " ").split())
         for t in toks:
-            if t not in DIM_NAMES:
+            if t not in DIMS:
                 raise on.error(f"expected dims like 'K C P', found {t!r}")
         if len(set(toks)) != len(toks):
             raise on.error("a dim appears twice in the order")
-        order = toks + tuple(d for d in DIM_NAMES if d not in toks)
+        order = toks + tuple(d for d in DIMS if d not in toks)
     keep = None
     if node.has("keep"):
         kn = node.get("keep")
         keep = kn.as_str_list()
         for x in keep:
-            if x not in ("W", "I", "O"):
+            if x not in OPERANDS:
                 raise kn.error(f"expected operands among W, I, O, found {x!r}")
     bypass: list[str] = []
     if node.has("may_bypass"):
         bn = node.get("may_bypass")
         bypass = bn.as_str_list()
         for i, x in enumerate(bypass):
-            if x not in ("W", "I", "O"):
+            if x not in OPERANDS:
                 raise bn.child(i).error(f"expected an operand among W, I, O, found {x!r}")
             if keep is not None and x not in keep:
                 raise bn.child(i).error(f"{x} is not kept here ('keep' lists "
@@ -166,7 +166,7 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                 extra = [x for x in c.keep if x not in stored]
                 if extra:
                     raise sub.get("keep").error(f"level {ln} has no partition for {extra}")
-                if ln == levels[0].name and set(c.keep) != {"W", "I", "O"}:
+                if ln == levels[0].name and set(c.keep) != set(OPERANDS):
                     raise sub.get("keep").error("the outermost level must keep W, I and O")
             if c.may_bypass:
                 bn = sub.get("may_bypass")
@@ -179,5 +179,6 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                     raise bn.error(f"level {ln} has no partition for {extra}")
             lvls.append((ln, c))
     maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
-    im2col = node.get("im2col").as_bool() if node.has("im2col") else False
+    im2col = node.get("im2col").as_bool() if node.has("im2col") else \
+        next(f.default for f in fields(Dataflow) if f.name == "im2col")
     return Dataflow(name, tuple(spatial), tuple(lvls), maxi, im2col)

@@ -29,14 +29,13 @@ Modelling assumptions (the cost model relies on them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from sedse._yaml import Node, load_yaml, short_number
 from sedse.errors import SpecError
 from sedse.hardware._dataflow import Dataflow, dataflow_from_node
-
-OPERAND_NAMES = ("W", "I", "O")
+from sedse.workload import OPERANDS
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class MemoryLevel:
 
     @property
     def operands(self) -> tuple[str, ...]:
-        return tuple(x for x in OPERAND_NAMES if any(x in p.operands for p in self.partitions))
+        return tuple(x for x in OPERANDS if any(x in p.operands for p in self.partitions))
 
     def partition_of(self, operand: str) -> Partition | None:
         for p in self.partitions:
@@ -392,6 +391,13 @@ _LEVEL_OPT = {"operands", "capacity_bytes", "partitions", "fanout_dims", "networ
               "sliding_window_reuse"} | _PORT_KEYS
 
 
+def _default(cls, name: str):
+    """A spec dataclass field's own default: the loaders read absent keys from here and
+    never restate a default."""
+    f = next(f for f in fields(cls) if f.name == name)
+    return f.default
+
+
 def _opt_float(node: Node, key: str, default, **kw):
     if not node.has(key) or node.get(key).value is None:
         return default
@@ -401,7 +407,7 @@ def _opt_float(node: Node, key: str, default, **kw):
 def _operands(node: Node) -> tuple[str, ...]:
     ops = node.as_str_list()
     for i, x in enumerate(ops):
-        if x not in OPERAND_NAMES:
+        if x not in OPERANDS:
             raise node.child(i).error(f"expected one of W, I, O, found {x!r}")
     if len(set(ops)) != len(ops):
         raise node.error("an operand is listed twice")
@@ -435,19 +441,19 @@ def _widths(node: Node) -> tuple[tuple[str, int], ...]:
     if isinstance(node.value, dict):
         out = []
         for x, sub in node.items():
-            if x not in OPERAND_NAMES:
+            if x not in OPERANDS:
                 raise sub.error(f"expected an operand among W, I, O, found {x!r}")
             out.append((x, sub.as_int(max_value=MAX_WIDTH_BITS)))
         return tuple(out)
     w = node.as_int(max_value=MAX_WIDTH_BITS)
-    return tuple((x, w) for x in OPERAND_NAMES)
+    return tuple((x, w) for x in OPERANDS)
 
 
 def _passes(node: Node, axes: dict[str, int]) -> Passes:
     node.check_keys({"stationary"}, {"fill_drain_cycles"})
     sn = node.get("stationary")
     x = sn.as_str()
-    if x not in OPERAND_NAMES:
+    if x not in OPERANDS:
         raise sn.error(f"expected one of W, I, O, found {x!r}")
     const, per_axis = 0.0, []
     if node.has("fill_drain_cycles"):
@@ -531,10 +537,14 @@ def _fanout(node: Node, axes: dict[str, int]) -> tuple[tuple[str, ...], Network 
                         "width_bits"})
         net = Network(
             nn_.get("transfer_energy_pj_per_bit").as_float(min_value=0.0),
-            nn_.get("multicast").as_bool() if nn_.has("multicast") else True,
-            nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction") else True,
-            _opt_float(nn_, "reduction_energy_pj_per_bit", 0.0, min_value=0.0),
-            _widths(nn_.get("width_bits")) if nn_.has("width_bits") else ())
+            nn_.get("multicast").as_bool() if nn_.has("multicast")
+            else _default(Network, "multicast"),
+            nn_.get("spatial_reduction").as_bool() if nn_.has("spatial_reduction")
+            else _default(Network, "spatial_reduction"),
+            _opt_float(nn_, "reduction_energy_pj_per_bit",
+                       _default(Network, "reduction_energy_pj_per_bit"), min_value=0.0),
+            _widths(nn_.get("width_bits")) if nn_.has("width_bits")
+            else _default(Network, "width_bits"))
         if not fanout:
             raise nn_.error("a network needs fanout_dims on the same level")
     elif fanout:
@@ -566,7 +576,8 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
                 _opt_float(pn, "read_energy_pj", read_pj, min_value=0.0),
                 _opt_float(pn, "write_energy_pj", write_pj, min_value=0.0),
                 pbw,
-                pn.get("double_buffered").as_bool() if pn.has("double_buffered") else True,
+                pn.get("double_buffered").as_bool() if pn.has("double_buffered")
+                else _default(Partition, "double_buffered"),
                 prd, pwr))
         seen: list[str] = [x for p in parts for x in p.operands]
         if len(seen) != len(set(seen)):
@@ -577,18 +588,21 @@ def _level(node: Node, axes: dict[str, int]) -> MemoryLevel:
         ops = _operands(node.get("operands"))
         cap_node = node.get("capacity_bytes") if node.has("capacity_bytes") else None
         cap = cap_node.as_int() if cap_node is not None and cap_node.value is not None else None
-        parts = [Partition(ops, cap, read_pj, write_pj, bw, True, ports[1], ports[2])]
+        parts = [Partition(ops, cap, read_pj, write_pj, bw,
+                           read_bandwidth_bytes_per_cycle=ports[1],
+                           write_bandwidth_bytes_per_cycle=ports[2])]
     fanout, net = _fanout(node, axes)
-    src = node.get("energy_source").as_str() if node.has("energy_source") else ""
+    src = node.get("energy_source").as_str() if node.has("energy_source") \
+        else _default(MemoryLevel, "energy_source")
     rlc = None
     if node.has("run_length_coding"):
         rn = node.get("run_length_coding")
         rn.check_keys(set(), {"run_bits", "word_bits"})
-        rlc = RunLengthCoding(rn.get("run_bits").as_int() if rn.has("run_bits") else 5,
-                              rn.get("word_bits").as_int() if rn.has("word_bits") else 64)
-    category = _choice(node, "category", LEVEL_CATEGORIES, "")
+        rlc = RunLengthCoding(**{k: rn.get(k).as_int() for k in ("run_bits", "word_bits")
+                                 if rn.has(k)})
+    category = _choice(node, "category", LEVEL_CATEGORIES, _default(MemoryLevel, "category"))
     sliding = node.get("sliding_window_reuse").as_bool() \
-        if node.has("sliding_window_reuse") else True
+        if node.has("sliding_window_reuse") else _default(MemoryLevel, "sliding_window_reuse")
     return MemoryLevel(name, word_bits, tuple(parts), fanout, net, src, rlc, category, sliding)
 
 
@@ -660,6 +674,27 @@ def _sparsity(node: Node, levels: tuple[MemoryLevel, ...]) -> Sparsity:
 
 
 
+def resolve_design(name: str | Path, where: str = "--hw") -> Path:
+    """A shipped design's name (``eyeriss``) or a YAML path -> the file (SpecError at
+    `where` if there is none): the one resolver of design names."""
+    from sedse._shipped import design_path, shipped_designs
+
+    shipped = design_path(name)
+    if shipped is not None:
+        return shipped
+    text = str(name)
+    p = Path(text)
+    if p.is_dir():
+        raise SpecError(where, f"{text}: is a folder, not a design (give a design YAML "
+                        "file or a shipped name)")
+    if p.suffix in (".yaml", ".yml") or p.is_file() or p.name != text:
+        if not p.is_file():
+            raise SpecError(where, f"{text}: file not found")
+        return p
+    raise SpecError(where, f"unknown design {text!r} (shipped: "
+                    f"{', '.join(shipped_designs())}; or a YAML path)")
+
+
 def load_accelerator(path: str | Path) -> Accelerator:
     """Return the accelerator described by the YAML file at `path`, or the shipped
     design of that name (``load_accelerator("eyeriss")``); SpecError if bad."""
@@ -667,6 +702,18 @@ def load_accelerator(path: str | Path) -> Accelerator:
 
     root = load_yaml(design_path(path) or path)
     return accelerator_from_node(root)
+
+
+def load_designs(names: list[str]) -> list[Accelerator]:
+    """Each design name or path (`resolve_design`) loaded."""
+    return [load_accelerator(resolve_design(n)) for n in names]
+
+
+def default_technology_file() -> Path:
+    """The shipped technology file (65 nm) every matched comparison uses by default."""
+    from sedse._shipped import default_technology
+
+    return default_technology()
 
 
 def accelerator_from_node(root: Node) -> Accelerator:
@@ -692,16 +739,20 @@ def accelerator_from_node(root: Node) -> Accelerator:
     if not isinstance(eb_node.value, dict) or not eb_node.value:
         raise eb_node.error("expected a mapping from bits to pJ, e.g. {16: 1.7, 8: 0.45}")
     eb = [(k, sub.as_float(min_value=0.0)) for k, sub in eb_node.int_items("operand bits")]
-    mac = MacUnit(tuple(sorted(eb)), _opt_float(mac_node, "idle_energy_pj", 0.0, min_value=0.0),
-                  mac_node.get("energy_source").as_str() if mac_node.has("energy_source") else "")
+    mac = MacUnit(tuple(sorted(eb)), _opt_float(mac_node, "idle_energy_pj",
+                                                _default(MacUnit, "idle_energy_pj"),
+                                                min_value=0.0),
+                  mac_node.get("energy_source").as_str() if mac_node.has("energy_source")
+                  else _default(MacUnit, "energy_source"))
     passes = _passes(pe.get("passes"), axes) if pe.has("passes") else None
-    bits: dict = {"input_bits": 16, "weight_bits": 16, "output_bits": 16}
+    bits: dict = {k: _default(Accelerator, k) for k in ("input_bits", "weight_bits",
+                                                       "output_bits")}
     if root.has("precision"):
         pr = root.get("precision")
         pr.check_keys(set(), set(bits) | {"psum_bits"})
         for k, v in pr.items():
             bits[k] = v.as_int(max_value=64)
-    padding = _choice(root, "padding", PADDING_MODES, "generated")
+    padding = _choice(root, "padding", PADDING_MODES, _default(Accelerator, "padding"))
     lv_node = root.get("levels")
     built: list[MemoryLevel] = []
     for n in lv_node.list():
@@ -714,7 +765,7 @@ def accelerator_from_node(root: Node) -> Accelerator:
     for i, n in enumerate(names):
         if names.index(n) != i:
             raise lv_node.child(i).get("name").error(f"level name {n!r} used twice")
-    if set(levels[0].operands) != set(OPERAND_NAMES):
+    if set(levels[0].operands) != set(OPERANDS):
         raise lv_node.child(0).error("the outermost level must store W, I and O")
     owner: dict[str, str] = {}
     for i, lvl in enumerate(levels):
@@ -741,12 +792,14 @@ def accelerator_from_node(root: Node) -> Accelerator:
         bn = root.get("bit_serial")
         bn.check_keys({"term_energy_pj"}, {"sync_factor", "units_per_mac"})
         bit_serial = BitSerial(bn.get("term_energy_pj").as_float(min_value=0.0),
-                               _opt_float(bn, "sync_factor", 1.0, min_value=1.0),
+                               _opt_float(bn, "sync_factor", _default(BitSerial, "sync_factor"),
+                                          min_value=1.0),
                                bn.get("units_per_mac").as_int(max_value=MAX_UNITS_PER_MAC)
-                               if bn.has("units_per_mac") else 1)
+                               if bn.has("units_per_mac") else _default(BitSerial,
+                                                                        "units_per_mac"))
     acc = Accelerator(name, clock, tuple(axes.items()), levels, mac, dataflow=dataflow,
                       description=root.get("description").as_str()
-                      if root.has("description") else "",
+                      if root.has("description") else _default(Accelerator, "description"),
                       rebuild=rebuild, sparsity=sparsity, bit_serial=bit_serial,
                       passes=passes, padding=padding, source=root.file, **bits)
     if passes is not None:

@@ -6,17 +6,19 @@ parts are cached:
 
 * the float baseline: trained once, on disk in the project cache (``runs/cache/float``,
   keyed by the data's content hash, every training setting and torch's thread count);
-* compressed weights per compression-parameter hash: a `sedse compress`-format directory
-  under ``<run>/cache/compressed/<hash>`` (written atomically: a temporary folder renamed
-  into place, so concurrent workers never read a half-written one), holding the
-  encodings, the accuracy and the activation statistics measured on the data;
+* compressed weights per compression-parameter hash (`compress_and_measure`): a
+  `sedse compress`-format directory under ``<run>/cache/compressed/<hash>`` (written
+  atomically: a temporary folder renamed into place, so concurrent workers never read a
+  half-written one), holding the encodings, the accuracy and the activation statistics
+  measured on the data. A point computed now is costed from the encodings in memory;
+  the directory is read back only when it was there already (another process, an
+  earlier run) or another worker wrote it first;
 * mapping-search results per (layer shape, accelerator, settings) and whole-network
   costs per (workload, accelerator) in memory.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -30,9 +32,19 @@ from typing import Any
 
 from sedse._yaml import Node
 from sedse.errors import MappingError, SpecError
-from sedse.study._spec import StudySpec
+from sedse.study._spec import StudySpec, apply_overrides
 
 log = logging.getLogger(__name__)
+COMPRESSION_METHOD = "smartexchange"   # what a study compresses with (layers.json "method")
+
+
+@dataclass(frozen=True)
+class CompressedNumbers:
+    """What a trial reports of its compressed model (beside its `LayerStats`)."""
+
+    accuracy: float
+    ratio_vs_8bit: float
+    test_accuracy: float | None
 
 
 @dataclass
@@ -47,38 +59,6 @@ class PointResult:
     compressed_dir: str | None = None
 
 
-def apply_overrides(doc: dict, overrides: dict[str, Any], spec: StudySpec) -> dict:
-    """Return a copy of the accelerator document with ``hardware.*`` values applied."""
-    doc = copy.deepcopy(doc)
-    for name, value in overrides.items():
-        path = name.split(".")[1:]
-        if path == ["dataflow"]:
-            doc["dataflow"] = spec.dataflow(value)
-            continue
-        if path == ["bit_serial"]:
-            if value:
-                doc["bit_serial"] = {"term_energy_pj": None}  # filled from the MAC below
-            else:
-                doc.pop("bit_serial", None)
-            continue
-        cur = doc
-        for part in path[:-1]:
-            if isinstance(cur, list):
-                cur = next(x for x in cur if x.get("name") == part
-                           or "+".join(x.get("operands", [])) == part)
-            else:
-                cur = cur[part]
-        if isinstance(cur, list):
-            raise SpecError(spec.file, f"search_space.{name}: cannot set a list item")
-        cur[path[-1]] = value
-    if doc.get("bit_serial", {}).get("term_energy_pj", 0) is None:
-        bits = max(doc.get("precision", {}).get("input_bits", 16),
-                   doc.get("precision", {}).get("weight_bits", 16))
-        mac = doc["mac"]["energy_pj_by_bits"][bits]
-        doc["bit_serial"] = {"term_energy_pj": mac / bits}
-    return doc
-
-
 def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -90,7 +70,7 @@ def compressed_cache_dir(run_dir: Path, spec: StudySpec, cfg) -> Path:
 
     key = _hash({"model": spec.model, "dataset": spec.dataset,
                  "float_epochs": spec.float_epochs, "config": asdict(cfg),
-                 "fidelity": spec.fidelity, "steps": spec.finetune_steps})
+                 "fidelity": spec.fidelity.kind, "steps": spec.fidelity.steps})
     return Path(run_dir) / "cache" / "compressed" / key
 
 
@@ -100,18 +80,19 @@ class Evaluator:
     def __init__(self, spec: StudySpec, run_dir: str | Path, *, threads: int = 1,
                  cache_dir: str | Path | None = None):
         from sedse._yaml import load_yaml
-        from sedse.cost import SearchCache, SearchSettings
+        from sedse.cost import SearchCache
         from sedse.hardware import load_technology
 
         self.spec = spec
         self.run_dir = Path(run_dir)
-        self.base_doc = load_yaml(spec.accelerator).value
+        # the design as `load_study` read it (read here only for a spec built by hand)
+        self.base_doc = spec.accelerator_doc or load_yaml(spec.accelerator).value
         self.tech = load_technology(spec.technology)
-        self.settings = SearchSettings(objective=spec.search_objective,
-                                       budget=spec.search_budget)
+        self.settings = spec.mapping_search
         self.search_cache = SearchCache()
         self._network_memo: dict = {}
-        self._stats_memo: dict = {}   # compressed entry -> (LayerStats, dir, layers.json)
+        # compressed entry -> (LayerStats, dir, CompressedNumbers)
+        self._stats_memo: dict = {}
         self._model = None
         self._data = None
         self._float_accuracy: float | None = None
@@ -123,9 +104,9 @@ class Evaluator:
         self.float_key: str | None = None
         self.progress = None   # progress(line) for long work (the CLI passes a printer)
         self.device = spec.device
-        import sedse_models
+        from sedse._shipped import model_entry
 
-        self.workload = sedse_models.workload(spec.model, spec.batch)
+        self.workload = model_entry(spec.model).workload(spec.batch)
 
     # ---- accuracy side -----------------------------------------------------------
     def check_data(self) -> None:
@@ -135,7 +116,7 @@ class Evaluator:
             return
         import torch
 
-        import sedse_models
+        from sedse._shipped import model_entry
         from sedse.compress import load_dataset
 
         if self.device == "auto":
@@ -143,7 +124,7 @@ class Evaluator:
         elif self.device == "cuda" and not torch.cuda.is_available():
             raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
                             "no GPU")
-        entry = sedse_models.MODELS[self.spec.model]
+        entry = model_entry(self.spec.model)
         data = load_dataset(self.spec.dataset, self.spec.data_root,
                             image_size=entry.input_chw[2], channels=entry.input_chw[0])
         if tuple(entry.input_chw) != data.input_chw:
@@ -156,13 +137,12 @@ class Evaluator:
         if self._model is None:
             import torch
 
-            import sedse_models
-            from sedse.compress import TrainConfig, accuracy, train_float
-            from sedse.compress._train import float_key
+            from sedse._shipped import model_entry
+            from sedse.compress import TrainConfig, accuracy, float_key, train_float
 
             self.check_data()
             torch.set_num_threads(self.threads)
-            entry = sedse_models.MODELS[self.spec.model]
+            entry = model_entry(self.spec.model)
             cfg = TrainConfig(epochs=self.spec.float_epochs)
             self.float_key = float_key(self.spec.model, self._data, cfg)
             self._model = train_float(self.spec.model, entry.build, self._data, cfg,
@@ -196,53 +176,47 @@ class Evaluator:
     def compressed_dir(self, params: dict[str, Any]) -> Path:
         """The cached compressed-model directory of these compression parameters
         (created on first use)."""
+        return self._compressed(params)[0]
+
+    @property
+    def _activations_source(self) -> str:
+        return f"measured on {self.spec.dataset} validation images, 8-bit"
+
+    def _compressed(self, params: dict[str, Any]):
+        """(the cached directory of these compression parameters, the
+        `CompressionOutcome` when it was computed now and is the directory's content,
+        else None: the directory is to be read)."""
         from dataclasses import asdict
 
         cfg = self.compression_config(params)
         out = compressed_cache_dir(self.run_dir, self.spec, cfg)
         if (out / "layers.json").is_file():
             self._check_entry(out)
-            return out
-        import torch
-
-        from sedse.compress import (
-            SmartExchange,
-            accuracy,
-            compress_model,
-            project,
-            train_decomposed,
-        )
-        from sedse.compress._activations import activation_stats
-        from sedse.compress._io import save_compressed
+            return out, None
+        from sedse.compress import SmartExchange, compress_and_measure, save_compressed
 
         base = self._load_model()
-        model = copy.deepcopy(base)
-        if self.spec.fidelity == "finetune":
-            compressed = train_decomposed(model, self._data, cfg, 1, device=self.device,
-                                          max_steps=self.spec.finetune_steps)
-        else:
-            compressed = compress_model(model, SmartExchange(cfg))
-            project(model, compressed)
-        with torch.no_grad():
-            acc = accuracy(model, self._data, self.device)
-            test_acc = accuracy(model, self._data, self.device, split="test")
-        acts = activation_stats(model, self._data, device=self.device)
+        finetune = self.spec.fidelity.kind == "finetune"
+        m = compress_and_measure(base, SmartExchange(cfg), self._data, device=self.device,
+                                 decomposed_epochs=1 if finetune else 0, from_float=finetune,
+                                 max_steps=self.spec.fidelity.steps if finetune else None,
+                                 float_accuracy=self._float_accuracy)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".tmp-"))
         save_compressed(tmp, {"model": self.spec.model, "dataset": self.spec.dataset,
                               "data": self._provenance(),
-                              "method": "smartexchange", "params": asdict(cfg),
-                              "fidelity": self.spec.fidelity,
-                              "float_accuracy": self._float_accuracy, "accuracy": acc,
-                              "test_accuracy": test_acc, "activations": acts,
-                              "activations_source": f"measured on {self.spec.dataset} "
-                                                    "validation images, 8-bit"},
-                        compressed, model)
+                              "method": COMPRESSION_METHOD, "params": asdict(cfg),
+                              "fidelity": self.spec.fidelity.kind,
+                              "float_accuracy": m.float_accuracy, "accuracy": m.accuracy,
+                              "test_accuracy": m.test_accuracy, "activations": m.activations,
+                              "activations_source": self._activations_source},
+                        m.compressed, m.model)
         try:
             os.replace(tmp, out)
-        except OSError:   # another worker won the race: theirs is identical
+        except OSError:   # another worker won the race: read theirs, as every worker does
             shutil.rmtree(tmp, ignore_errors=True)
-        return out
+            return out, None
+        return out, m
 
     def _provenance(self) -> dict:
         import torch
@@ -255,7 +229,7 @@ class Evaluator:
         """A cached compressed model computed from other data, another float model or
         another sedse format is refused in one line (never a silently different number)."""
         from sedse._yaml import load_json
-        from sedse.compress._io import FORMAT
+        from sedse.compress import FORMAT
 
         f = out / "layers.json"
         root = load_json(f)
@@ -285,16 +259,27 @@ class Evaluator:
         return accelerator_from_node(Node(doc, f"{self.spec.file} (trial design)", "")), doc
 
     def _stats(self, params: dict[str, Any]):
-        from sedse.compare import stats_by_decomposition, stats_from_compressed, stats_from_file
+        """(LayerStats, the compressed directory or None, its CompressedNumbers or None)
+        of a design point's compression parameters."""
+        from sedse.compress import stats_by_decomposition, stats_from_compressed, stats_from_file
 
-        if self.spec.method != "none":
-            # one checked read per compressed entry and process (a repeated point reuses it)
+        if self.spec.needs_accuracy:
+            # one checked read (or one computation) per compressed entry and process: a
+            # repeated point reuses it
             key = compressed_cache_dir(self.run_dir, self.spec, self.compression_config(params))
             if key not in self._stats_memo:
-                d = self.compressed_dir(params)
-                self._stats_memo[key] = (
-                    stats_from_compressed(d, self.workload, self.spec.model), d,
-                    json.loads((d / "layers.json").read_text()))
+                d, m = self._compressed(params)
+                if m is not None:   # computed now: its encodings, from memory
+                    stats = m.layer_stats(self.workload, source=d, method=COMPRESSION_METHOD,
+                                          activations_source=self._activations_source)
+                    numbers = CompressedNumbers(m.accuracy, m.compressed.compression_ratio(8),
+                                                m.test_accuracy)
+                else:
+                    stats = stats_from_compressed(d, self.workload, self.spec.model)
+                    doc = json.loads((d / "layers.json").read_text())
+                    numbers = CompressedNumbers(doc["accuracy"], doc["ratio_vs_8bit"],
+                                                doc.get("test_accuracy"))
+                self._stats_memo[key] = (stats, d, numbers)
             return self._stats_memo[key]
         if self._fixed_stats is None:
             if self.spec.weights == "decompose":
@@ -302,7 +287,7 @@ class Evaluator:
                     self.spec.model, self.workload, self.cache_dir)
             else:
                 self._fixed_stats = stats_from_file(self.spec.weights, self.workload)
-        return self._fixed_stats, None, {}
+        return self._fixed_stats, None, None
 
     def network_cost(self, workload, acc):
         from sedse.cost import evaluate_workload
@@ -321,7 +306,7 @@ class Evaluator:
             acc, doc = self.accelerator(params)
         except SpecError as exc:
             return PointResult({}, {}, False, f"invalid design: {exc}")
-        stats, cdir, doc_acc = self._stats(params)
+        stats, cdir, numbers = self._stats(params)
         wl = stats.apply(self.workload).with_precision(acc.input_bits, acc.weight_bits,
                                                        acc.output_bits)
         try:
@@ -333,7 +318,7 @@ class Evaluator:
         values = {"energy_uj": rep.energy_pj / 1e6, "latency_ms": rep.latency_s * 1e3,
                   "edp_uj_ms": rep.energy_pj / 1e6 * rep.latency_s * 1e3, "area_mm2": area}
         if cdir:
-            values["accuracy_frac"] = float(doc_acc["accuracy"])
+            values["accuracy_frac"] = float(numbers.accuracy)
         cats = rep.energy_by_category()
         layers = {}
         for lc in rep.layers:
@@ -351,9 +336,9 @@ class Evaluator:
                  "mappings": {lc.layer.name: lc.mapping.to_doc(acc) for lc in rep.layers},
                  "weights_source": stats.weights_source}
         if cdir:
-            attrs["compression_ratio_x"] = float(doc_acc["ratio_vs_8bit"])
+            attrs["compression_ratio_x"] = float(numbers.ratio_vs_8bit)
             # held-out test accuracy: reported beside final points, never optimised
-            if doc_acc.get("test_accuracy") is not None:
-                attrs["test_accuracy_frac"] = float(doc_acc["test_accuracy"])
+            if numbers.test_accuracy is not None:
+                attrs["test_accuracy_frac"] = float(numbers.test_accuracy)
             attrs["compressed_dir"] = str(cdir)
         return PointResult(values, attrs, True, "", doc, str(cdir) if cdir else None)

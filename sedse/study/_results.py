@@ -1,28 +1,15 @@
-"""Study results: the table, Pareto fronts with baselines, importances, and export.
-
-* `results_table`: one row per trial, unit-suffixed columns (``accuracy_frac``,
-  ``energy_uj``, ``latency_ms``, ``edp_uj_ms``, ``area_mm2``, ``compression_ratio_x``),
-  ``param_<name>`` per parameter, ``feasible`` (completed, design fits, every constraint
-  met) and ``is_pareto`` (non-dominated among the feasible trials on the objectives).
-* `baseline_points`: the study's baselines (dense weights, the float model's accuracy)
-  evaluated on the same model, each matched to the study accelerator's budget.
-* the figures are in `sedse.study._figures` (each from a plain info object).
-* `export_point`: the accelerator YAML and compression config (and compressed
-  weights) of one trial, which `sedse eval` / `sedse compare` read back.
-"""
+"""Export = replay: `export_point` writes one trial's accelerator YAML, mappings,
+compression config (and compressed weights), which `sedse eval` / `sedse compare` read
+back to the same numbers. Tables and figures of a study are in `sedse.report`."""
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from sedse.errors import SpecError
-from sedse.study._spec import OBJECTIVE_UNITS, OBJECTIVES, StudySpec
+from sedse.study._spec import StudySpec
 
 MAPPINGS_FILE = "mappings.yaml"
 REPLAYED_FILES = ("accelerator.yaml", MAPPINGS_FILE, "stats.yaml", "compressed/layers.json",
@@ -37,115 +24,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-def pareto_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
-    """Non-dominated rows of `values` (n, k) under per-column directions."""
-    v = np.array(values, dtype=float)
-    for j, d in enumerate(directions):
-        if d == "maximize":
-            v[:, j] = -v[:, j]
-    n = len(v)
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        dominated = np.all(v <= v[i], axis=1) & np.any(v < v[i], axis=1)
-        keep[i] = not dominated.any()
-    return keep
-
-
-def results_table(study, objectives: list[str] | None = None) -> pd.DataFrame:
-    """One row per trial (see the module docstring)."""
-    from optuna.trial import TrialState
-
-    objectives = objectives or study.user_attrs.get("objectives")
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        ua = t.user_attrs
-        cons = list(t.constraints.values()) or list(ua.get("constraint_values") or [])
-        row = {"trial": t.number, "state": t.state.name,
-               "feasible": t.state == TrialState.COMPLETE and bool(ua.get("feasible"))
-               and all(c <= 0 for c in cons)}
-        for unit in ("accuracy_frac", "test_accuracy_frac", "energy_uj", "latency_ms",
-                     "edp_uj_ms", "area_mm2", "compression_ratio_x", "pj_per_mac",
-                     "utilisation_frac"):
-            row[unit] = ua.get(unit, math.nan)
-        for k, v in (ua.get("energy_uj_by_category") or {}).items():
-            row[f"{k}_uj"] = v
-        for k, v in t.params.items():
-            row[f"param_{k}"] = v
-        row["reason"] = ua.get("infeasible_reason") or ua.get("error") or (
-            f"duplicate of trial {ua['duplicate_of']}" if ua.get("duplicate_of") is not None
-            else "surplus" if ua.get("surplus") else "")
-        row["duration_s"] = t.duration.total_seconds() if t.duration else math.nan
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    df["is_pareto"] = False
-    if len(df) and objectives:
-        cols = [OBJECTIVE_UNITS[o] for o in objectives]
-        ok = df.feasible & df[cols].notna().all(axis=1)
-        if ok.any():
-            mask = pareto_mask(df.loc[ok, cols].to_numpy(), [OBJECTIVES[o] for o in objectives])
-            df.loc[df.index[ok][mask], "is_pareto"] = True
-    return df
-
-
-def baseline_points(spec: StudySpec, float_accuracy: float | None) -> pd.DataFrame:
-    """The spec's baselines on the model with dense weights, matched to the study
-    accelerator's budget (MACs, SRAM, clock, precision; one technology)."""
-    import sedse_models
-    from sedse.compare import load_designs
-    from sedse.cost import SearchSettings, evaluate_workload
-    from sedse.hardware import (
-        Budget,
-        area_mm2,
-        load_accelerator,
-        load_technology,
-        match_design,
-    )
-
-    if not spec.baselines:
-        return pd.DataFrame()
-    tech = load_technology(spec.technology)
-    budget = Budget.of(load_accelerator(spec.accelerator))
-    wl = sedse_models.workload(spec.model, spec.batch)
-    rows = []
-    for acc in load_designs(list(spec.baselines)):
-        m = match_design(acc, budget, tech)
-        rep = evaluate_workload(wl.with_precision(m.input_bits, m.weight_bits, m.output_bits),
-                                m, settings=SearchSettings(objective=spec.search_objective,
-                                                           budget=spec.search_budget))
-        e, t = rep.energy_pj / 1e6, rep.latency_s * 1e3
-        rows.append({"design": acc.name, "accuracy_frac": float_accuracy or math.nan,
-                     "energy_uj": e, "latency_ms": t, "edp_uj_ms": e * t,
-                     "area_mm2": area_mm2(m, tech)})
-    return pd.DataFrame(rows)
-
-
-def importances(study, objectives: list[str]) -> pd.DataFrame:
-    """Optuna's parameter importances (fANOVA) per objective, over feasible trials."""
-    import optuna
-    from optuna.trial import TrialState
-
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.user_attrs.get("feasible") and all(np.isfinite(t.values))]
-    if len(done) < 3:
-        return pd.DataFrame()
-    # an in-memory copy holding the feasible trials only (infeasible ones carry inf)
-    sub = optuna.create_study(directions=study.directions)
-    sub.add_trials(done)
-    rows = []
-    for i, o in enumerate(objectives):
-        try:
-            imp = optuna.importance.get_param_importances(
-                sub, target=lambda t, i=i: t.values[i],
-                evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-        except (RuntimeError, ValueError):
-            continue
-        for k, v in imp.items():
-            rows.append({"objective": o, "param": k, "importance": v})
-    out = pd.DataFrame(rows)
-    out.attrs["n_trials"] = len(done)     # the feasible trials they come from
-    return out
-
-
 def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
                  run_dir: Path) -> dict:
     """Write the trial's accelerator YAML, compression config and compressed weights to
@@ -181,12 +59,12 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
                         "older sedse); run the study again to export it")
     info = {"study": spec.name, "trial": trial_number, "model": spec.model,
             "batch": spec.batch, "params": t.params, "values": stored,
-            "mapping_search": {"objective": spec.search_objective,
-                               "budget": spec.search_budget},
+            "mapping_search": {"objective": spec.mapping_search.objective,
+                               "budget": spec.mapping_search.budget},
             "files": {"accelerator": "accelerator.yaml", "mappings": MAPPINGS_FILE,
-                      "compressed": "compressed" if spec.method != "none" else None}}
+                      "compressed": "compressed" if spec.needs_accuracy else None}}
     src = None
-    if spec.method != "none":
+    if spec.needs_accuracy:
         from sedse.compress import SmartExchangeConfig
         from sedse.study._evaluate import compressed_cache_dir
 
@@ -202,7 +80,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
             raise SpecError(str(src), "the trial's compressed weights are gone (was the run "
                             "folder's cache deleted?)")
     stats_doc = None
-    if spec.method == "none":   # the fixed weight statistics every trial was costed with
+    if not spec.needs_accuracy:   # the fixed weight statistics every trial was costed with
         from sedse.study._evaluate import Evaluator
 
         stats_doc = Evaluator(spec, run_dir)._stats({})[0].to_doc()
@@ -217,7 +95,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
         + dump_yaml(mappings, sort_keys=False))
     if src is not None:
         (out / "compression.yaml").write_text(dump_yaml(
-            {"method": "smartexchange", **fixed, "fidelity": spec.fidelity}, sort_keys=False))
+            {"method": "smartexchange", **fixed, "fidelity": spec.fidelity.kind}, sort_keys=False))
         if (out / "compressed").exists():
             shutil.rmtree(out / "compressed")
         shutil.copytree(src, out / "compressed", symlinks=False)

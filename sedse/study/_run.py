@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 MAX_FAILED_IN_A_ROW = 10
 MAX_DUPLICATES_IN_A_ROW = 50
 HEARTBEAT_S = 10.0
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+def worker_id() -> str:
+    """This process as the worker that ran a trial: host:pid (at the time of asking, so
+    a forked worker names itself)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def default_storage(spec: StudySpec, runs_dir: str | Path = "runs") -> str:
@@ -69,13 +72,13 @@ def spec_fingerprint(spec: StudySpec) -> dict[str, str]:
     return {"model": h([spec.model, spec.batch]), "dataset": h([spec.dataset]),
             "accelerator": content(spec.accelerator), "technology": content(spec.technology),
             "float_epochs": h(spec.float_epochs),
-            "compression": h([spec.method, spec.compression, spec.weights]),
-            "fidelity": h([spec.fidelity, spec.finetune_steps]),
-            "search_space": h([asdict(p) for p in spec.params]),
+            "compression": h([spec.compression.method, spec.compression.fixed, spec.weights]),
+            "fidelity": h([spec.fidelity.kind, spec.fidelity.steps]),
+            "search_space": h([asdict(p) for p in spec.search_space]),
             "dataflows": h(spec.dataflows), "objectives": h(spec.objectives),
             "constraints": h(spec.constraints),
-            "mapping_search": h([spec.search_objective, spec.search_budget]),
-            "sampler": h([spec.sampler, spec.seed, spec.population_size])}
+            "mapping_search": h([spec.mapping_search.objective, spec.mapping_search.budget]),
+            "sampler": h([spec.sampler.name, spec.sampler.seed, spec.sampler.population_size])}
 
 
 def check_same_spec(study, spec: StudySpec) -> None:
@@ -105,9 +108,10 @@ def trial_seed(study_seed: int, trial_number: int) -> int:
 def _base_sampler(spec: StudySpec, seed: int):
     import optuna
 
-    if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=spec.population_size)
-    if spec.sampler == "tpe":
+    if spec.sampler.name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed,
+                                             population_size=spec.sampler.population_size)
+    if spec.sampler.name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     return optuna.samplers.RandomSampler(seed=seed)
 
@@ -127,12 +131,12 @@ def make_sampler(spec: StudySpec):
     class PerTrialSeedSampler(optuna.samplers.BaseSampler):
         def __init__(self) -> None:
             self._number = -1
-            self._inner = _base_sampler(spec, trial_seed(spec.seed, 0))
+            self._inner = _base_sampler(spec, trial_seed(spec.sampler.seed, 0))
 
         def _for(self, trial):
             if trial.number != self._number:
                 self._number = trial.number
-                self._inner = _base_sampler(spec, trial_seed(spec.seed, trial.number))
+                self._inner = _base_sampler(spec, trial_seed(spec.sampler.seed, trial.number))
             return self._inner
 
         def before_trial(self, study, trial):
@@ -182,8 +186,6 @@ def open_study(spec: StudySpec, storage: str, *, create: bool = True,
     """Create or load the spec's study on `storage`."""
     import optuna
 
-    # Optuna's own warnings print tracebacks; failed trials are logged in one line below
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     stor = storage_of(storage, heartbeat_s)
     if create:
         study = optuna.create_study(study_name=spec.name, storage=stor,
@@ -257,8 +259,8 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
             trial.set_user_attr("surplus", True)
             trial.study.stop()
             raise optuna.TrialPruned("surplus: the study already has its trials")
-        trial.set_user_attr("sampler_seed", trial_seed(spec.seed, trial.number))
-        params = {p.name: p.suggest(trial) for p in spec.params}
+        trial.set_user_attr("sampler_seed", trial_seed(spec.sampler.seed, trial.number))
+        params = {p.name: p.suggest(trial) for p in spec.search_space}
         dup = _duplicate_of(trial.study, trial, params)
         if dup is not None:
             trial.set_user_attr("duplicate_of", dup)
@@ -279,7 +281,7 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
             raise
         for k, v in res.attrs.items():
             trial.set_user_attr(k, v)
-        trial.set_user_attr("worker", WORKER_ID)
+        trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("feasible", res.feasible)
         if not res.feasible:
             trial.set_user_attr("infeasible_reason", res.reason[:2000])
@@ -321,7 +323,7 @@ class StopRequest:
             pass
 
 
-def _completed(study) -> int:
+def completed_trials(study) -> int:
     import optuna
 
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
@@ -381,7 +383,7 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     state: dict = {}
     with task(f"study {spec.name}", total=target, unit="completed trials",
               quiet=not progress) as bar:
-        bar.resume(_completed(study))    # a resumed study starts where it was
+        bar.resume(completed_trials(study))    # a resumed study starts where it was
 
         def report(study_, trial) -> None:
             if trial.state == TrialState.COMPLETE:
@@ -399,7 +401,7 @@ def _optimize_loop(spec, study, evaluator, target, state, deadline, stopper,
     from optuna.trial import TrialState
 
     while stopper is None or not stopper.requested:
-        done = _completed(study)
+        done = completed_trials(study)
         left = target - done
         if left <= 0:
             break
@@ -410,7 +412,7 @@ def _optimize_loop(spec, study, evaluator, target, state, deadline, stopper,
                        timeout=timeout, catch=(Exception,), show_progress_bar=False,
                        callbacks=[MaxTrialsCallback(target, states=(TrialState.COMPLETE,)),
                                   report])
-        if _completed(study) >= target or state["exhausted"]:
+        if completed_trials(study) >= target or state["exhausted"]:
             break
         streak = 0   # trailing failed trials: many in a row mean a broken set-up
         for t in reversed(study.get_trials(deepcopy=False)):

@@ -23,7 +23,7 @@ Format (paths relative to the study file)::
     dataflows: {rs_os: {...dataflow block...}, os: {...}}
     objectives: [accuracy, energy]      # accuracy (max); energy, latency, edp, area (min)
     constraints: {latency_ms: 50, area_mm2: 8}
-    mapping_search: {objective: edp, budget: 2000}
+    mapping_search: {objective: edp, budget: 5000}   # SearchSettings fields
     sampler: {name: nsga2, seed: 0, population_size: 10}   # nsga2 | tpe | random
     n_trials: 30
     timeout_s: null
@@ -39,11 +39,13 @@ term costs MAC energy / bits) and ``hardware.dataflow`` (a named dataflow block)
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sedse._yaml import Node, load_yaml
+from sedse.cost import OBJECTIVES as SEARCH_OBJECTIVES
+from sedse.cost import SearchSettings
 from sedse.errors import SpecError
 
 OBJECTIVES = {"accuracy": "maximize", "energy": "minimize", "latency": "minimize",
@@ -75,34 +77,63 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Compression:
+    """``compression:``: the method and the fixed `SmartExchangeConfig` fields (every key
+    but ``method`` is one of its field names; searched fields come from
+    ``search_space``). ``method: none`` costs fixed weights (``weights:``)."""
+
+    method: str = "smartexchange"            # smartexchange | none
+    fixed: tuple[tuple[str, Any], ...] = ()  # (SmartExchangeConfig field, value), sorted
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """``fidelity:``: how a trial's accuracy is measured."""
+
+    kind: str = "projection"    # projection | finetune
+    steps: int = 0              # finetune: mini-batches of fine-tuning per trial
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """``sampler:``: Optuna's sampler."""
+
+    name: str = "nsga2"         # nsga2 | tpe | random
+    seed: int = 0
+    population_size: int = 10   # nsga2 only
+
+
+@dataclass(frozen=True, kw_only=True)
 class StudySpec:
+    """A study as its YAML gives it: every field is the YAML key of the same name
+    (nested blocks are their own dataclasses), and every default is the field's own;
+    `load_study` fills only what the file states. `file` (the study file) and
+    `accelerator_doc` (the design as read, once) are not keys."""
+
     name: str
     file: str
     model: str
-    dataset: str | None
-    data_root: str | None
-    accelerator: str                 # resolved path
-    technology: str
-    batch: int
-    float_epochs: int
-    method: str                      # smartexchange | none
-    compression: tuple[tuple[str, Any], ...]
-    weights: str                     # decompose | path of a stats file (method none)
-    fidelity: str
-    finetune_steps: int
-    params: tuple[Param, ...]
-    dataflows: tuple[tuple[str, Any], ...]
+    accelerator: str                          # resolved path
     objectives: tuple[str, ...]
-    constraints: tuple[tuple[str, float], ...]
-    search_objective: str
-    search_budget: int
-    sampler: str
-    seed: int
-    population_size: int
+    search_space: tuple[Param, ...]
     n_trials: int
-    timeout_s: float | None
-    baselines: tuple[str, ...]
-    device: str = "cpu"
+    description: str = ""
+    dataset: str | None = None
+    data_root: str | None = None              # resolved path
+    technology: str = ""                      # resolved path (load_study: the shipped one)
+    batch: int = 1
+    float_epochs: int = 5                     # the float baseline (trained once, cached)
+    compression: Compression = Compression()
+    weights: str = "decompose"                # method none: decompose | a stats file's path
+    fidelity: Fidelity = Fidelity()
+    dataflows: tuple[tuple[str, Any], ...] = ()
+    constraints: tuple[tuple[str, float], ...] = ()
+    mapping_search: SearchSettings = SearchSettings()
+    sampler: SamplerSettings = SamplerSettings()
+    timeout_s: float | None = None
+    baselines: tuple[str, ...] = ()
+    device: str = "cpu"                       # cpu | cuda | auto
+    accelerator_doc: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def directions(self) -> list[str]:
@@ -110,10 +141,10 @@ class StudySpec:
 
     @property
     def needs_accuracy(self) -> bool:
-        return self.method != "none"
+        return self.compression.method != "none"
 
     def compression_fixed(self) -> dict:
-        return dict(self.compression)
+        return dict(self.compression.fixed)
 
     def dataflow(self, name: str) -> Any:
         return copy.deepcopy(dict(self.dataflows)[name])
@@ -205,6 +236,42 @@ def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
     return Param(name, float(lo), float(hi), log, step, integer)
 
 
+def apply_overrides(doc: dict, overrides: dict[str, Any], spec: StudySpec) -> dict:
+    """Return a copy of the accelerator document with ``hardware.*`` values applied."""
+    doc = copy.deepcopy(doc)
+    for name, value in overrides.items():
+        path = name.split(".")[1:]
+        if path == ["dataflow"]:
+            doc["dataflow"] = spec.dataflow(value)
+            continue
+        if path == ["bit_serial"]:
+            if value:
+                doc["bit_serial"] = {"term_energy_pj": None}  # filled from the MAC below
+            else:
+                doc.pop("bit_serial", None)
+            continue
+        cur = doc
+        for part in path[:-1]:
+            if isinstance(cur, list):
+                cur = next(x for x in cur if x.get("name") == part
+                           or "+".join(x.get("operands", [])) == part)
+            else:
+                cur = cur[part]
+        if isinstance(cur, list):
+            raise SpecError(spec.file, f"search_space.{name}: cannot set a list item")
+        cur[path[-1]] = value
+    if doc.get("bit_serial", {}).get("term_energy_pj", 0) is None:
+        from sedse.hardware import Accelerator
+
+        # the design's precision, or the spec's own defaults where it states none
+        default = {f.name: f.default for f in fields(Accelerator)}
+        bits = max(doc.get("precision", {}).get(k, default[k])
+                   for k in ("input_bits", "weight_bits"))
+        mac = doc["mac"]["energy_pj_by_bits"][bits]
+        doc["bit_serial"] = {"term_energy_pj": mac / bits}
+    return doc
+
+
 def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
                            accel: str) -> None:
     """Every choice (and both ends of every range) of a ``hardware.*`` parameter, applied
@@ -213,7 +280,6 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
     from types import SimpleNamespace
 
     from sedse.hardware import accelerator_from_node
-    from sedse.study._evaluate import apply_overrides
 
     for p in params:
         if not p.name.startswith("hardware.") or p.name in ("hardware.dataflow",
@@ -236,35 +302,41 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
 
 
 def load_study(path: str | Path) -> StudySpec:
-    """Return the study at `path` (SpecError naming file and key when anything is wrong)."""
-    from sedse._shipped import default_technology, study_path
+    """Return the study at `path` (SpecError naming file and key when anything is wrong).
+
+    Only the keys the file gives are read; every other value is `StudySpec`'s (or its
+    blocks') own default."""
+    from sedse._shipped import default_technology, model_entry, study_path
     from sedse.compress import DATASETS, SmartExchangeConfig
+    from sedse.hardware import accelerator_from_node, dataflow_from_node, load_technology
 
     path = study_path(path) or path     # a shipped study's name (quickstart)
     root = load_yaml(path)
     root.check_keys(_KEYS, _OPT)
     base = Path(path).resolve().parent
-    name = root.get("name").as_name()
-    import sedse_models
-
-    model = root.get("model").as_str()
-    if model not in sedse_models.MODELS:
-        raise root.get("model").error(f"unknown model {model!r} (shipped: "
-                                      f"{', '.join(sedse_models.MODELS)})")
-    accel = _path(root.get("accelerator"), base)
-    accel_doc = load_yaml(accel).value
-    from sedse.hardware import load_accelerator
-
-    load_accelerator(accel)   # the base design itself must be valid
-    tech = _path(root.get("technology"), base) if root.has("technology") else \
-        str(default_technology())
-    from sedse.hardware import load_technology
-
+    kw: dict[str, Any] = {"name": root.get("name").as_name(), "file": str(Path(path).resolve())}
+    if root.has("description"):
+        kw["description"] = root.get("description").as_str()
+    model = kw["model"] = root.get("model").as_str()
+    try:
+        shipped = model_entry(model)
+    except SpecError as exc:
+        raise root.get("model").error(exc.message) from None
+    if root.has("batch"):
+        kw["batch"] = root.get("batch").as_int(min_value=1)
+    if root.has("float_epochs"):
+        kw["float_epochs"] = root.get("float_epochs").as_int(min_value=0)
+    accel = kw["accelerator"] = _path(root.get("accelerator"), base)
+    accel_node = load_yaml(accel)               # the design, read once for the study
+    acc0 = accelerator_from_node(accel_node)    # the base design itself must be valid
+    kw["accelerator_doc"] = accel_doc = accel_node.value
+    tech = kw["technology"] = _path(root.get("technology"), base) \
+        if root.has("technology") else str(default_technology())
     tech_obj = load_technology(tech)     # checked now, before any study is created
 
-    comp = root.get("compression") if root.has("compression") else None
-    method, fixed = "smartexchange", {}
-    if comp is not None:
+    method, fixed = Compression().method, {}
+    if root.has("compression"):
+        comp = root.get("compression")
         known = {f.name for f in fields(SmartExchangeConfig)}
         comp.check_keys(set(), known | {"method"})
         for k, sub in comp.items():
@@ -278,10 +350,11 @@ def load_study(path: str | Path) -> StudySpec:
             SmartExchangeConfig(**fixed)
         except (SpecError, TypeError, ValueError) as exc:
             raise comp.error(str(exc)) from None
-    dataset = root.get("dataset").as_str() if root.has("dataset") else None
+        kw["compression"] = Compression(method, tuple(sorted(fixed.items())))
+    dataset = kw["dataset"] = root.get("dataset").as_str() if root.has("dataset") else None
     data_root = None
     if root.has("data_root") and root.get("data_root").value is not None:
-        data_root = _path(root.get("data_root"), base)
+        data_root = kw["data_root"] = _path(root.get("data_root"), base)
         if not Path(data_root).is_dir():
             raise root.get("data_root").error(f"{data_root} is a file, not the folder holding "
                                               "the dataset")
@@ -293,48 +366,46 @@ def load_study(path: str | Path) -> StudySpec:
                                             f"{dataset!r}")
         if dataset in ("cifar10", "imagefolder") and data_root is None:
             raise root.error(f"missing key 'data_root' ({dataset} is read from a local folder)")
-    weights = "decompose"
     if root.has("weights"):
         wn = root.get("weights")
         if method != "none":
             raise wn.error("only studies with compression.method none take fixed weights")
         if isinstance(wn.value, dict):
             wn.check_keys({"stats"})
-            weights = _path(wn.get("stats"), base)
-            from sedse.compare import stats_from_file
+            kw["weights"] = _path(wn.get("stats"), base)
+            from sedse.compress import stats_from_file
 
-            stats_from_file(weights, sedse_models.workload(
-                model, root.get("batch").as_int() if root.has("batch") else 1))
+            stats_from_file(kw["weights"], shipped.workload(kw.get("batch", 1)))
         elif wn.as_str() != "decompose":
             raise wn.error("expected decompose or {stats: FILE}")
-    fid, steps = "projection", 0
     if root.has("fidelity"):
         fn = root.get("fidelity")
         fn.check_keys({"kind"}, {"steps"})
         fid = fn.get("kind").as_str()
         if fid not in FIDELITIES:
             raise fn.get("kind").error(f"expected one of {', '.join(FIDELITIES)}, found {fid!r}")
+        fkw: dict[str, Any] = {"kind": fid}
         if fid == "finetune":
             if not fn.has("steps"):
                 raise fn.error("missing key 'steps' (mini-batches of fine-tuning per trial)")
-            steps = fn.get("steps").as_int(min_value=1)
+            fkw["steps"] = fn.get("steps").as_int(min_value=1)
+        kw["fidelity"] = Fidelity(**fkw)
     dataflows = {}
     if root.has("dataflows"):
-        from sedse.hardware._dataflow import dataflow_from_node
-
-        acc0 = load_accelerator(accel)
         axes = dict(acc0.array_shape)
         for dname, dn in root.get("dataflows").items():
             dataflow_from_node(dn, axes, list(acc0.levels))   # validate now
             dataflows[dname] = dn.value
+        kw["dataflows"] = tuple(sorted(dataflows.items(), key=lambda kv: kv[0]))
     sp = root.get("search_space")
-    params = tuple(_param(k, v, accel_doc, dataflows) for k, v in sp.items())
+    params = kw["search_space"] = tuple(_param(k, v, accel_doc, dataflows)
+                                        for k, v in sp.items())
     if not params:
         raise sp.error("expected at least one parameter")
     _check_hardware_values(params, sp, accel_doc, accel)
     if method == "none" and any(p.name.startswith("compression.") for p in params):
         raise sp.error("compression parameters need compression.method smartexchange")
-    objs = root.get("objectives").as_str_list()
+    objs = kw["objectives"] = tuple(root.get("objectives").as_str_list())
     for i, o in enumerate(objs):
         if o not in OBJECTIVES:
             raise root.get("objectives").child(i).error(
@@ -350,62 +421,51 @@ def load_study(path: str | Path) -> StudySpec:
             if k not in CONSTRAINTS:
                 raise v.error(f"unknown constraint {k!r} (known: {', '.join(CONSTRAINTS)})")
             cons.append((k, v.as_float(positive=True)))
+        kw["constraints"] = tuple(cons)
     if not tech_obj.mac_mm2_by_bits:
         where = root.get("objectives") if "area" in objs else \
             root.get("constraints") if any(k == "area_mm2" for k, _ in cons) else None
         if where is not None:
             raise where.error(f"area needs a technology with an area block; {tech} has none "
                               "(area.mac_mm2_by_bits, sram_mm2_per_kib, rebuild_engine_mm2)")
-    s_obj, s_budget = "edp", 2000
     if root.has("mapping_search"):
         mn = root.get("mapping_search")
         mn.check_keys(set(), {"objective", "budget"})
+        mkw: dict[str, Any] = {}
         if mn.has("objective"):
-            s_obj = mn.get("objective").as_str()
-            if s_obj not in ("energy", "latency", "edp"):
-                raise mn.get("objective").error(f"expected energy, latency or edp, found "
-                                                f"{s_obj!r}")
+            mkw["objective"] = mn.get("objective").as_str()
+            if mkw["objective"] not in SEARCH_OBJECTIVES:
+                raise mn.get("objective").error(
+                    f"expected {', '.join(SEARCH_OBJECTIVES)}, found {mkw['objective']!r}")
         if mn.has("budget"):
-            s_budget = mn.get("budget").as_int(min_value=1)
-    sampler, seed, pop = "nsga2", 0, 10
+            mkw["budget"] = mn.get("budget").as_int(min_value=1)
+        kw["mapping_search"] = SearchSettings(**mkw)
     if root.has("sampler"):
         sn = root.get("sampler")
         sn.check_keys({"name"}, {"seed", "population_size"})
-        sampler = sn.get("name").as_str()
-        if sampler not in SAMPLERS:
+        skw: dict[str, Any] = {"name": sn.get("name").as_str()}
+        if skw["name"] not in SAMPLERS:
             raise sn.get("name").error(f"expected one of {', '.join(SAMPLERS)}, found "
-                                       f"{sampler!r}")
-        seed = sn.get("seed").as_int(min_value=0) if sn.has("seed") else 0
-        pop = sn.get("population_size").as_int(min_value=2) if sn.has("population_size") \
-            else 10
-    n_trials = root.get("n_trials").as_int(min_value=1)
-    timeout = None
+                                       f"{skw['name']!r}")
+        if sn.has("seed"):
+            skw["seed"] = sn.get("seed").as_int(min_value=0)
+        if sn.has("population_size"):
+            skw["population_size"] = sn.get("population_size").as_int(min_value=2)
+        kw["sampler"] = SamplerSettings(**skw)
+    kw["n_trials"] = root.get("n_trials").as_int(min_value=1)
     if root.has("timeout_s") and root.get("timeout_s").value is not None:
-        timeout = root.get("timeout_s").as_float(positive=True)
-    baselines: tuple[str, ...] = ()
+        kw["timeout_s"] = root.get("timeout_s").as_float(positive=True)
     if root.has("baselines"):
-        from sedse.compare import resolve_hw
+        from sedse.hardware import resolve_design
 
-        baselines = root.get("baselines").as_str_list()
+        baselines = kw["baselines"] = tuple(root.get("baselines").as_str_list())
         for i, b in enumerate(baselines):
             try:
-                resolve_hw(b)
+                resolve_design(b)
             except SpecError:
                 raise root.get("baselines").child(i).error(f"unknown design {b!r}") from None
-    device = "cpu"
     if root.has("device"):
-        device = root.get("device").as_str()
+        device = kw["device"] = root.get("device").as_str()
         if device not in ("cpu", "cuda", "auto"):
             raise root.get("device").error(f"expected cpu, cuda or auto, found {device!r}")
-    return StudySpec(
-        device=device, name=name, file=str(Path(path).resolve()), model=model, dataset=dataset,
-        data_root=data_root, accelerator=accel, technology=tech,
-        batch=root.get("batch").as_int() if root.has("batch") else 1,
-        float_epochs=root.get("float_epochs").as_int(min_value=0)
-        if root.has("float_epochs") else 5,
-        method=method, compression=tuple(sorted(fixed.items())), weights=weights,
-        fidelity=fid, finetune_steps=steps, params=params,
-        dataflows=tuple(sorted(dataflows.items(), key=lambda kv: kv[0])),
-        objectives=objs, constraints=tuple(cons), search_objective=s_obj,
-        search_budget=s_budget, sampler=sampler, seed=seed, population_size=pop,
-        n_trials=n_trials, timeout_s=timeout, baselines=baselines)
+    return StudySpec(**kw)

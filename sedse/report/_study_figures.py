@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from sedse.errors import SpecError
-from sedse.study._spec import OBJECTIVE_UNITS
+from sedse.report._mpl import COLOURS, LABELS, figure, save
+from sedse.study import OBJECTIVE_UNITS
 
 LABEL = {"accuracy": "top-1 accuracy (validation split)", "energy": "energy per inference (uJ)",
          "latency": "latency (ms)", "edp": "EDP (uJ x ms)", "area": "area (mm^2)"}
@@ -101,19 +102,6 @@ def pareto_info(df: pd.DataFrame, base: pd.DataFrame, objectives: list[str],
                       int(df.feasible.sum()), int(df.is_pareto.sum()))
 
 
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return path
-
-
 def _place_labels(ax, points: list[tuple[str, float, float]], colour: str,
                   fontsize: int, min_pt: float, skip: bool) -> list[str]:
     """Annotate points with their names; a label that would sit within `min_pt` points
@@ -140,9 +128,8 @@ def _place_labels(ax, points: list[tuple[str, float, float]], colour: str,
 
 
 def plot_pareto(info: ParetoInfo, path: Path) -> Path:
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(info.panels), figsize=(6.2 * len(info.panels), 4.8),
-                             squeeze=False)
+    fig, axes = figure(1, len(info.panels), figsize=(6.2 * len(info.panels), 4.8),
+                       squeeze=False)
     for ax, p in zip(axes[0], info.panels, strict=True):
         if p.feasible:
             ax.scatter(*zip(*p.feasible, strict=True), s=18, c="#9aa5b1",
@@ -171,7 +158,7 @@ def plot_pareto(info: ParetoInfo, path: Path) -> Path:
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle(f"{info.title}: {info.n_completed} completed trials, {info.n_feasible} "
                  f"feasible, {info.n_front} on the front", fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 # ------------------------------------------------------------------ per-layer energy
@@ -227,11 +214,9 @@ def layer_breakdown_info(study, front_trials: list[int], title: str) -> LayerBre
 
 
 def plot_layer_breakdown(info: LayerBreakdownInfo, path: Path) -> Path:
-    from sedse.compare._plots import COLOURS, LABELS
 
-    plt = _plt()
     n = max(len(info.bars), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), squeeze=False)
+    fig, axes = figure(n, 1, figsize=(8, 2.6 * n + 0.6), squeeze=False)
     for ax, b in zip(axes[:, 0], info.bars, strict=False):
         bottom = np.zeros(len(b.layers))
         for c, vals in b.energy_uj:
@@ -244,7 +229,7 @@ def plot_layer_breakdown(info: LayerBreakdownInfo, path: Path) -> Path:
         ax.set_ylabel("energy (uJ)")
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(info.title, fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 # ------------------------------------------------------------------------ importances
@@ -273,9 +258,8 @@ def importance_info(imp: pd.DataFrame, n_trials: int, title: str) -> ImportanceI
 
 
 def plot_importances(info: ImportanceInfo, path: Path) -> Path:
-    plt = _plt()
     n = max(len(info.per_objective), 1)
-    fig, axes = plt.subplots(1, n, figsize=(6.0 * n, 3.6), squeeze=False)
+    fig, axes = figure(1, n, figsize=(6.0 * n, 3.6), squeeze=False)
     for ax, (o, rows) in zip(axes[0], info.per_objective, strict=False):
         ax.barh([p for p, _ in rows], [v for _, v in rows], color="#4e79a7")
         ax.set_title(f"importance for {o}", fontsize=9)
@@ -286,4 +270,4 @@ def plot_importances(info: ImportanceInfo, path: Path) -> Path:
     if info.warning:
         head += f"\n{info.warning}"
     fig.suptitle(head, fontsize=10, color="#b00000" if info.warning else "k")
-    return _save(fig, path)
+    return save(fig, path)
