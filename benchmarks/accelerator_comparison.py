@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 import sedse_models
-from sedse.compare import compare, stats_by_decomposition, stats_from_compressed
+from sedse.compare import compare
+from sedse.compress import stats_by_decomposition, stats_from_compressed
 from sedse.hardware import default_technology_file, load_designs, load_technology
 from sedse.report import (
     breakdown_info,

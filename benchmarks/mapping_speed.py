@@ -7,6 +7,12 @@ ResNet-50 on eyeriss.yaml and systolic_ws_32x32.yaml (8-bit). For reference, the
 quotes ZigZag at about 170 mappings/s and Timeloop's mapper at about 1e3 on this machine.
 
     python benchmarks/mapping_speed.py [--budget N]
+    python benchmarks/mapping_speed.py --against REV [--repeats N]
+
+``--against REV`` compares the core (1) with another commit in the same run: REV is
+checked out into a temporary git worktree, and each tree's own benchmark runs with
+``--core-only`` in its own process, alternating, `--repeats` times; the best rate of
+each row per tree and their ratio are printed (a re-layout must keep it within 5%).
 """
 
 from __future__ import annotations
@@ -45,6 +51,50 @@ def _best_time(fn, repeat: int = 3) -> float:
     return best
 
 
+def _core_rates(tree: str, script: str) -> dict[str, float]:
+    """Run `script` --core-only inside `tree` (its sedse first on the path): rate per
+    (config, layer) row of table (1)."""
+    out = subprocess.run([sys.executable, script, "--core-only"], cwd=tree,
+                         env={**os.environ, "PYTHONPATH": tree}, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    rates = {}
+    for line in out[2:]:
+        parts = line.split()
+        if len(parts) >= 5 and parts[0] in CONFIGS:
+            rates[f"{parts[0]} {parts[1]}"] = float(parts[2].replace(",", ""))
+    return rates
+
+
+def against(rev: str, repeats: int) -> None:
+    """Table (1) of this tree and of commit `rev`, best of `repeats` alternating runs."""
+    import shutil
+    import tempfile
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    old = tempfile.mkdtemp(prefix="sedse-against-")
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", old, rev], cwd=here,
+                   check=True)
+    try:
+        best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
+        for _ in range(repeats):
+            for tag, tree in (("old", old), ("new", here)):
+                for k, v in _core_rates(tree, "benchmarks/mapping_speed.py").items():
+                    best[tag][k] = max(best[tag].get(k, 0.0), v)
+        print(f"vectorised core, best of {repeats} alternating runs each: this tree vs {rev}")
+        print(f"{'row':42s} {rev[:10]:>12s} {'this tree':>12s} {'ratio':>7s}")
+        ratios = []
+        for k in best["new"]:
+            o, n = best["old"].get(k), best["new"][k]
+            if o:
+                ratios.append(n / o)
+                print(f"{k:42s} {o:12,.0f} {n:12,.0f} {n / o:7.3f}")
+        geo = float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
+        print(f"geometric mean ratio (this tree / {rev[:10]}): {geo:.3f}")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", old], cwd=here, check=False)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=int, default=SearchSettings().budget)
@@ -57,7 +107,13 @@ def main() -> None:
     ap.add_argument("--plain-heap", action="store_true", help="leave glibc's allocator "
                     "as it is (the baseline of the heap-pad ratio); by default this "
                     "benchmark keeps heap pages as the CLI does")
+    ap.add_argument("--against", metavar="REV", help="compare table (1) with commit REV "
+                    "(alternating runs in separate processes; see the module docstring)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per tree with --against")
     args = ap.parse_args()
+    if args.against:
+        against(args.against, args.repeats)
+        return
     if not args.plain_heap:
         keep_heap_pages()
     settings = SearchSettings(objective="edp", budget=args.budget)

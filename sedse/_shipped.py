@@ -97,7 +97,7 @@ class ShippedModel:
 
     @property
     def input_chw(self) -> tuple[int, int, int]:
-        return tuple(self.entry.input_chw)   # type: ignore[return-value]
+        return tuple(self.entry.input_chw)
 
     @property
     def description(self) -> str:

@@ -39,12 +39,12 @@ class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader that refuses duplicate keys and keys other than strings
     and integers (``on:``/``yes:`` read as booleans, ``null:``, ``1.5:``)."""
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
             return super().construct_mapping(node, deep)
         self.flatten_mapping(node)
         seen: dict[Any, int] = {}
-        out = {}
+        out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1

@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 from sedse.errors import SedseError, SpecError
 
@@ -20,7 +21,7 @@ DEFAULT_CACHE_DIR = Path("runs") / "cache"   # = sedse.compress._train.DEFAULT_C
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), exit status 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         print(f"sedse: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
         sys.exit(2)
 
@@ -224,7 +225,7 @@ def _exported_point(hw_file: Path):
 def cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sedse.compare import stats_from_compressed, stats_from_file
+    from sedse.compress import stats_from_compressed, stats_from_file
     from sedse.cost import SearchSettings, evaluate_workload
     from sedse.hardware import load_accelerator, resolve_design
 
@@ -288,7 +289,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if stats is not None and stats.accuracy_frac is not None:
         print(f"accuracy (as reported by the compressed directory): {stats.accuracy_frac!r}")
     if args.json:
-        doc = {"reports": [r.to_dict() for r in reports]}
+        doc: dict[str, Any] = {"reports": [r.to_dict() for r in reports]}
         if stats is not None and stats.accuracy_frac is not None:
             doc["accuracy_frac"] = stats.accuracy_frac
         Path(args.json).write_text(json.dumps(doc, indent=1))
@@ -307,12 +308,8 @@ COMPARE_COLUMNS = ["design", "energy_uj", "latency_ms", "edp_uj_ms", "pj_per_mac
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sedse.compare import (
-        compare,
-        stats_by_decomposition,
-        stats_from_compressed,
-        stats_from_file,
-    )
+    from sedse.compare import compare
+    from sedse.compress import stats_by_decomposition, stats_from_compressed, stats_from_file
     from sedse.cost import SearchSettings
     from sedse.hardware import (
         default_technology_file,

@@ -11,7 +11,8 @@ import pytest
 
 import sedse_models
 from sedse.cli import main
-from sedse.compare import compare, stats_from_compressed, stats_from_file
+from sedse.compare import compare
+from sedse.compress import stats_from_compressed, stats_from_file
 from sedse.compress._activations import naf_digits
 from sedse.cost import CATEGORIES
 from sedse.errors import SpecError
@@ -330,7 +331,7 @@ def test_layer_stats_is_a_typed_frozen_value(tmp_path):
 
     import yaml
 
-    from sedse.compare import LayerFields, LayerStats
+    from sedse.compress import LayerFields, LayerStats
 
     out, comp = _compressed_dir(tmp_path)
     wl = sedse_models.workload("lenet5")

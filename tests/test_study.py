@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sedse.cli import main
-from sedse.compare import stats_from_compressed
+from sedse.compress import stats_from_compressed
 from sedse.compress._data import FASHION_MNIST_ROOT
 from sedse.cost import SearchSettings, evaluate_workload
 from sedse.errors import SpecError

@@ -125,7 +125,7 @@ class MagnitudePrune(Compressor):
         n = w.size
         if self.granularity == "element":
             keep = n - int(round(self.sparsity * n))
-            mask = np.zeros(n, dtype=bool)
+            mask: np.ndarray = np.zeros(n, dtype=bool)
             mask[np.argsort(-np.abs(w).reshape(-1), kind="stable")[:keep]] = True
             mask = mask.reshape(w.shape)
             index, stored = n, keep * self.bits

@@ -58,7 +58,7 @@ class Dataset:
 
     @property
     def input_chw(self) -> tuple[int, int, int]:
-        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+        return tuple(self.train_x.shape[1:])
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of "train", "val" or "test" ("val" falls back to nothing: SpecError)."""

@@ -21,6 +21,7 @@ import zipfile
 import zlib
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def save_compressed(out: Path, meta: dict, compressed, model=None) -> None:
     the whole trained state (every weight as the network computes with it, biases,
     batch-norm statistics), so reloading reproduces the reported accuracy exactly."""
     out.mkdir(parents=True, exist_ok=True)
-    arrays = {}
+    arrays: dict[str, Any] = {}   # savez_compressed(**arrays): keys are 'layer/part'
     layers = []
     state = _plain_state(model) if model is not None else None
     for c in compressed.layers:

@@ -32,7 +32,7 @@ from sedse.workload import WeightEncoding, Workload
 def plain_encoding(enc: WeightEncoding) -> WeightEncoding:
     """`enc` with plain Python numbers (a numpy float becomes a float of the same
     value): the encoding exactly as a compressed directory's layers.json gives it back."""
-    kw = {}
+    kw: dict[str, Any] = {}
     for f in fields(enc):
         v = getattr(enc, f.name)
         kw[f.name] = float(v) if isinstance(v, float) else v
@@ -155,11 +155,14 @@ def compress_and_measure(model, compressor: Compressor, data: Dataset, *,
                              slim_frac=slim_frac)
         acc = accuracy(net, data, device)
     elif decomposed_epochs:
+        assert isinstance(compressor, SmartExchange)   # checked above
         compressed = train_decomposed(net, data, compressor.config, decomposed_epochs,
                                       device=device, index=compressor.index,
                                       max_steps=max_steps)
         acc = accuracy(net, data, device)
     test_acc = accuracy(net, data, device, split="test") if measure_test else None
     acts = activation_stats(net, data, device=device) if measure_activations else None
+    # set by the projection or, with from_float (decomposed_epochs >= 1), the training
+    assert compressed is not None and acc is not None
     return CompressionOutcome(compressed, net, float_acc, proj_acc, acc, test_acc, acts,
                               projection)

@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from sedse.compress._activations import ACTIVATION_FIELDS
 from sedse.workload import WeightEncoding, Workload
@@ -67,7 +68,8 @@ class LayerFields:
 
     def with_activations(self, acts: Mapping[str, float]) -> LayerFields:
         """These fields with the activation fields of `acts` set."""
-        return replace(self, **acts)
+        changes: Mapping[str, Any] = acts   # activation fields only
+        return replace(self, **changes)
 
     def layer_fields(self) -> dict:
         """{Layer field: value} of the fields set (what `Workload.with_layer_fields`

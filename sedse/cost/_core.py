@@ -154,7 +154,7 @@ from sedse.cost._tiles import (
     spatial_between,
     window_extents,
 )
-from sedse.hardware import Accelerator
+from sedse.hardware import Accelerator, MemoryLevel, Network
 from sedse.mapping import Candidates, array_layer
 from sedse.workload import DIMS, OPERANDS, RELEVANT, Layer
 
@@ -296,18 +296,18 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     return _latency(ctx, t, counts, energy, total, rebuild_cycles, need, cap)
 
 
-# ---- traffic -------------------------------------------------------------------------
 
 @dataclass
 class _LevelLoops:
-    """Per level and operand, the facts about its temporal loops the counts need."""
+    """Per level and operand, the facts about its temporal loops the counts need (the
+    innermost level has rel_prod only, the rest None: its only child is the MAC)."""
 
-    all_prod: np.ndarray      # product of every factor at the level
-    rel_prod: np.ndarray      # product of the factors of dims indexing the operand
-    has_rel: np.ndarray       # some indexing dim has a factor > 1
-    counted: np.ndarray       # all_prod without the stationary run (when has_rel)
-    step_dim: np.ndarray      # inputs only: P or Q when the innermost indexing loop with
-    step_f: np.ndarray        # a factor > 1 is over P or Q (else -1), and its factor
+    all_prod: np.ndarray | None      # product of every factor at the level
+    rel_prod: np.ndarray             # product of the factors of dims indexing the operand
+    has_rel: np.ndarray | None       # some indexing dim has a factor > 1
+    counted: np.ndarray | None       # all_prod without the stationary run (when has_rel)
+    step_dim: np.ndarray | None      # inputs only: P or Q when the innermost indexing loop
+    step_f: np.ndarray | None        # with a factor > 1 is over P or Q (else -1), its factor
 
 
 def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:
@@ -365,8 +365,8 @@ def _fill_events(loops, x: str, child: int, M: int):
     D = np.ones(M, dtype=np.int64)
     going = np.ones(M, dtype=bool)
     track = x == "I"
-    step_dim = np.full(M, -1, dtype=np.int64) if track else None
-    step_f = np.ones(M, dtype=np.int64) if track else None
+    step_dim: np.ndarray | None = np.full(M, -1, dtype=np.int64) if track else None
+    step_f: np.ndarray | None = np.ones(M, dtype=np.int64) if track else None
     for li in range(child - 1, -1, -1):
         lp = loops[(li, x)]
         D *= lp.rel_prod
@@ -374,6 +374,7 @@ def _fill_events(loops, x: str, child: int, M: int):
         # stationary run of non-indexing loops is skipped
         V *= np.where(going, lp.counted, lp.all_prod)
         if track:
+            assert step_dim is not None and step_f is not None   # set when tracking
             stop_here = going & lp.has_rel
             step_dim = np.where(stop_here, lp.step_dim, step_dim)
             step_f = np.where(stop_here, lp.step_f, step_f)
@@ -423,6 +424,8 @@ def _traffic(ctx: _Context) -> _Traffic:
     rebuilt = None
     passes = np.ones(M, dtype=np.int64)
     pass_level = _pass_level(acc, c)
+    # (with no passes declared pass_level is -1, which no child level equals)
+    stationary = acc.passes.stationary if acc.passes is not None else None
     loops = _level_loops(geo)
     ext_cache: dict[tuple[int, int], np.ndarray] = {}
     for x in OPERANDS:
@@ -447,9 +450,9 @@ def _traffic(ctx: _Context) -> _Traffic:
             fp_ext = fp_child if same else footprint(x, ext_tile, layer)
             inst_p, inst_c = active[p], active[ch]
             fanouts = [li for li in range(p, ch) if acc.levels[li].fanout_dims]
-            multicast = all(acc.levels[li].network.multicast for li in fanouts)
+            multicast = all(_network(acc.levels[li]).multicast for li in fanouts)
             pname = acc.levels[p].name
-            if ch == pass_level and x == acc.passes.stationary:
+            if ch == pass_level and x == stationary:
                 passes = V
             xb = ctx.xbits(x, p)
             if x in ("W", "I"):
@@ -515,7 +518,6 @@ def _traffic(ctx: _Context) -> _Traffic:
                     passes=passes, rebuilt=rebuilt)
 
 
-# ---- adjustments: padding, run-length coding, skipping, gating -----------------------
 
 def _scaled(counts: dict[Action, np.ndarray], key: Action, frac: float) -> None:
     counts[key] = np.ceil(counts[key] * frac).astype(np.int64)
@@ -606,7 +608,6 @@ def _gating(ctx: _Context, t: _Traffic) -> _Traffic:
     return t if counts is t.counts else replace(t, counts=counts)
 
 
-# ---- energy --------------------------------------------------------------------------
 
 def _energy(ctx: _Context, t: _Traffic):
     """Energy of every counted action, the MAC's and idle slots' included: (counts with
@@ -621,6 +622,7 @@ def _energy(ctx: _Context, t: _Traffic):
         li = acc.level_index(lname)
         lvl = acc.levels[li]
         part = lvl.partition_of(x)
+        assert part is not None   # an operand is counted only at a level that stores it
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
         xbits = wf.bits_at[li] if x == "W" else psum_bits if x == "O" else bits[x]
         en = n * ((xbits / lvl.word_bits) * e)
@@ -641,16 +643,17 @@ def _energy(ctx: _Context, t: _Traffic):
         key = Action(lvl.name, x, "network")
         counts[key] = n
         nb = t.net_bits[(li, x)] if x != "O" else psum_bits
-        energy[key] = n * (nb * lvl.network.transfer_energy_pj_per_bit)
+        net = _network(lvl)
+        energy[key] = n * (nb * net.transfer_energy_pj_per_bit)
         if x == "O" and psum_bits != bits["O"]:
             energy[key] = energy[key] + final_outputs * (
-                (bits["O"] - psum_bits) * lvl.network.transfer_energy_pj_per_bit)
+                (bits["O"] - psum_bits) * net.transfer_energy_pj_per_bit)
         total += energy[key]
     for li, n in t.red_words.items():
         lvl = acc.levels[li]
         key = Action(lvl.name, "O", "spatial_reduce")
         counts[key] = n
-        energy[key] = n * (psum_bits * lvl.network.reduction_energy_pj_per_bit)
+        energy[key] = n * (psum_bits * _network(lvl).reduction_energy_pj_per_bit)
         total += energy[key]
     macs, keep = layer.macs, wf.keep_frac
     run_macs = int(np.ceil(macs * keep))
@@ -677,6 +680,7 @@ def _rebuild(ctx: _Context, t: _Traffic, counts, energy, total):
     if t.rebuilt is not None:
         counts, energy, total = dict(counts), dict(energy), total.copy()
         rb, enc = acc.rebuild, layer.encoding
+        assert rb is not None   # weights are rebuilt only by a design's rebuild engines
         built = t.rebuilt * wf.keep_weight_frac
         for key, n, e in (
                 (Action("REBUILD", "W", "shift_add"), t.rebuilt * enc.rebuild_ops_per_weight,
@@ -701,7 +705,6 @@ def _rebuild(ctx: _Context, t: _Traffic, counts, energy, total):
     return counts, energy, total, rebuild_cycles
 
 
-# ---- latency -------------------------------------------------------------------------
 
 def _latency(ctx: _Context, t: _Traffic, counts, energy, total, rebuild_cycles,
              need, cap) -> BatchCost:
@@ -746,6 +749,12 @@ def _active_pes(geo: TileGeometry) -> np.ndarray:
     return active
 
 
+def _network(lvl: MemoryLevel) -> Network:
+    """The network beneath a fan-out level (a level with fanout_dims has one)."""
+    assert lvl.network is not None
+    return lvl.network
+
+
 def _pass_level(acc: Accelerator, c: Candidates) -> int:
     """The level whose stationary-operand fill events are the array's passes: the
     outermost level below the first fan-out that keeps it (-1: no passes declared, or
@@ -780,7 +789,7 @@ def _network_words(net_dist, acc: Accelerator, geo: TileGeometry, x: str, p: int
     base = None
     sf, tiles, layer = geo.sf, geo.tiles, geo.layer
     for li in fanouts:
-        if acc.levels[li].network.width(x) is None:
+        if _network(acc.levels[li]).width(x) is None:
             continue
         scale = 1.0
         if li != fanouts[0]:
@@ -829,7 +838,9 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
     refill_net: dict[tuple[int, str], np.ndarray] = {}   # (child level, operand) -> cycles
     for (li, x, direction), (b, ch) in t.net_dist.items():
         lvl = acc.levels[li]
-        tx = b / lvl.network.width(x)
+        width = _network(lvl).width(x)
+        assert width is not None   # net_dist holds only the networks with a width for x
+        tx = b / width
         arrow = "down" if direction == "down" else "up"
         ports[f"{lvl.name} network {x} {arrow}"] = tx
         if ch < len(acc.levels):
@@ -870,20 +881,24 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
         inst = active[li]
         name = f"{lvl.name}[{','.join(part.operands)}]"
         if part.separate_ports:
+            # separate ports have both bandwidths (the loader requires both keys)
+            assert part.read_bandwidth_bytes_per_cycle is not None
+            assert part.write_bandwidth_bytes_per_cycle is not None
             rb = 8.0 * part.read_bandwidth_bytes_per_cycle * inst
             wb = 8.0 * part.write_bandwidth_bytes_per_cycle * inst
             ports[f"{name} read port"] = rd / rb
             ports[f"{name} write port"] = wr / wb
             own = np.maximum(srd / rb, swr / wb)
         else:
+            assert part.bandwidth_bytes_per_cycle is not None   # only bounded ones are here
             bw = 8.0 * part.bandwidth_bytes_per_cycle * inst
             ports[f"{name} port"] = (rd + wr) / bw
             own = (srd + swr) / bw
         if not part.double_buffered:
-            for g in acc.memory_levels(li):
+            for gl in acc.memory_levels(li):
                 for x in part.operands:
-                    if (g, x) in refill_net:
-                        own = np.maximum(own, refill_net[(g, x)])
+                    if (gl, x) in refill_net:
+                        own = np.maximum(own, refill_net[(gl, x)])
             stall += own
     return ports, stall
 
@@ -899,6 +914,7 @@ def _prologue(ctx: _Context) -> np.ndarray:
         holders = [li for li in range(L) if c.keep[li, xi]]
         for p, ch in zip(holders[:-1], holders[1:], strict=True):
             part = acc.levels[p].partition_of(x)
+            assert part is not None   # p keeps x, so it stores it
             if part.separate_ports:
                 bw = part.write_bandwidth_bytes_per_cycle if x == "O" else \
                     part.read_bandwidth_bytes_per_cycle

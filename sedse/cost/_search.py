@@ -266,7 +266,7 @@ def search_mapping(layer: Layer, acc: Accelerator,
     """
     best = None          # (obj, tie, variant, space, digits)
     total_size, evaluated, fitting, exhaustive = 0, 0, 0, True
-    first_error = None
+    first_error: MappingError | None = None
     for vi, keep in enumerate(keep_variants(acc)):
         try:
             space = mapping_space(layer, acc, keep)
@@ -292,6 +292,8 @@ def search_mapping(layer: Layer, acc: Accelerator,
         if best is None or (obj[i], tie[i]) < (best[0], best[1]):
             best = (obj[i], tie[i], vi, space, digits[i].copy())
     if best is None:
+        # keep_variants is never empty, and a variant without a best point sets the error
+        assert first_error is not None
         raise first_error
     _, _, _, space, d = best
     return SearchResult(space.to_candidates(d[None, :]), total_size, evaluated, fitting,

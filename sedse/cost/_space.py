@@ -101,7 +101,7 @@ class MappingSpace:
         digits = np.zeros((m, len(self.radices)), dtype=np.int64)
         cap = np.tile(sizes, (m, 1))
         groups = self._spatial_groups
-        n_combos = [len(g[0]) for g in groups]
+        n_combos = np.array([len(g[0]) for g in groups], dtype=np.int64)
         # the second half of the points favour large unrolls (a combination's weight
         # grows with the PEs it takes): the best mappings keep most PEs busy, and a
         # uniform draw over combinations mostly picks small ones
@@ -218,6 +218,7 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
             pinned_any = True
             f = n if pin == FULL else pin
             if f > cap:
+                assert df is not None   # a pin comes from the dataflow
                 raise MappingError(f"{acc.source}: dataflow", f"layer {layer.name}: dataflow "
                                    f"{df.name}: {d} = {f} is pinned to array axis {a!r}, "
                                    f"which has only {cap} PEs")
@@ -258,6 +259,7 @@ def _raw_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
 
 def _pinned_elsewhere(layer: Layer, acc: Accelerator, axis: str, d: str) -> int:
     """Product of the factors other dims are pinned to on `axis`."""
+    assert acc.dataflow is not None   # called only for a design with a dataflow
     c = acc.dataflow.axis(axis)
     n = 1
     for other, f in c.pin:

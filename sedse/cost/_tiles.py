@@ -111,8 +111,9 @@ class LoopPositions:
 
 
 def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
-                      L: int) -> dict[str, np.ndarray]:
-    """Per operand, (M,) the factor by which level `li` may shrink its tile of it.
+                      L: int) -> dict[str, np.ndarray | int]:
+    """Per operand, (M,) the factor by which level `li` may shrink its tile of it (the
+    integer 1 where no candidate shrinks it).
 
     A level streams its tile of an operand through when nothing above reuses it: the
     innermost loop above the level with a factor > 1 moves to disjoint data of the
@@ -123,7 +124,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
     sub-tile is still filled once per visit of the tile. The innermost level's loop
     order is not a mapping choice, so it holds its whole tile (divisor 1).
     """
-    ones = {x: 1 for x in OPERANDS}
+    ones: dict[str, np.ndarray | int] = {x: 1 for x in OPERANDS}
     if li >= L - 1:
         return ones
     M = tf.shape[2]
@@ -144,7 +145,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
             if decided.all():
                 break
     f, pb = tf[li], lp.big(li)
-    out = {}
+    out: dict[str, np.ndarray | int] = {}
     for x in OPERANDS:
         disjoint = DISJOINT[x]
         if not stream[x].any():
@@ -160,6 +161,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
         for d in np.flatnonzero(disjoint):
             term = np.where((pb[d] >= 0) & (pb[d] < block), f[d], 1)
             div = term if div is None else div * term
+        assert div is not None   # every operand has dims disjoint for it
         out[x] = div
     return out
 
@@ -235,7 +237,7 @@ def capacity_need(geo: TileGeometry, acc: Accelerator,
             sub = np.zeros(len(idx), dtype=np.int64)
             for li, x in xs:
                 d = div[li][x] if li in div else 1
-                sub += nbytes(x, li, fp(x, li)[idx] // (d if np.isscalar(d) else d[idx]))
+                sub += nbytes(x, li, fp(x, li)[idx] // (d if isinstance(d, int) else d[idx]))
             need[head, pi, idx] = sub
     return need, cap
 

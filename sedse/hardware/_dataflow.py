@@ -27,7 +27,7 @@ not fit the columns and strip-mines when it does not fit at all).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from sedse._yaml import Node
 from sedse.workload import DIMS, OPERANDS
@@ -117,7 +117,7 @@ def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
         for x in keep:
             if x not in OPERANDS:
                 raise kn.error(f"expected operands among W, I, O, found {x!r}")
-    bypass: list[str] = []
+    bypass: tuple[str, ...] = ()
     if node.has("may_bypass"):
         bn = node.get("may_bypass")
         bypass = bn.as_str_list()
@@ -179,6 +179,5 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                     raise bn.error(f"level {ln} has no partition for {extra}")
             lvls.append((ln, c))
     maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
-    im2col = node.get("im2col").as_bool() if node.has("im2col") else \
-        next(f.default for f in fields(Dataflow) if f.name == "im2col")
+    im2col = node.get("im2col").as_bool() if node.has("im2col") else Dataflow(name).im2col
     return Dataflow(name, tuple(spatial), tuple(lvls), maxi, im2col)

@@ -183,6 +183,8 @@ def _shape(axes: tuple[tuple[str, int], ...], target: int) -> tuple[tuple[str, i
             prefix.pop()
 
     visit([], target, 0.0)
+    # the greedy leaf is never pruned (the bound is its error), so some leaf was reached
+    assert best is not None
     return tuple((a, s) for (a, _), s in zip(axes, best, strict=True))
 
 
@@ -225,6 +227,7 @@ def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelera
                 parts.append(replace(p, read_energy_pj=e, write_energy_pj=e))
                 continue
             f = scale_rf if sized.category(i) == "register_file" else scale_gb
+            assert p.capacity_bytes is not None   # on-chip partitions are bounded
             cap = max(1, int(p.capacity_bytes * f))
             e = tech.sram(cap) * lvl.word_bits
             parts.append(replace(p, capacity_bytes=cap, read_energy_pj=e, write_energy_pj=e))

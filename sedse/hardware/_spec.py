@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from sedse._yaml import Node, load_yaml, short_number
 from sedse.errors import SpecError
@@ -371,6 +372,7 @@ class Accelerator:
         for a, n in self.array_shape:
             allow = set(self.dataflow.axis(a).allow)
             net = self.levels[self.axis_level(a)].network
+            assert net is not None   # a level with fanout_dims has a network
             if allow <= {"C", "R", "S"} and net.spatial_reduction:
                 total += (n - 1) * (self.num_pes // n)
         return total
@@ -639,7 +641,7 @@ def _rebuild(node: Node, levels: tuple[MemoryLevel, ...]) -> RebuildEngine:
         raise node.get("after_level").error(
             f"level {after!r} holds no weights: a rebuild engine needs a weight buffer above it")
     d = RebuildEngine(after)
-    kw = {}
+    kw: dict[str, Any] = {}
     for k in ("engines_per_instance", "basis_rf_bytes"):
         if node.has(k):
             kw[k] = node.get(k).as_int(min_value=1 if k == "engines_per_instance" else 0)
@@ -762,9 +764,9 @@ def accelerator_from_node(root: Node) -> Accelerator:
     if not levels:
         raise lv_node.error("expected at least one level")
     names = [lvl.name for lvl in levels]
-    for i, n in enumerate(names):
-        if names.index(n) != i:
-            raise lv_node.child(i).get("name").error(f"level name {n!r} used twice")
+    for i, nm in enumerate(names):
+        if names.index(nm) != i:
+            raise lv_node.child(i).get("name").error(f"level name {nm!r} used twice")
     if set(levels[0].operands) != set(OPERANDS):
         raise lv_node.child(0).error("the outermost level must store W, I and O")
     owner: dict[str, str] = {}

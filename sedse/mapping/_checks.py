@@ -56,8 +56,10 @@ def check_structure(mapping: Mapping, layer: Layer, acc: Accelerator, where: str
                     raise MappingError(where, f"memory {lvl.name}: {x} is kept at two of "
                                        f"its tile boundaries ({', '.join(at)}); keep it at "
                                        "one of them")
-        c = df.level(lvl.name) if df is not None else None
-        if c is None or (c.keep is None and not c.may_bypass):
+        if df is None:
+            continue
+        c = df.level(lvl.name)
+        if c.keep is None and not c.may_bypass:
             continue
         kept = set(lvl.operands if c.keep is None else c.keep)
         # a memory with several tile boundaries holds what any of them keeps
@@ -96,6 +98,7 @@ def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
     a factor > 1 of a dim a slot does not allow, a pinned factor not met (``full``: no
     factor of that dim outside the slot), or a level's fixed loop order not kept."""
     df = acc.dataflow
+    assert df is not None   # called only for a design with a dataflow
     tf, sf, order = cand.tf[0], cand.sf[0], cand.order[0]
 
     def outside(d: int, level: int, spatial: bool, axis: int = -1) -> bool:
@@ -155,6 +158,7 @@ def structural_ok(c: Candidates, acc: Accelerator, layer: Layer) -> np.ndarray:
     reduce = [DIM_INDEX[d] for d in ("C", "R", "S")]
     for ai, a in enumerate(acc.array_axes):
         net = acc.levels[acc.axis_level(a)].network
+        assert net is not None   # a level with fanout_dims has a network
         if not net.spatial_reduction:
             ok &= (c.sf[:, ai, reduce] == 1).all(axis=1)
     return ok

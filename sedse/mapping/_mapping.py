@@ -37,9 +37,8 @@ import numpy as np
 
 from sedse._yaml import MAX_INT, Node, load_yaml, short_number
 from sedse.hardware import Accelerator
-from sedse.workload import DIMS, OPERANDS
+from sedse.workload import DIM_INDEX, DIMS, OPERANDS
 
-DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
 _FACTOR_RE = re.compile(r"^([A-Z])(\d+)$")
 
 
@@ -112,15 +111,16 @@ class Candidates:
 
     def loop_positions(self) -> np.ndarray:
         """(L, 8, M) position of each dim in its level's loop order (0 = outermost)."""
-        if self.positions is None:
-            M, L, _ = self.order.shape
-            pos = np.empty((L, 8, M), dtype=np.int8)
-            rank = np.broadcast_to(np.arange(8, dtype=np.int8)[:, None], (8, M))
-            for li in range(L):
-                np.put_along_axis(pos[li], np.ascontiguousarray(self.order[:, li].T), rank,
-                                  axis=0)
-            object.__setattr__(self, "positions", pos)
-        return self.positions
+        if self.positions is not None:
+            return self.positions
+        M, L, _ = self.order.shape
+        pos = np.empty((L, 8, M), dtype=np.int8)
+        rank = np.broadcast_to(np.arange(8, dtype=np.int8)[:, None], (8, M))
+        for li in range(L):
+            np.put_along_axis(pos[li], np.ascontiguousarray(self.order[:, li].T), rank,
+                              axis=0)
+        object.__setattr__(self, "positions", pos)
+        return pos
 
     def mapping(self, i: int, acc: Accelerator) -> Mapping:
         """Return candidate `i` as a `Mapping` (factor-1 loops dropped)."""

@@ -107,7 +107,7 @@ def baseline_points(spec: StudySpec, float_accuracy: float | None) -> pd.DataFra
 def importances(study, objectives: list[str]) -> pd.DataFrame:
     """Optuna's parameter importances (fANOVA) per objective, over feasible trials."""
     import optuna
-    from optuna.trial import TrialState
+    from optuna.trial import FrozenTrial, TrialState
 
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.user_attrs.get("feasible") and all(np.isfinite(t.values))]
@@ -118,9 +118,12 @@ def importances(study, objectives: list[str]) -> pd.DataFrame:
     sub.add_trials(done)
     rows = []
     for i, o in enumerate(objectives):
+        def target(t: FrozenTrial, i: int = i) -> float:
+            return t.values[i]
+
         try:
             imp = optuna.importance.get_param_importances(
-                sub, target=lambda t, i=i: t.values[i],
+                sub, target=target,
                 evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
         except (RuntimeError, ValueError):
             continue

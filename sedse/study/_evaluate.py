@@ -28,11 +28,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sedse._yaml import Node
 from sedse.errors import MappingError, SpecError
 from sedse.study._spec import StudySpec, apply_overrides
+
+if TYPE_CHECKING:   # sedse.compress is imported where it is used (it pulls in torch)
+    from sedse.compress import Dataset, LayerStats
 
 log = logging.getLogger(__name__)
 COMPRESSION_METHOD = "smartexchange"   # what a study compresses with (layers.json "method")
@@ -94,9 +97,9 @@ class Evaluator:
         # compressed entry -> (LayerStats, dir, CompressedNumbers)
         self._stats_memo: dict = {}
         self._model = None
-        self._data = None
+        self._data: Dataset | None = None
         self._float_accuracy: float | None = None
-        self._fixed_stats = None
+        self._fixed_stats: LayerStats | None = None
         self.threads = threads
         # the project's cache (float baselines, decompositions): runs/cache by default
         self.cache_dir = Path(cache_dir) if cache_dir is not None else \
@@ -125,6 +128,9 @@ class Evaluator:
             raise SpecError(f"{self.spec.file}: device", "cuda requested but torch sees "
                             "no GPU")
         entry = model_entry(self.spec.model)
+        if self.spec.dataset is None:   # load_study requires one (a spec built by hand)
+            raise SpecError(f"{self.spec.file}: dataset", "missing (a study that measures "
+                            "accuracy needs data)")
         data = load_dataset(self.spec.dataset, self.spec.data_root,
                             image_size=entry.input_chw[2], channels=entry.input_chw[0])
         if tuple(entry.input_chw) != data.input_chw:
@@ -132,6 +138,11 @@ class Evaluator:
                             f"{entry.input_chw} inputs but {self.spec.dataset} has "
                             f"{data.input_chw}")
         self._data = data
+
+    def _loaded_data(self) -> Dataset:
+        """The data `check_data` loaded (every study that measures accuracy has it)."""
+        assert self._data is not None
+        return self._data
 
     def _load_model(self):
         if self._model is None:
@@ -141,14 +152,15 @@ class Evaluator:
             from sedse.compress import TrainConfig, accuracy, float_key, train_float
 
             self.check_data()
+            data = self._loaded_data()
             torch.set_num_threads(self.threads)
             entry = model_entry(self.spec.model)
             cfg = TrainConfig(epochs=self.spec.float_epochs)
-            self.float_key = float_key(self.spec.model, self._data, cfg)
-            self._model = train_float(self.spec.model, entry.build, self._data, cfg,
+            self.float_key = float_key(self.spec.model, data, cfg)
+            self._model = train_float(self.spec.model, entry.build, data, cfg,
                                       device=self.device, cache_dir=self.cache_dir,
                                       progress=self.progress)
-            self._float_accuracy = accuracy(self._model, self._data, self.device)
+            self._float_accuracy = accuracy(self._model, data, self.device)
         return self._model
 
     @property
@@ -157,7 +169,7 @@ class Evaluator:
         if not self.spec.needs_accuracy:
             return None
         self._load_model()
-        return self._data.fingerprint
+        return self._loaded_data().fingerprint
 
     @property
     def float_accuracy(self) -> float | None:
@@ -197,7 +209,8 @@ class Evaluator:
 
         base = self._load_model()
         finetune = self.spec.fidelity.kind == "finetune"
-        m = compress_and_measure(base, SmartExchange(cfg), self._data, device=self.device,
+        m = compress_and_measure(base, SmartExchange(cfg), self._loaded_data(),
+                                 device=self.device,
                                  decomposed_epochs=1 if finetune else 0, from_float=finetune,
                                  max_steps=self.spec.fidelity.steps if finetune else None,
                                  float_accuracy=self._float_accuracy)
@@ -221,7 +234,7 @@ class Evaluator:
     def _provenance(self) -> dict:
         import torch
 
-        return {"fingerprint": self._data.fingerprint, "float_key": self.float_key,
+        return {"fingerprint": self._loaded_data().fingerprint, "float_key": self.float_key,
                 "torch_threads": torch.get_num_threads(),
                 "validation": "10% of the training files, seed 0"}
 
@@ -241,7 +254,7 @@ class Evaluator:
             return
         self._load_model()
         data = root.get("data").value if root.has("data") else {}
-        for key, now in (("fingerprint", self._data.fingerprint),
+        for key, now in (("fingerprint", self._loaded_data().fingerprint),
                          ("float_key", self.float_key)):
             if not isinstance(data, dict) or data.get(key) != now:
                 raise SpecError(f"{f}: data.{key}", "this cached entry was computed from "

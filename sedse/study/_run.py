@@ -35,6 +35,7 @@ import socket
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from sedse._progress import task
 from sedse.errors import SedseError, SpecError
@@ -371,8 +372,8 @@ def run_study(spec: StudySpec, storage: str, *, n_trials: int | None = None,
     # study attributes are written once, by the first process (a worker or a resume
     # never rewrites what the study was created with)
     attrs = study.user_attrs
-    first = {"spec_file": spec.file, "objectives": list(spec.objectives),
-             "run_dir": str(run_dir.resolve())}
+    first: dict[str, Any] = {"spec_file": spec.file, "objectives": list(spec.objectives),
+                             "run_dir": str(run_dir.resolve())}
     if spec.needs_accuracy:
         first["float_accuracy"] = evaluator.float_accuracy
         first["data_fingerprint"] = evaluator.data_fingerprint

@@ -41,15 +41,17 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from sedse._yaml import Node, load_yaml
 from sedse.cost import OBJECTIVES as SEARCH_OBJECTIVES
 from sedse.cost import SearchSettings
 from sedse.errors import SpecError
 
-OBJECTIVES = {"accuracy": "maximize", "energy": "minimize", "latency": "minimize",
-              "edp": "minimize", "area": "minimize"}
+Direction = Literal["minimize", "maximize"]
+OBJECTIVES: dict[str, Direction] = {"accuracy": "maximize", "energy": "minimize",
+                                    "latency": "minimize", "edp": "minimize",
+                                    "area": "minimize"}
 OBJECTIVE_UNITS = {"accuracy": "accuracy_frac", "energy": "energy_uj", "latency": "latency_ms",
                    "edp": "edp_uj_ms", "area": "area_mm2"}
 CONSTRAINTS = ("latency_ms", "energy_uj", "area_mm2", "edp_uj_ms")
@@ -70,6 +72,7 @@ class Param:
     def suggest(self, trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
+        assert self.low is not None and self.high is not None   # a range has both ends
         if self.integer:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log,
                                      step=int(self.step or 1))
@@ -136,7 +139,7 @@ class StudySpec:
     accelerator_doc: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [OBJECTIVES[o] for o in self.objectives]
 
     @property
@@ -288,10 +291,14 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
         if p.choices is not None:
             values = list(p.choices)
         else:
+            assert p.low is not None and p.high is not None   # a range has both ends
             values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
         for v in values:
             try:
-                doc = apply_overrides(accel_doc, {p.name: v}, SimpleNamespace(file=accel))
+                # apply_overrides reads only the spec's file here (hardware.dataflow,
+                # which needs the spec's dataflows, is skipped above)
+                doc = apply_overrides(accel_doc, {p.name: v},
+                                      cast(StudySpec, SimpleNamespace(file=accel)))
                 accelerator_from_node(Node(doc, accel, ""))
             except SpecError as exc:
                 raise sp.get(p.name).error(f"the value {v!r} gives no valid design "
@@ -436,7 +443,8 @@ def load_study(path: str | Path) -> StudySpec:
             mkw["objective"] = mn.get("objective").as_str()
             if mkw["objective"] not in SEARCH_OBJECTIVES:
                 raise mn.get("objective").error(
-                    f"expected {', '.join(SEARCH_OBJECTIVES)}, found {mkw['objective']!r}")
+                    f"expected {', '.join(SEARCH_OBJECTIVES[:-1])} or {SEARCH_OBJECTIVES[-1]}, "
+                    f"found {mkw['objective']!r}")
         if mn.has("budget"):
             mkw["budget"] = mn.get("budget").as_int(min_value=1)
         kw["mapping_search"] = SearchSettings(**mkw)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from sedse.errors import SpecError
 from sedse.workload._layer import Layer, Workload
@@ -90,7 +91,8 @@ def from_onnx(path: str | Path, *, name: str | None = None, input_bits: int = 16
                             "not known (export with fixed input shapes)")
         return s
 
-    bits = {"input_bits": input_bits, "weight_bits": weight_bits, "output_bits": output_bits}
+    bits: dict[str, Any] = {"input_bits": input_bits, "weight_bits": weight_bits,
+                            "output_bits": output_bits}
     counts: dict[str, int] = {}
     layers: list[Layer] = []
     for i, node in enumerate(g.node):

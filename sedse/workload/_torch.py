@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sedse.errors import SedseError
 from sedse.workload._layer import Layer, Workload
@@ -39,7 +40,8 @@ def from_torch(
     records: list[Layer] = []
     stack: list[tuple[str, object]] = []
     counts: dict[str, int] = {}
-    bits = {"input_bits": input_bits, "weight_bits": weight_bits, "output_bits": output_bits}
+    bits: dict[str, Any] = {"input_bits": input_bits, "weight_bits": weight_bits,
+                            "output_bits": output_bits}
 
     def layer_name() -> str:
         base = stack[-1][0] if stack else "op"
