@@ -51,10 +51,11 @@ def _best_time(fn, repeat: int = 3) -> float:
     return best
 
 
-def _core_rates(tree: str, script: str) -> dict[str, float]:
+def _core_rates(tree: str, script: str, candidates: int) -> dict[str, float]:
     """Run `script` --core-only inside `tree` (its sedse first on the path): rate per
     (config, layer) row of table (1)."""
-    out = subprocess.run([sys.executable, script, "--core-only"], cwd=tree,
+    out = subprocess.run([sys.executable, script, "--core-only", "--candidates",
+                          str(candidates)], cwd=tree,
                          env={**os.environ, "PYTHONPATH": tree}, capture_output=True,
                          text=True, check=True).stdout.splitlines()
     rates = {}
@@ -65,7 +66,7 @@ def _core_rates(tree: str, script: str) -> dict[str, float]:
     return rates
 
 
-def against(rev: str, repeats: int) -> None:
+def against(rev: str, repeats: int, candidates: int) -> None:
     """Table (1) of this tree and of commit `rev`, best of `repeats` alternating runs."""
     import shutil
     import tempfile
@@ -78,7 +79,8 @@ def against(rev: str, repeats: int) -> None:
         best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
         for _ in range(repeats):
             for tag, tree in (("old", old), ("new", here)):
-                for k, v in _core_rates(tree, "benchmarks/mapping_speed.py").items():
+                for k, v in _core_rates(tree, "benchmarks/mapping_speed.py",
+                                           candidates).items():
                     best[tag][k] = max(best[tag].get(k, 0.0), v)
         print(f"vectorised core, best of {repeats} alternating runs each: this tree vs {rev}")
         print(f"{'row':42s} {rev[:10]:>12s} {'this tree':>12s} {'ratio':>7s}")
@@ -112,7 +114,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="runs per tree with --against")
     args = ap.parse_args()
     if args.against:
-        against(args.against, args.repeats)
+        # longer timings than table (1)'s default: rows of a few ms vary by 20% per run
+        against(args.against, args.repeats, max(args.candidates, 65536))
         return
     if not args.plain_heap:
         keep_heap_pages()

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +18,9 @@ log = logging.getLogger("sedse")
 MAX_BATCH = 2**24
 DEFAULT_CACHE_DIR = Path("runs") / "cache"   # = sedse.compress._train.DEFAULT_CACHE
 
+#: processes searching mappings by default: the CPUs this process may use, at most 8
+DEFAULT_JOBS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else (os.cpu_count() or 1)))
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), exit status 2."""
@@ -223,8 +227,6 @@ def _exported_point(hw_file: Path):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from sedse.compress import stats_from_compressed, stats_from_file
     from sedse.cost import SearchSettings, evaluate_workload
     from sedse.hardware import load_accelerator, resolve_design
@@ -283,7 +285,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         plans.append((acc, w, mappings, source))
     reports = []
     for acc, w, mappings, source in plans:
-        rep = evaluate_workload(w, acc, mappings, mapping_source=source, settings=settings)
+        rep = evaluate_workload(w, acc, mappings, mapping_source=source, settings=settings,
+                                workers=args.jobs)
         _print_report(rep, acc, args.show_mapping)
         reports.append(rep)
     if stats is not None and stats.accuracy_frac is not None:
@@ -295,6 +298,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(doc, indent=1))
         print(f"\nwrote {args.json}")
     if args.csv:
+        import pandas as pd  # only here: `sedse eval` starts without it
+
         frames = [pd.DataFrame(r.rows()).assign(accelerator=r.accelerator, workload=r.workload)
                   for r in reports]
         pd.concat(frames).to_csv(args.csv, index=False)
@@ -378,7 +383,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         pinned[i] = _mapping_file(point[1] / "mappings.yaml", w, designs[i])
     cmp = compare(wl, designs, reference=reference, matched=not args.native, tech=tech,
                   stats=stats, settings=SearchSettings(objective=args.objective,
-                                                       budget=args.budget), mappings=pinned)
+                                                       budget=args.budget), mappings=pinned,
+                  workers=args.jobs)
     table = cmp.table()
     batch = args.batch or wl.layers[0].N
     print(f"\n== {wl.name} (batch {batch}, {table.macs.iloc[0]:,} MACs): "
@@ -975,6 +981,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--budget", type=_int(1, 10**7), default=search.budget,
                    help=f"mappings sampled per layer when the space is larger "
                         f"(default {search.budget})")
+    e.add_argument("--jobs", type=_int(1, 256), default=DEFAULT_JOBS,
+                   help="processes searching the distinct layer shapes (default: the "
+                        f"CPUs, at most 8: {DEFAULT_JOBS} here; results are the same)")
     e.add_argument("--batch", type=_int(1, MAX_BATCH), default=None,
                    help="batch size N (default: 1 for shipped models; a workload YAML "
                         "keeps its layers' N unless given)")
@@ -1046,6 +1055,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch size N (default: 1, or a workload YAML's own N)")
     k.add_argument("--objective", choices=list(OBJECTIVES), default=search.objective)
     k.add_argument("--budget", type=_int(1, 10**7), default=search.budget)
+    k.add_argument("--jobs", type=_int(1, 256), default=DEFAULT_JOBS,
+                   help=f"processes searching layer shapes (default {DEFAULT_JOBS})")
     k.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
                    help=f"where decompositions are cached (default {DEFAULT_CACHE_DIR})")
     k.add_argument("--out", help="output folder (default runs/compare/<model>)")

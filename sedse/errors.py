@@ -20,6 +20,10 @@ class SpecError(SedseError):
         self.message = message
         super().__init__(f"{where}: {message}" if where else message)
 
+    def __reduce__(self):
+        # picklable (a search in a worker process hands its MappingError back)
+        return (type(self), (self.where, self.message))
+
 
 class MappingError(SpecError):
     """A mapping that does not fit the layer or the accelerator."""
@@ -31,3 +35,6 @@ class InvalidValue(SpecError, ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__("", message)
+
+    def __reduce__(self):
+        return (type(self), (self.message,))

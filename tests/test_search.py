@@ -266,3 +266,54 @@ def test_bypass_is_a_searched_choice():
     e_only = objective_value(evaluate(layer, fixed, only.best), "edp")[0]
     assert e_both <= e_only
     assert not both.best.keep[1, 0]       # W bypasses the GLB
+
+
+_PARALLEL_CHECK = """
+import pickle, sys
+from dataclasses import replace
+import pytest
+import sedse_models
+from sedse.cost import SearchCache, SearchSettings, evaluate_workload
+from sedse.errors import MappingError
+from sedse.hardware import load_accelerator
+
+acc = load_accelerator("eyeriss")
+wl = sedse_models.workload("resnet18")
+s = SearchSettings(budget=300, rounds=2)
+probe = SearchCache()
+assert probe.prefetch(list(wl.layers[:3]), acc, s, 2) == 2, "not searched in 2 processes"
+serial_cache, parallel_cache = SearchCache(), SearchCache()
+serial = evaluate_workload(wl, acc, settings=s, cache=serial_cache)
+parallel = evaluate_workload(wl, acc, settings=s, cache=parallel_cache, workers=2)
+assert parallel.to_dict() == serial.to_dict()
+assert parallel_cache.hits == serial_cache.hits
+rf = acc.levels[-1]
+small = replace(acc, levels=acc.levels[:-1] + (replace(
+    rf, partitions=tuple(replace(p, capacity_bytes=1) for p in rf.partitions)),))
+msgs = []
+for workers in (1, 2):
+    with pytest.raises(MappingError) as e:
+        evaluate_workload(wl, small, settings=s, cache=SearchCache(), workers=workers)
+    msgs.append(str(e.value))
+assert msgs[0] == msgs[1], msgs
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers: Linux")
+def test_searching_shapes_in_worker_processes_gives_the_serial_results():
+    """`evaluate_workload(workers=2)` searches the distinct shapes in forked processes
+    (`SearchCache.prefetch`): every number equals the serial run's, the cache counts the
+    same hits, and a layer that fits nowhere raises the same one-line error (errors
+    pickle across processes). In a fresh interpreter: with torch loaded (as later in
+    this test session) the search stays serial by design."""
+    import pickle
+    import subprocess
+
+    from sedse.errors import MappingError
+
+    err = MappingError("conv1", "no mapping fits")
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)
+    proc = subprocess.run([sys.executable, "-c", _PARALLEL_CHECK], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

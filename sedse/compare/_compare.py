@@ -153,10 +153,11 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
             matched: bool = True, tech: Technology | None = None,
             stats=None, settings: SearchSettings | None = None,
             cache: SearchCache | None = None,
-            mappings: dict[int, dict] | None = None) -> Comparison:
+            mappings: dict[int, dict] | None = None, workers: int = 1) -> Comparison:
     """Evaluate `workload` (with `stats` applied) on every design. `mappings`: per
     design index, {layer name: Mapping} to evaluate instead of searching (an exported
-    point's; only for native designs, since matching rescales a design)."""
+    point's; only for native designs, since matching rescales a design). `workers`:
+    processes searching each design's shapes (`evaluate_workload`)."""
     if not designs:
         raise SpecError("--hw", "expected at least one design")
     # the tables are keyed by design name: a second design of the same name is #2
@@ -187,7 +188,8 @@ def compare(workload: Workload, designs: list[Accelerator], *, reference: str | 
         w = wl.with_precision(acc.input_bits, acc.weight_bits, acc.output_bits)
         pinned = (mappings or {}).get(i)
         reports.append(evaluate_workload(w, acc, pinned, settings=settings, cache=cache,
-                                         mapping_source="exported mappings"))
+                                         mapping_source="exported mappings",
+                                         workers=workers))
     return Comparison(workload.name, reference, matched, budget, tuple(designs),
                       tuple(reports),
                       stats.weights_source if stats is not None else "dense weights",

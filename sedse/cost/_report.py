@@ -192,13 +192,18 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
                       mappings: MappingABC[str, Mapping] | None = None, *,
                       mapping_source: str = "user mapping",
                       settings: SearchSettings | None = None,
-                      cache: SearchCache | None = None) -> NetworkCost:
+                      cache: SearchCache | None = None, workers: int = 1) -> NetworkCost:
     """Return the cost of every layer. Layers without a given mapping get the searched
-    best one (`settings`, default: EDP); results are cached per layer shape in `cache`
-    (pass one cache to share it across networks and calls)."""
+    best one (`settings`); results are cached per layer shape in `cache` (pass one
+    cache to share it across networks and calls). `workers` > 1 searches the distinct
+    shapes in that many forked processes first (`SearchCache.prefetch`; same results)."""
     mappings = mappings or {}
     settings = settings or SearchSettings()
     cache = cache if cache is not None else SearchCache()
+    if workers > 1:
+        searched = [layer for layer in workload.layers if layer.name not in mappings]
+        with task(f"searching {workload.name}'s shapes on {acc.name} ({workers} processes)"):
+            cache.prefetch(searched, acc, settings, workers)
     out = []
     with task(f"{workload.name} on {acc.name}", total=len(workload.layers),
               unit="layers") as progress:

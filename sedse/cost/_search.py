@@ -28,7 +28,10 @@ Evaluation runs in vectorised batches of `batch` candidates.
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,13 +99,58 @@ class SearchCache:
     # same inputs exactly (the whole layer, not only its shape), so never another's
     reports: dict = field(default_factory=dict)
 
+    # keys `prefetch` searched that no `get` has asked for yet (not hits), and the
+    # MappingError a prefetched search raised (re-raised by `get`, in layer order)
+    _fresh: set = field(default_factory=set)
+    _errors: dict = field(default_factory=dict)
+
     def get(self, layer: Layer, acc: Accelerator, settings: SearchSettings) -> SearchResult:
         key = (layer.shape_key(), acc, settings)
-        if key in self.results:
+        if key in self._errors:
+            raise self._errors[key]
+        if key in self._fresh:
+            self._fresh.discard(key)
+        elif key in self.results:
             self.hits += 1
         else:
             self.results[key] = search_mapping(layer, acc, settings)
         return self.results[key]
+
+    def prefetch(self, layers: list[Layer], acc: Accelerator, settings: SearchSettings,
+                 workers: int) -> int:
+        """Search the distinct shapes of `layers` not cached yet in up to `workers`
+        forked processes (each search is seeded by its layer, so the results equal a
+        serial run's). Serial where forking is unsafe or pointless: one worker or shape,
+        no fork on this platform, or torch loaded (its threads do not survive a fork).
+        Returns the number of processes used."""
+        todo: dict = {}
+        for layer in layers:
+            key = (layer.shape_key(), acc, settings)
+            if key not in self.results and key not in self._errors and key not in todo:
+                todo[key] = layer
+        n = min(workers, len(todo))
+        if n < 2 or "fork" not in multiprocessing.get_all_start_methods() \
+                or "torch" in sys.modules:
+            return 1
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            outs = list(pool.map(_search_or_error, todo.values(), [acc] * len(todo),
+                                 [settings] * len(todo)))
+        for key, out in zip(todo, outs, strict=True):
+            if isinstance(out, MappingError):
+                self._errors[key] = out
+            else:
+                self.results[key] = out
+                self._fresh.add(key)
+        return n
+
+
+def _search_or_error(layer: Layer, acc: Accelerator,
+                     settings: SearchSettings) -> SearchResult | MappingError:
+    try:
+        return search_mapping(layer, acc, settings)
+    except MappingError as exc:
+        return exc
 
 
 def _score(space: MappingSpace, digits: np.ndarray, settings: SearchSettings):
@@ -118,6 +166,17 @@ def _score(space: MappingSpace, digits: np.ndarray, settings: SearchSettings):
         obj[s:s + len(d)] = np.where(ok, objective_value(cost, settings.objective), np.inf)
         tie[s:s + len(d)] = objective_value(cost, other)
     return obj, tie
+
+
+def _top(digits: np.ndarray, obj: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """The indices of the `k` best rows in `_rank`'s order, sorting only the rows whose
+    objective is within the k smallest (the same answer as ``_rank(...)[:k]``)."""
+    if len(obj) > 4 * k:
+        kth = np.partition(obj, k - 1)[k - 1]
+        sel = np.flatnonzero(obj <= kth)
+        if len(sel) < len(obj):
+            return sel[_rank(digits[sel], obj[sel], tie[sel])[:k]]
+    return _rank(digits, obj, tie)[:k]
 
 
 def _rank(digits: np.ndarray, obj: np.ndarray, tie: np.ndarray) -> np.ndarray:
@@ -210,7 +269,7 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
         o, t = o_all[k * CHUNK:(k + 1) * CHUNK], t_all[k * CHUNK:(k + 1) * CHUNK]
         evaluated += len(d)
         found.append((d, o, t))
-        ranked = _rank(d, o, t)
+        ranked = _top(d, o, t, max(settings.keep_top, 1))
         if k == 0:
             picks = [(d[i], o[i], t[i]) for i in ranked[:settings.keep_top]]
             best = picks[0]
@@ -288,7 +347,7 @@ def search_mapping(layer: Layer, acc: Accelerator,
                     layer.name, f"no mapping of the {space.size:.3g} searched fits "
                     f"{acc.name}: {_binding_constraint(space, digits[:4096])}")
             continue
-        i = _rank(digits, obj, tie)[0]
+        i = _top(digits, obj, tie, 1)[0]
         if best is None or (obj[i], tie[i]) < (best[0], best[1]):
             best = (obj[i], tie[i], vi, space, digits[i].copy())
     if best is None:

@@ -127,6 +127,11 @@ class MappingSpace:
         return [np.unique(o[:, :A], axis=0, return_index=True, return_counts=True)
                 for o in self.options]
 
+    @functools.cached_property
+    def _inverse_orders(self) -> list[np.ndarray]:
+        """Per level, each order's inverse permutation (a dim's loop position), int8."""
+        return [np.argsort(o, axis=1).astype(np.int8) for o in self.orders]
+
     def to_candidates(self, digits: np.ndarray) -> Candidates:
         A, L = len(self.acc.array_axes), len(self.acc.levels)
         M = len(digits)
@@ -142,10 +147,11 @@ class MappingSpace:
         order[:] = np.arange(8, dtype=np.int64)[None, :, None]
         pos = np.empty((L, 8, M), dtype=np.int8)
         pos[:] = np.arange(8, dtype=np.int8)[None, :, None]
-        for li, ords in enumerate(self.orders):
+        for li, (ords, inverse) in enumerate(zip(self.orders, self._inverse_orders,
+                                                 strict=True)):
             pick = digits[:, 8 + li]
             order[li] = ords[pick].T
-            pos[li] = np.argsort(ords, axis=1).astype(np.int8)[pick].T  # inverse orders
+            pos[li] = inverse[pick].T
         return Candidates(tf.transpose(2, 0, 1), order.transpose(2, 0, 1),
                           sf.transpose(2, 0, 1), self.keep, pos)
 
