@@ -16,11 +16,24 @@ from sedse.errors import SedseError, SpecError
 
 log = logging.getLogger("sedse")
 MAX_BATCH = 2**24
-DEFAULT_CACHE_DIR = Path("runs") / "cache"   # = sedse.compress._train.DEFAULT_CACHE
+
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return n
+
 
 #: processes searching mappings by default: the CPUs this process may use, at most 8
-DEFAULT_JOBS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else (os.cpu_count() or 1)))
+DEFAULT_JOBS = max(1, min(8, _usable_cpus()))
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block), exit status 2."""
@@ -952,9 +965,13 @@ def cmd_models(_args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sedse.compress import DEFAULT_CACHE, SmartExchangeConfig, TrainConfig
     from sedse.cost import OBJECTIVES, SearchSettings
+    from sedse.study import HEARTBEAT_S
 
-    search = SearchSettings()     # the search's defaults, defined once there
+    # every default below is its dataclass's (or module's), defined once there
+    search, decomposition, training = SearchSettings(), SmartExchangeConfig(), TrainConfig()
+    DEFAULT_CACHE_DIR = DEFAULT_CACHE  # noqa: N806 (the project cache folder)
     p = _Parser(prog="sedse", description="SmartExchange-style "
                                 "algorithm-hardware co-design: analytical energy/latency model")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -999,22 +1016,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data-root", help="folder of the dataset (idx, cifar10, imagefolder, "
                    "or a non-default Fashion-MNIST location)")
     c.add_argument("--method", choices=_METHODS, default="smartexchange")
-    c.add_argument("--theta", type=_float(0, 1e3), default=4e-3)
-    c.add_argument("--row-theta", type=_float(-1e3, 1e3), default=2e-2,
+    c.add_argument("--theta", type=_float(0, 1e3), default=decomposition.theta)
+    c.add_argument("--row-theta", type=_float(-1e3, 1e3), default=decomposition.row_theta,
                    help="<= 0 turns it off")
-    c.add_argument("--basis-size", type=_int(1, 64), default=3)
-    c.add_argument("--block-rows", type=_int(1, 2**20), default=192)
-    c.add_argument("--ce-bits", type=_int(2, 16), default=4)
-    c.add_argument("--basis-bits", type=_int(1, 32), default=8)
-    c.add_argument("--max-magnitude", type=_float(0, 2**30, lo_open=True), default=32.0)
-    c.add_argument("--max-iter", type=_int(1, 10**4), default=30)
+    c.add_argument("--basis-size", type=_int(1, 64), default=decomposition.basis_size)
+    c.add_argument("--block-rows", type=_int(1, 2**20), default=decomposition.block_rows)
+    c.add_argument("--ce-bits", type=_int(2, 16), default=decomposition.ce_bits)
+    c.add_argument("--basis-bits", type=_int(1, 32), default=decomposition.basis_bits)
+    c.add_argument("--max-magnitude", type=_float(0, 2**30, lo_open=True),
+                   default=decomposition.max_magnitude)
+    c.add_argument("--max-iter", type=_int(1, 10**4), default=decomposition.max_iter)
     c.add_argument("--index", choices=["direct", "csr", "rle"], default="direct")
     c.add_argument("--sparsity", type=_float(0, 1, hi_open=True), default=0.8,
                    help="prune methods")
     c.add_argument("--rank", type=_int(1, 2**16), default=8, help="lowrank")
     c.add_argument("--bits", type=_int(1, 32), default=8,
                    help="prune/lowrank/pow2/uniform bits")
-    c.add_argument("--epochs", type=_int(0, 10**4), default=5,
+    c.add_argument("--epochs", type=_int(0, 10**4), default=training.epochs,
                    help="float baseline epochs (cached)")
     c.add_argument("--retrain-epochs", type=_int(0, 10**4), default=0,
                    help="alternate SGD epochs with projections (the paper's retraining)")
@@ -1075,7 +1093,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "RUNS_DIR/cache)")
     r.add_argument("--pareto", action="store_true", help="also write the results and "
                    "figures (as `sedse pareto`) at the end")
-    r.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0,
+    r.add_argument("--heartbeat-s", type=_float(1, 3600), default=HEARTBEAT_S,
                    help="trial heartbeat: a "
                    "trial silent for 3 heartbeats (a killed worker) is marked failed")
     r.set_defaults(func=cmd_run)
@@ -1095,7 +1113,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-progress", action="store_true")
     w.add_argument("--cache-dir", help="project cache of float baselines (default "
                     "RUNS_DIR/cache)")
-    w.add_argument("--heartbeat-s", type=_float(1, 3600), default=10.0)
+    w.add_argument("--heartbeat-s", type=_float(1, 3600), default=HEARTBEAT_S)
     w.set_defaults(func=cmd_worker)
     pa = sub.add_parser("pareto", help="results table, Pareto figures, importances of a run")
     pa.add_argument("run", help="run folder (runs/<study>) or the study YAML")
@@ -1127,11 +1145,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     configure(not (args.quiet_all or getattr(args, "quiet", False)
                    or getattr(args, "no_progress", False)))
-    _configure_process(args)
+    restore = _configure_process(args)
     try:
         return _dispatch(args)
     finally:
         configure(False)    # main() may run again in this process (tests)
+        restore()
 
 
 #: commands that open Optuna studies, and those that search mappings
@@ -1139,18 +1158,26 @@ _OPTUNA_COMMANDS = ("run", "worker", "pareto", "export")
 _SEARCH_COMMANDS = ("eval", "compare", "run", "worker", "pareto", "export")
 
 
-def _configure_process(args: argparse.Namespace) -> None:
+def _configure_process(args: argparse.Namespace):
     """The process-wide switches, set here and nowhere in the library: Optuna's log
     level (its warnings print tracebacks; sedse logs failed trials in one line) and the
-    allocator's top pad for the vectorised search (`sedse.cost.keep_heap_pages`)."""
+    allocator's top pad for the vectorised search (`sedse.cost.keep_heap_pages`; kept
+    for the process's life). Returns what puts Optuna's level back (`main` may run
+    again in one process)."""
+    restore = lambda: None  # noqa: E731
     if args.command in _OPTUNA_COMMANDS:
         import optuna
 
+        before = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+        def restore() -> None:
+            optuna.logging.set_verbosity(before)
     if args.command in _SEARCH_COMMANDS:
         from sedse.cost import keep_heap_pages
 
         keep_heap_pages()
+    return restore
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ from sedse.workload import Layer, load_workload
 from .conftest import HW, ROOT
 
 SUPPORT = Path(__file__).parent / "bad_inputs" / "_support"
-SEARCH = SearchSettings(budget=40, rounds=2, keep_top=1)
+SEARCH = SearchSettings(objective="energy", budget=40, rounds=2, keep_top=1)
 RAN: Counter = Counter()      # examples run per document kind (checked by the last test)
 LOADED: Counter = Counter()   # of those, documents that loaded (and were then evaluated)
 COUNTS = {"accelerators": 1500, "workloads": 1200, "mappings": 1000, "studies": 600,
@@ -267,7 +267,8 @@ def _mapping_bases() -> list[tuple[Layer, object, dict]]:
         for acc in SMALL_ACCS:
             layer_ = replace(layer, input_bits=acc.input_bits, weight_bits=acc.weight_bits,
                              output_bits=acc.output_bits)
-            res = search_mapping(layer_, acc, SearchSettings(budget=200, rounds=2))
+            res = search_mapping(layer_, acc, SearchSettings(objective="energy", budget=200,
+                                                             rounds=2))
             bases.append((layer_, acc, {layer_.name: _notation(res.best.mapping(0, acc),
                                                                  acc)}))
     for layer, acc, doc in bases:   # each base is valid as it is

@@ -61,6 +61,19 @@ def test_wheel_ships_the_designs_and_studies(installed):
     assert "sedse/shipped/studies/quickstart.yaml" in names
 
 
+def test_the_wheel_holds_every_package_of_the_checkout(installed):
+    """Every package under sedse/ is in the wheel (the package list is explicit in
+    pyproject.toml, so a new package must be added there) and imports from it."""
+    wheel, venv, empty = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    pkgs = sorted("sedse." + p.parent.relative_to(ROOT / "sedse").as_posix().replace("/", ".")
+                  for p in (ROOT / "sedse").rglob("__init__.py") if p.parent != ROOT / "sedse")
+    for pkg in pkgs:
+        assert pkg.replace(".", "/") + "/__init__.py" in names, pkg
+    code = "import importlib\n" + "".join(f"importlib.import_module({p!r})\n" for p in pkgs)
+    subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=empty, check=True)
+
+
 def test_names_resolve_from_an_empty_directory(installed):
     _, venv, empty = installed
     code = ("import sedse, sedse_models\n"

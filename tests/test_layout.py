@@ -1,4 +1,4 @@
-"""The package layout as ../shared/DESIGN.md states it, checked on the source.
+"""The package layout (README's Layout section), checked on the source.
 
 * Imports run one way: ``workload <- hardware <- mapping <- cost``; ``workload <-
   compress``; ``{cost, compress} <- {compare, study} <- report <- cli``. The root's own

@@ -112,7 +112,7 @@ def test_small_space_is_searched_exhaustively_and_beats_every_point(write):
 
 def test_budget_cut_is_reported_and_search_is_deterministic():
     layer = sedse_models.workload("alexnet").layers[2]
-    s = SearchSettings(budget=2000)
+    s = SearchSettings(objective="energy", budget=2000)
     a, b = search_mapping(layer, EYERISS, s), search_mapping(layer, EYERISS, s)
     assert not a.exhaustive and "sampled+refined of" in a.summary()
     assert a.space_size > 2000 and a.evaluated >= 2000
@@ -121,7 +121,8 @@ def test_budget_cut_is_reported_and_search_is_deterministic():
 
 def test_search_respects_the_row_stationary_constraints():
     for layer in sedse_models.workload("alexnet").layers[:5]:
-        best = search_mapping(layer, EYERISS, SearchSettings(budget=3000)).best
+        best = search_mapping(layer, EYERISS, SearchSettings(objective="energy",
+                                                          budget=3000)).best
         rows, cols = best.sf[0]
         assert rows[6] == layer.R  # R pinned whole on the rows
         assert set(np.flatnonzero(cols > 1)) <= {0, 2, 3, 4}  # cols: P, N, K, C only
@@ -134,7 +135,7 @@ def test_search_respects_the_row_stationary_constraints():
 def test_cache_reuses_results_per_shape():
     cache = SearchCache()
     wl = sedse_models.workload("resnet18")
-    s = SearchSettings(budget=500, rounds=1)
+    s = SearchSettings(objective="energy", budget=500, rounds=1)
     for layer in wl.layers[:5]:
         cache.get(layer, DIANNAO, s)
     assert cache.hits == 3  # layer1.0.conv1 repeats three times

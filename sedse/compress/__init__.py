@@ -33,6 +33,7 @@ from sedse.compress._stats import (
 )
 from sedse.compress._storage import INDEX_SCHEMES, smartexchange_encoding
 from sedse.compress._train import (
+    DEFAULT_CACHE,
     CompressedModel,
     TrainConfig,
     accuracy,
@@ -44,7 +45,8 @@ from sedse.compress._train import (
     train_float,
 )
 
-__all__ = ["ACTIVATION_FIELDS", "DATASETS", "FORMAT", "INDEX_SCHEMES", "CompressedLayer",
+__all__ = ["ACTIVATION_FIELDS", "DATASETS", "DEFAULT_CACHE", "FORMAT", "INDEX_SCHEMES",
+           "CompressedLayer",
            "CompressedModel", "CompressionOutcome", "Compressor", "Dataset", "Decomposition",
            "LayerFields", "LayerStats", "LowRank", "MagnitudePrune", "Pow2Quant",
            "SmartExchange", "SmartExchangeConfig", "TrainConfig", "UniformQuant", "accuracy",

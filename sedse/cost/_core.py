@@ -272,6 +272,11 @@ class _Context:
         """Bits per element of operand x held at level li (weights in their format)."""
         return self.wf.bits_at[li] if x == "W" else self.bits[x]
 
+    def stored_bits(self, x: str, li: int) -> float:
+        """Bits per stored element of x at level li: `xbits`, with outputs counted as
+        partial sums (``psum_bits``; a finished output's surplus is added apart)."""
+        return self.psum_bits if x == "O" else self.xbits(x, li)
+
 
 def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     """Return the `BatchCost` of every candidate mapping of `layer` on `acc` (as the
@@ -624,7 +629,7 @@ def _energy(ctx: _Context, t: _Traffic):
         part = lvl.partition_of(x)
         assert part is not None   # an operand is counted only at a level that stores it
         e = part.read_energy_pj if action in ("read", "drain") else part.write_energy_pj
-        xbits = wf.bits_at[li] if x == "W" else psum_bits if x == "O" else bits[x]
+        xbits = ctx.stored_bits(x, li)
         en = n * ((xbits / lvl.word_bits) * e)
         if x == "O" and action in ("update", "drain") and psum_bits != bits["O"]:
             # every output's last write is a finished value at output precision
@@ -857,8 +862,7 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
                 moved_bits[(head, pi)] = [np.zeros(M) for _ in range(4)]
             rd, wr, srd, swr = moved_bits[(head, pi)]
             for x in part.operands:
-                xb = float(ctx.wf.bits_at[li] if x == "W" else
-                           ctx.psum_bits if x == "O" else ctx.bits[x])
+                xb = float(ctx.stored_bits(x, li))
                 for a in ACTIONS:
                     key = Action(lvl.name, x, a)
                     n = counts.get(key)
@@ -922,7 +926,6 @@ def _prologue(ctx: _Context) -> np.ndarray:
                 bw = part.bandwidth_bytes_per_cycle
             if bw is None:
                 continue
-            xbits = ctx.wf.bits_at[p] if x == "W" else ctx.psum_bits if x == "O" else \
-                ctx.bits[x]
+            xbits = ctx.stored_bits(x, p)
             out += ctx.geo.footprint(x, ch) * (xbits / 8.0 / bw) * active[ch] / active[p]
     return out

@@ -201,9 +201,8 @@ def evaluate_workload(workload: Workload, acc: Accelerator,
     settings = settings or SearchSettings()
     cache = cache if cache is not None else SearchCache()
     if workers > 1:
-        searched = [layer for layer in workload.layers if layer.name not in mappings]
-        with task(f"searching {workload.name}'s shapes on {acc.name} ({workers} processes)"):
-            cache.prefetch(searched, acc, settings, workers)
+        cache.prefetch([layer for layer in workload.layers if layer.name not in mappings],
+                       acc, settings, workers)
     out = []
     with task(f"{workload.name} on {acc.name}", total=len(workload.layers),
               unit="layers") as progress:

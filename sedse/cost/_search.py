@@ -1,6 +1,7 @@
 """Mapping search: enumerate or sample the constrained space, then refine.
 
-Lives in `cost` because choosing needs the cost model (imports run mapping -> cost).
+Lives in `cost` because choosing needs the cost model (`cost` imports `mapping`, never
+the other way).
 
 1. The space (`mapping_space`, `_space.py`) is the product of per-dim factor options
    and per-level canonical loop orders under the accelerator's dataflow. If its size is
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sedse._progress import task
 from sedse.cost._core import BatchCost, evaluate
 from sedse.cost._space import MappingSpace, keep_variants, mapping_space
 from sedse.errors import MappingError
@@ -120,20 +122,21 @@ class SearchCache:
                  workers: int) -> int:
         """Search the distinct shapes of `layers` not cached yet in up to `workers`
         forked processes (each search is seeded by its layer, so the results equal a
-        serial run's). Serial where forking is unsafe or pointless: one worker or shape,
-        no fork on this platform, or torch loaded (its threads do not survive a fork).
-        Returns the number of processes used."""
+        serial run's; `get` then finds them). Nothing happens where forking is unsafe
+        or pointless: one worker or shape, not Linux (fork after macOS's system
+        libraries is unsafe), or torch loaded (its threads do not survive a fork); `get`
+        then searches serially. Returns the number of processes used (1: none)."""
         todo: dict = {}
         for layer in layers:
             key = (layer.shape_key(), acc, settings)
             if key not in self.results and key not in self._errors and key not in todo:
                 todo[key] = layer
         n = min(workers, len(todo))
-        if n < 2 or "fork" not in multiprocessing.get_all_start_methods() \
-                or "torch" in sys.modules:
+        if n < 2 or not sys.platform.startswith("linux") or "torch" in sys.modules:
             return 1
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        with task(f"searching {len(todo)} layer shapes on {acc.name} ({n} processes)"), \
+                ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             outs = list(pool.map(_search_or_error, todo.values(), [acc] * len(todo),
                                  [settings] * len(todo)))
         for key, out in zip(todo, outs, strict=True):
@@ -173,9 +176,10 @@ def _top(digits: np.ndarray, obj: np.ndarray, tie: np.ndarray, k: int) -> np.nda
     objective is within the k smallest (the same answer as ``_rank(...)[:k]``)."""
     if len(obj) > 4 * k:
         kth = np.partition(obj, k - 1)[k - 1]
-        sel = np.flatnonzero(obj <= kth)
-        if len(sel) < len(obj):
-            return sel[_rank(digits[sel], obj[sel], tie[sel])[:k]]
+        if not np.isnan(kth):      # NaN sorts last: fewer than k numbers, sort them all
+            sel = np.flatnonzero(obj <= kth)
+            if len(sel) < len(obj):
+                return sel[_rank(digits[sel], obj[sel], tie[sel])[:k]]
     return _rank(digits, obj, tie)[:k]
 
 

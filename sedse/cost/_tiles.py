@@ -13,16 +13,15 @@ import numpy as np
 
 from sedse.hardware import Accelerator
 from sedse.mapping import Candidates
-from sedse.workload import DIM_INDEX, DIMS, OPERANDS, Layer, input_extent
+from sedse.workload import DIM_INDEX, DIMS, OPERANDS, RELEVANT, Layer, input_extent
 
 #: rows of the per-dim arrays (dims first), named once for the cost model
 _N, _G, _K, _C, _P, _Q, _R, _S = (DIM_INDEX[d] for d in DIMS)
 
-#: Per operand, the dims along which consecutive tiles share no data (the inputs'
-#: P, Q, R and S steps slide a window over shared rows, so they are not here).
-DISJOINT = {"W": np.array([d in "GKCRS" for d in DIMS]),
-            "I": np.array([d in "NGC" for d in DIMS]),
-            "O": np.array([d in "NGKPQ" for d in DIMS])}
+#: Per operand, the dims along which consecutive tiles share no data: the dims indexing
+#: it, except for the inputs, whose P, Q, R and S steps slide a window over shared rows.
+DISJOINT = {x: np.array([d in RELEVANT[x] and not (x == "I" and d in "PQRS") for d in DIMS])
+            for x in OPERANDS}
 
 
 def footprint(operand: str, t: np.ndarray, layer: Layer) -> np.ndarray:

@@ -29,14 +29,14 @@ Modelling assumptions (the cost model relies on them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from sedse._yaml import Node, load_yaml, short_number
 from sedse.errors import SpecError
 from sedse.hardware._dataflow import Dataflow, dataflow_from_node
-from sedse.workload import OPERANDS
+from sedse.workload import OPERANDS, REDUCTION_DIMS
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ class Accelerator:
             allow = set(self.dataflow.axis(a).allow)
             net = self.levels[self.axis_level(a)].network
             assert net is not None   # a level with fanout_dims has a network
-            if allow <= {"C", "R", "S"} and net.spatial_reduction:
+            if allow <= set(REDUCTION_DIMS) and net.spatial_reduction:
                 total += (n - 1) * (self.num_pes // n)
         return total
 
@@ -397,6 +397,7 @@ def _default(cls, name: str):
     """A spec dataclass field's own default: the loaders read absent keys from here and
     never restate a default."""
     f = next(f for f in fields(cls) if f.name == name)
+    assert f.default is not MISSING, f"{cls.__name__}.{name} has no plain default"
     return f.default
 
 
@@ -619,7 +620,7 @@ def _choice(node: Node, key: str, choices: tuple[str, ...], default: str) -> str
 
 
 def _mode(node: Node, key: str) -> str:
-    return _choice(node, key, SKIP_MODES, "none")
+    return _choice(node, key, SKIP_MODES, _default(Sparsity, key))
 
 
 def _level_name(node: Node, levels: tuple[MemoryLevel, ...]) -> str:

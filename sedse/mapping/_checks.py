@@ -17,7 +17,7 @@ from sedse.errors import MappingError
 from sedse.hardware import FULL, Accelerator
 from sedse.mapping._lowering import array_layer
 from sedse.mapping._mapping import Candidates, Mapping, to_candidates
-from sedse.workload import DIM_INDEX, DIMS, OPERANDS, Layer
+from sedse.workload import DIM_INDEX, DIMS, OPERANDS, REDUCTION_DIMS, Layer
 
 
 def check_structure(mapping: Mapping, layer: Layer, acc: Accelerator, where: str = "") -> None:
@@ -82,7 +82,7 @@ def check_structure(mapping: Mapping, layer: Layer, acc: Accelerator, where: str
         if lvl.network is not None and not lvl.network.spatial_reduction:
             for ai, a in enumerate(acc.array_axes):
                 if a in lvl.fanout_dims:
-                    for d in ("C", "R", "S"):
+                    for d in REDUCTION_DIMS:
                         if cand.sf[0, ai, DIM_INDEX[d]] > 1:
                             raise MappingError(where, f"level {lvl.name}: its network has no "
                                                f"spatial reduction, so {d} cannot be unrolled "
@@ -155,7 +155,7 @@ def structural_ok(c: Candidates, acc: Accelerator, layer: Layer) -> np.ndarray:
     ok = (total >= dims).all(axis=1)
     sizes = np.array([acc.axis_size(a) for a in acc.array_axes])
     ok &= (c.sf.prod(axis=2) <= sizes).all(axis=1)
-    reduce = [DIM_INDEX[d] for d in ("C", "R", "S")]
+    reduce = [DIM_INDEX[d] for d in REDUCTION_DIMS]
     for ai, a in enumerate(acc.array_axes):
         net = acc.levels[acc.axis_level(a)].network
         assert net is not None   # a level with fanout_dims has a network

@@ -1,7 +1,7 @@
 """Random candidate mappings, generated directly as integer arrays.
 
 Unconstrained random mappings (dataflows ignored) for property tests and benchmarks;
-the mapping search draws from `sedse.mapping._space` instead. Per dim, the size
+the mapping search draws from `sedse.cost.mapping_space` instead. Per dim, the size
 (possibly padded up to a multiple of an array axis) is split into factors over the
 spatial axes and the temporal levels, each factor a random divisor of what remains;
 slot order and loop orders are random, and half of the spatial picks take the largest

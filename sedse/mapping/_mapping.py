@@ -217,7 +217,8 @@ def _parse_factors(node: Node) -> tuple[tuple[str, int], ...]:
 
 
 def mapping_from_node(node: Node, acc: Accelerator) -> Mapping:
-    """Return the `Mapping` written at `node` (structure only; see `check_mapping`)."""
+    """Return the `Mapping` written at `node` (notation only; `check_structure` and
+    `sedse.cost.check_mapping` check it against a layer)."""
     names = [lvl.name for lvl in acc.levels]
     node.check_keys(set(), set(names))
     levels = []

@@ -4,6 +4,7 @@
 from sedse.study._evaluate import Evaluator, PointResult
 from sedse.study._results import REPLAYED_FILES, export_point, file_sha256
 from sedse.study._run import (
+    HEARTBEAT_S,
     StopRequest,
     check_same_spec,
     completed_trials,
@@ -24,7 +25,8 @@ from sedse.study._spec import (
     load_study,
 )
 
-__all__ = ["OBJECTIVES", "OBJECTIVE_UNITS", "REPLAYED_FILES", "Compression", "Evaluator",
+__all__ = ["HEARTBEAT_S", "OBJECTIVES", "OBJECTIVE_UNITS", "REPLAYED_FILES", "Compression",
+           "Evaluator",
            "Fidelity", "Param", "SamplerSettings",
            "PointResult", "StopRequest", "StudySpec", "apply_overrides", "check_same_spec",
            "completed_trials", "default_storage", "export_point", "file_sha256",

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from sedse._yaml import Node
 from sedse.errors import MappingError, SpecError
-from sedse.study._spec import StudySpec, apply_overrides
+from sedse.study._spec import Compression, StudySpec, apply_overrides
 
 if TYPE_CHECKING:   # sedse.compress is imported where it is used (it pulls in torch)
     from sedse.compress import Dataset, LayerStats
 
 log = logging.getLogger(__name__)
-COMPRESSION_METHOD = "smartexchange"   # what a study compresses with (layers.json "method")
+COMPRESSION_METHOD = Compression().method   # what a study compresses with (layers.json)
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class Evaluator:
         from sedse.hardware import accelerator_from_node
 
         hw = {k: v for k, v in params.items() if k.startswith("hardware.")}
-        doc = apply_overrides(self.base_doc, hw, self.spec)
+        doc = apply_overrides(self.base_doc, hw, self.spec.file, dict(self.spec.dataflows))
         return accelerator_from_node(Node(doc, f"{self.spec.file} (trial design)", "")), doc
 
     def _stats(self, params: dict[str, Any]):

@@ -34,7 +34,7 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     from optuna.trial import TrialState
 
     from sedse._yaml import dump_yaml, load_yaml
-    from sedse.study._evaluate import apply_overrides
+    from sedse.study._spec import apply_overrides
 
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     if trial_number not in numbers:
@@ -46,7 +46,8 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
         raise SpecError("--trial", f"trial {trial_number} is not a feasible completed trial "
                         f"({why})")
     hw = {k: v for k, v in t.params.items() if k.startswith("hardware.")}
-    doc = apply_overrides(load_yaml(spec.accelerator).value, hw, spec)
+    doc = apply_overrides(spec.accelerator_doc or load_yaml(spec.accelerator).value, hw,
+                          spec.file, dict(spec.dataflows))
     header = (f"# exported from study {spec.name} ({spec.file}), trial {trial_number}\n"
               f"# parameters: {json.dumps(t.params)}\n")
     comp = {k.split(".", 1)[1]: v for k, v in t.params.items() if k.startswith("compression.")}
@@ -95,7 +96,8 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
         + dump_yaml(mappings, sort_keys=False))
     if src is not None:
         (out / "compression.yaml").write_text(dump_yaml(
-            {"method": "smartexchange", **fixed, "fidelity": spec.fidelity.kind}, sort_keys=False))
+            {"method": spec.compression.method, **fixed, "fidelity": spec.fidelity.kind},
+            sort_keys=False))
         if (out / "compressed").exists():
             shutil.rmtree(out / "compressed")
         shutil.copytree(src, out / "compressed", symlinks=False)

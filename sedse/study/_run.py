@@ -92,10 +92,16 @@ def check_same_spec(study, spec: StudySpec) -> None:
         return
     changed = [k for k in now if stored.get(k) != now[k]]
     if changed:
+        hint = ""
+        if "mapping_search" in changed and spec.mapping_search.budget != 2000:
+            # studies created before the one search default (SearchSettings: 5000)
+            hint = (" (until the search's default became SearchSettings' 5000, a study "
+                    "without a mapping_search budget searched 2000: state mapping_search: "
+                    "{budget: 2000} to resume such a study)")
         raise SpecError(f"{spec.file}: {changed[0]}", f"differs from the spec study "
                         f"{spec.name!r} was created with (changed: {', '.join(changed)}); "
                         "its trials would not be comparable: restore it or use a new study "
-                        "name")
+                        f"name{hint}")
 
 
 def trial_seed(study_seed: int, trial_number: int) -> int:

@@ -23,7 +23,7 @@ Format (paths relative to the study file)::
     dataflows: {rs_os: {...dataflow block...}, os: {...}}
     objectives: [accuracy, energy]      # accuracy (max); energy, latency, edp, area (min)
     constraints: {latency_ms: 50, area_mm2: 8}
-    mapping_search: {objective: edp, budget: 5000}   # SearchSettings fields
+    mapping_search: {objective: edp, budget: 5000}   # SearchSettings' objective, budget
     sampler: {name: nsga2, seed: 0, population_size: 10}   # nsga2 | tpe | random
     n_trials: 30
     timeout_s: null
@@ -41,9 +41,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from sedse._yaml import Node, load_yaml
+from sedse.compress import TrainConfig
 from sedse.cost import OBJECTIVES as SEARCH_OBJECTIVES
 from sedse.cost import SearchSettings
 from sedse.errors import SpecError
@@ -109,9 +110,10 @@ class SamplerSettings:
 @dataclass(frozen=True, kw_only=True)
 class StudySpec:
     """A study as its YAML gives it: every field is the YAML key of the same name
-    (nested blocks are their own dataclasses), and every default is the field's own;
-    `load_study` fills only what the file states. `file` (the study file) and
-    `accelerator_doc` (the design as read, once) are not keys."""
+    (nested blocks are their own dataclasses; ``compression:``'s keys other than
+    ``method`` are `SmartExchangeConfig` fields, held in `Compression.fixed`), and every
+    default is the field's own; `load_study` fills only what the file states. `file`
+    (the study file) and `accelerator_doc` (the design as read, once) are not keys."""
 
     name: str
     file: str
@@ -125,7 +127,7 @@ class StudySpec:
     data_root: str | None = None              # resolved path
     technology: str = ""                      # resolved path (load_study: the shipped one)
     batch: int = 1
-    float_epochs: int = 5                     # the float baseline (trained once, cached)
+    float_epochs: int = TrainConfig.epochs    # the float baseline (trained once, cached)
     compression: Compression = Compression()
     weights: str = "decompose"                # method none: decompose | a stats file's path
     fidelity: Fidelity = Fidelity()
@@ -149,8 +151,6 @@ class StudySpec:
     def compression_fixed(self) -> dict:
         return dict(self.compression.fixed)
 
-    def dataflow(self, name: str) -> Any:
-        return copy.deepcopy(dict(self.dataflows)[name])
 
 
 _KEYS = {"name", "model", "accelerator", "objectives", "search_space", "n_trials"}
@@ -229,7 +229,7 @@ def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
         node.get(k).as_float()     # a finite number (not a string, a boolean, NaN or inf)
     if not lo < hi:
         raise node.error(f"empty range: low {lo} must be below high {hi}")
-    log = node.get("log").as_bool() if node.has("log") else False
+    log = node.get("log").as_bool() if node.has("log") else Param.log
     if log and lo <= 0:
         raise node.get("low").error("a log-scale range needs low > 0")
     step = node.get("step").as_float(positive=True) if node.has("step") else None
@@ -239,13 +239,16 @@ def _param(name: str, node: Node, accel_doc: dict, dataflows: dict) -> Param:
     return Param(name, float(lo), float(hi), log, step, integer)
 
 
-def apply_overrides(doc: dict, overrides: dict[str, Any], spec: StudySpec) -> dict:
-    """Return a copy of the accelerator document with ``hardware.*`` values applied."""
+def apply_overrides(doc: dict, overrides: dict[str, Any], file: str,
+                    dataflows: dict[str, Any] | None = None) -> dict:
+    """Return a copy of the accelerator document with ``hardware.*`` values applied
+    (`dataflows`: the study's named dataflow blocks, for ``hardware.dataflow``; errors
+    name `file`)."""
     doc = copy.deepcopy(doc)
     for name, value in overrides.items():
         path = name.split(".")[1:]
         if path == ["dataflow"]:
-            doc["dataflow"] = spec.dataflow(value)
+            doc["dataflow"] = copy.deepcopy((dataflows or {})[value])
             continue
         if path == ["bit_serial"]:
             if value:
@@ -261,7 +264,7 @@ def apply_overrides(doc: dict, overrides: dict[str, Any], spec: StudySpec) -> di
             else:
                 cur = cur[part]
         if isinstance(cur, list):
-            raise SpecError(spec.file, f"search_space.{name}: cannot set a list item")
+            raise SpecError(file, f"search_space.{name}: cannot set a list item")
         cur[path[-1]] = value
     if doc.get("bit_serial", {}).get("term_energy_pj", 0) is None:
         from sedse.hardware import Accelerator
@@ -280,7 +283,6 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
     """Every choice (and both ends of every range) of a ``hardware.*`` parameter, applied
     alone to the base design, must give a valid accelerator: a value that never can is
     an error now, not a study of infeasible trials."""
-    from types import SimpleNamespace
 
     from sedse.hardware import accelerator_from_node
 
@@ -295,10 +297,7 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
             values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
         for v in values:
             try:
-                # apply_overrides reads only the spec's file here (hardware.dataflow,
-                # which needs the spec's dataflows, is skipped above)
-                doc = apply_overrides(accel_doc, {p.name: v},
-                                      cast(StudySpec, SimpleNamespace(file=accel)))
+                doc = apply_overrides(accel_doc, {p.name: v}, accel)
                 accelerator_from_node(Node(doc, accel, ""))
             except SpecError as exc:
                 raise sp.get(p.name).error(f"the value {v!r} gives no valid design "
@@ -322,17 +321,13 @@ def load_study(path: str | Path) -> StudySpec:
     root.check_keys(_KEYS, _OPT)
     base = Path(path).resolve().parent
     kw: dict[str, Any] = {"name": root.get("name").as_name(), "file": str(Path(path).resolve())}
-    if root.has("description"):
-        kw["description"] = root.get("description").as_str()
+    if root.has("description") and root.get("description").value is not None:
+        kw["description"] = str(root.get("description").value)   # free text, never checked
     model = kw["model"] = root.get("model").as_str()
     try:
         shipped = model_entry(model)
     except SpecError as exc:
         raise root.get("model").error(exc.message) from None
-    if root.has("batch"):
-        kw["batch"] = root.get("batch").as_int(min_value=1)
-    if root.has("float_epochs"):
-        kw["float_epochs"] = root.get("float_epochs").as_int(min_value=0)
     accel = kw["accelerator"] = _path(root.get("accelerator"), base)
     accel_node = load_yaml(accel)               # the design, read once for the study
     acc0 = accelerator_from_node(accel_node)    # the base design itself must be valid
@@ -382,7 +377,8 @@ def load_study(path: str | Path) -> StudySpec:
             kw["weights"] = _path(wn.get("stats"), base)
             from sedse.compress import stats_from_file
 
-            stats_from_file(kw["weights"], shipped.workload(kw.get("batch", 1)))
+            stats_from_file(kw["weights"], shipped.workload(
+                root.get("batch").as_int() if root.has("batch") else StudySpec.batch))
         elif wn.as_str() != "decompose":
             raise wn.error("expected decompose or {stats: FILE}")
     if root.has("fidelity"):
@@ -461,6 +457,10 @@ def load_study(path: str | Path) -> StudySpec:
             skw["population_size"] = sn.get("population_size").as_int(min_value=2)
         kw["sampler"] = SamplerSettings(**skw)
     kw["n_trials"] = root.get("n_trials").as_int(min_value=1)
+    if root.has("batch"):
+        kw["batch"] = root.get("batch").as_int(min_value=1)
+    if root.has("float_epochs"):
+        kw["float_epochs"] = root.get("float_epochs").as_int(min_value=0)
     if root.has("timeout_s") and root.get("timeout_s").value is not None:
         kw["timeout_s"] = root.get("timeout_s").as_float(positive=True)
     if root.has("baselines"):

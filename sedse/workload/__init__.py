@@ -11,6 +11,7 @@ from sedse.workload._layer import (
     DIMS,
     KINDS,
     OPERANDS,
+    REDUCTION_DIMS,
     RELEVANT,
     Layer,
     Workload,
@@ -19,6 +20,7 @@ from sedse.workload._layer import (
 from sedse.workload._onnx import from_onnx
 from sedse.workload._torch import from_torch
 
-__all__ = ["DIMS", "DIM_INDEX", "KINDS", "OPERANDS", "RELEVANT", "Layer", "WeightEncoding",
+__all__ = ["DIMS", "DIM_INDEX", "KINDS", "OPERANDS", "REDUCTION_DIMS", "RELEVANT", "Layer",
+           "WeightEncoding",
            "Workload", "dump_workload", "encoding_from_node", "from_onnx", "from_torch",
            "input_extent", "load_workload"]

@@ -37,6 +37,9 @@ RELEVANT: dict[str, frozenset[str]] = {
     "I": frozenset({"N", "G", "C", "P", "Q", "R", "S"}),
     "O": frozenset({"N", "G", "K", "P", "Q"}),
 }
+#: Dims summed over into one output (not indexing it): unrolling them spatially needs a
+#: network that reduces partial sums.
+REDUCTION_DIMS: tuple[str, ...] = tuple(d for d in DIMS if d not in RELEVANT["O"])
 
 
 def input_extent(out, kernel, stride, dilation):
