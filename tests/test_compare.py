@@ -301,7 +301,7 @@ def test_matching_keeps_what_a_design_is_made_of():
             assert [p.double_buffered for p in a.partitions] == \
                 [p.double_buffered for p in b.partitions]
             assert [p.operands for p in a.partitions] == [p.operands for p in b.partitions]
-            assert (a.rlc is None) == (b.rlc is None)
+            assert (a.run_length_coding is None) == (b.run_length_coding is None)
 
 
 def test_every_layer_collapsed_says_so(write):

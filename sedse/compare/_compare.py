@@ -141,7 +141,7 @@ def features(acc: Accelerator) -> str:
                  if getattr(sp, k) == mode]
         if kinds:
             out.append(f"{mode} zero {', '.join(kinds)}")
-    rlc = [lvl.name for lvl in acc.levels if lvl.rlc is not None]
+    rlc = [lvl.name for lvl in acc.levels if lvl.run_length_coding is not None]
     if rlc:
         out.append(f"RLC at {', '.join(rlc)}")
     if acc.bit_serial is not None:

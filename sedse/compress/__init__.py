@@ -21,7 +21,9 @@ from sedse.compress._smartexchange import (
     SmartExchangeConfig,
     decomposable,
     decompose,
+    decompose_reference,
     quantise_pow2,
+    to_blocks,
 )
 from sedse.compress._stats import (
     LayerFields,
@@ -51,7 +53,8 @@ __all__ = ["ACTIVATION_FIELDS", "DATASETS", "DEFAULT_CACHE", "FORMAT", "INDEX_SC
            "LayerFields", "LayerStats", "LowRank", "MagnitudePrune", "Pow2Quant",
            "SmartExchange", "SmartExchangeConfig", "TrainConfig", "UniformQuant", "accuracy",
            "activation_stats", "compress_and_measure", "compress_model", "decomposable",
-           "decompose", "default_activations", "float_key", "load_compressed",
+           "decompose", "decompose_reference", "default_activations", "float_key",
+           "load_compressed", "to_blocks",
            "load_compressed_model", "load_dataset", "plain_encoding", "project",
            "quantise_pow2", "retrain", "save_compressed", "slim", "smartexchange_encoding",
            "stats_by_decomposition", "stats_from_compressed", "stats_from_file",

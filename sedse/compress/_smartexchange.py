@@ -141,15 +141,23 @@ def quantise_pow2(c: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
     window; below the window -> 0. `c` is (n_blocks, rows, S), float64."""
     mag = np.abs(c)
     # mag = 1.f x 2**E: the nearer of 2**E and 2**(E+1) is the upper one iff 1.f >= 1.5,
-    # i.e. iff the top mantissa bit is set; adding that bit one place up bumps E
-    bits = mag.view(np.int64)
-    q = ((bits & _EXP) + ((bits & _TOP) << 1)).view(np.float64)
-    np.minimum(q, 2.0 ** np.floor(np.log2(cfg.max_magnitude)), out=q)
+    # i.e. iff the top mantissa bit is set: adding that bit carries into the exponent
+    # exactly then, and masking the exponent keeps 2**E or 2**(E+1) (in place: every
+    # pass over these arrays is memory-bound)
+    qi = mag.view(np.int64) + _TOP
+    qi &= _EXP
+    q = qi.view(np.float64)
     top = q.max(axis=(1, 2), keepdims=True)
+    cap = 2.0 ** np.floor(np.log2(cfg.max_magnitude))
+    if top.max() > cap:       # the clip changes something (max(min(q, cap)) = min(top, cap))
+        np.minimum(q, cap, out=q)
+        np.minimum(top, cap, out=top)
     floor = top * 2.0 ** (-(cfg.n_exponents - 1))      # smallest representable
     # below the window the nearer of 0 and the smallest level wins
-    q = np.where(mag < floor / 2, 0.0, np.maximum(q, floor))
-    return np.copysign(q, c)
+    zero = mag < floor / 2
+    np.maximum(q, floor, out=q)
+    np.copyto(q, 0.0, where=zero)
+    return np.copysign(q, c, out=q)
 
 
 def uniform_quantise(x: np.ndarray, bits: int) -> np.ndarray:
@@ -198,7 +206,7 @@ def _sparsify(ce: np.ndarray, cfg: SmartExchangeConfig) -> np.ndarray:
     drop = a < cfg.theta
     if cfg.row_theta is not None:
         drop |= (a @ np.ones((ce.shape[-1], 1), dtype=ce.dtype)) < cfg.row_theta
-    ce[drop] = 0.0
+    np.copyto(ce, 0.0, where=drop)      # as ce[drop] = 0, without the boolean gather
     return ce
 
 
@@ -221,6 +229,27 @@ def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -
                         f"size {cfg.basis_size} (kernel width must equal it, or be 1x1/FC)")
     blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
     x = blk.x
+    # blocks are independent: iterate a chunk of them at a time, so the arrays of every
+    # pass stay in cache (the same numbers as all blocks at once, much faster)
+    ce = np.empty_like(x)
+    it = 0
+    for s in range(0, len(x), CHUNK_BLOCKS):
+        ce[s:s + CHUNK_BLOCKS], i = _iterate(x[s:s + CHUNK_BLOCKS], cfg)
+        it = max(it, i)
+    ce = quantise_pow2(_sparsify(ce, cfg), cfg)
+    # B is stored at basis_bits (one scale per layer): the network computes with that
+    basis = uniform_quantise(_fit_basis(ce, x), cfg.basis_bits)
+    return Decomposition(ce, basis, blk, it)
+
+
+#: blocks iterated together (a few MiB of working arrays: cache-sized, and enough
+#: blocks per numpy call that the per-call overhead does not show)
+CHUNK_BLOCKS = 512
+
+
+def _iterate(x: np.ndarray, cfg: SmartExchangeConfig) -> tuple[np.ndarray, int]:
+    """The algorithm's loop over blocks `x` (n, rows, S): the continuous, sparsified Ce
+    each block ends with, and the last iteration any block ran."""
     n, _, S = x.shape
     basis = np.broadcast_to(np.eye(S), (n, S, S)).copy()
     ce = x.copy()
@@ -229,22 +258,69 @@ def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -
     it = 0
     for it in range(1, cfg.max_iter + 1):
         idx = np.flatnonzero(active)
-        q = quantise_pow2(ce[idx], cfg)
+        every = len(idx) == n      # all blocks still iterate: whole arrays, no gathers
+        q = quantise_pow2(ce if every else ce[idx], cfg)
+        before = prev if every else prev[idx]
         if it == 1:
             done = np.zeros(len(idx), dtype=bool)
         else:
             # quantised values are exact powers of two: a change is either 0 or >= the
             # smallest level, so comparing for equality is the Frobenius test
-            done = ~(q != prev[idx]).any(axis=(1, 2)) if cfg.tol < 1e-6 else \
-                ((q - prev[idx]) ** 2).sum(axis=(1, 2)) <= cfg.tol ** 2
-        prev[idx] = q
+            done = ~(q != before).any(axis=(1, 2)) if cfg.tol < 1e-6 else \
+                ((q - before) ** 2).sum(axis=(1, 2)) <= cfg.tol ** 2
+        if every:
+            prev = q
+        else:
+            prev[idx] = q
         active[idx[done]] = False
-        idx, q = idx[~done], q[~done]
+        if done.any():
+            idx, q, every = idx[~done], q[~done], False
         if not len(idx):
             break
-        basis[idx] = _fit_basis(q, x[idx])
-        ce[idx] = _sparsify(_fit_coeffs(basis[idx], x[idx]), cfg)
-    ce = quantise_pow2(_sparsify(ce, cfg), cfg)
-    # B is stored at basis_bits (one scale per layer): the network computes with that
-    basis = uniform_quantise(_fit_basis(ce, x), cfg.basis_bits)
-    return Decomposition(ce, basis, blk, it)
+        xs = x if every else x[idx]
+        b = _fit_basis(q, xs)
+        c = _sparsify(_fit_coeffs(b, xs), cfg)
+        if every:
+            basis, ce = b, c
+        else:
+            basis[idx] = b
+            ce[idx] = c
+    return ce, it
+
+
+def decompose_reference(w: np.ndarray,
+                        cfg: SmartExchangeConfig = SmartExchangeConfig()) -> Decomposition:
+    """The same algorithm written plainly, one block at a time with least-squares solves
+    (`np.linalg.lstsq`), as the paper states it (REFERENCE.md 1.2): the baseline that
+    `benchmarks/decompose_speed.py` times `decompose` against. Per block: B = I, Ce =
+    X; repeat: quantise Ce, stop when it no longer changes, fit B given the quantised
+    Ce, fit Ce given B, sparsify; then quantise, re-fit B, and quantise every B with
+    one scale per layer. Solves differ from `decompose`'s normal equations only in
+    rounding, so densities and errors agree closely, not bit for bit."""
+    if not decomposable(tuple(w.shape), cfg.basis_size):
+        raise SpecError("smartexchange.basis_size",
+                        f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
+                        f"size {cfg.basis_size}")
+    blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
+    x = blk.x
+    n, _, S = x.shape
+    ce_out = np.empty_like(x)
+    basis_out = np.empty((n, S, S))
+    iterations = 0
+    for i in range(n):
+        X = x[i]
+        C = X.copy()
+        prev = None
+        for it in range(1, cfg.max_iter + 1):
+            Q = quantise_pow2(C[None], cfg)[0]
+            if prev is not None and np.sum((Q - prev) ** 2) <= cfg.tol ** 2:
+                break
+            prev = Q
+            B = np.linalg.lstsq(Q, X, rcond=None)[0]               # min ||X - Q B||
+            C = np.linalg.lstsq(B.T, X.T, rcond=None)[0].T         # min ||X - C B||
+            C = _sparsify(C[None], cfg)[0]
+            iterations = max(iterations, it)
+        C = quantise_pow2(_sparsify(C[None].copy(), cfg), cfg)[0]
+        ce_out[i] = C
+        basis_out[i] = np.linalg.lstsq(C, X, rcond=None)[0]
+    return Decomposition(ce_out, uniform_quantise(basis_out, cfg.basis_bits), blk, iterations)

@@ -199,17 +199,34 @@ def _weight_modules(model):
             yield name, mod
 
 
-def compress_model(model, compressor: Compressor) -> CompressedModel:
-    """Compress every Conv2d / Linear weight (biases stay dense and are not counted)."""
-    out = []
+def compress_model(model, compressor: Compressor, threads: int = 1) -> CompressedModel:
+    """Compress every Conv2d / Linear weight (biases stay dense and are not counted).
+
+    `threads` > 1 compresses that many layers at once in threads (numpy's array work
+    releases the GIL; each layer's result is independent of the others, so the outcome
+    is the same as one thread's)."""
     mods = list(_weight_modules(model))
+    weights = [(name, mod.weight.detach().cpu().numpy()) for name, mod in mods]
     with task(f"compressing with {type(compressor).__name__}", total=len(mods),
               unit="layers") as bar:
-        for name, mod in mods:
-            w = mod.weight.detach().cpu().numpy()
-            out.append(compressor.compress(name, w))
-            bar.advance(note=name)
-    return CompressedModel(tuple(out))
+        if threads <= 1:
+            out = []
+            for name, w in weights:
+                out.append(compressor.compress(name, w))
+                bar.advance(note=name)
+            return CompressedModel(tuple(out))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # largest layers first, so no thread is left with a big one at the end
+            futures: list = [None] * len(weights)
+            for i in sorted(range(len(weights)), key=lambda i: -weights[i][1].size):
+                futures[i] = pool.submit(compressor.compress, *weights[i])
+            done = []
+            for (name, _), f in zip(weights, futures, strict=True):
+                done.append(f.result())
+                bar.advance(note=name)
+    return CompressedModel(tuple(done))
 
 
 def project(model, compressed: CompressedModel) -> None:

@@ -541,23 +541,23 @@ def _generated_padding(ctx: _Context, t: _Traffic) -> _Traffic:
 
 
 def _run_length_coding(ctx: _Context, t: _Traffic) -> _Traffic:
-    """Run-length coded feature maps: a level with `rlc` reads compressed inputs and
+    """Run-length coded feature maps: a level with `run_length_coding` reads compressed inputs and
     writes finished outputs compressed (partial-sum spills are not)."""
     layer, bits = ctx.layer, ctx.bits
-    if all(lvl.rlc is None for lvl in ctx.acc.levels):
+    if all(lvl.run_length_coding is None for lvl in ctx.acc.levels):
         return t
     counts, finals = dict(t.counts), dict(t.finals)
     final_outputs = layer.operand_elements("O")
     for lvl in ctx.acc.levels:
-        if lvl.rlc is None:
+        if lvl.run_length_coding is None:
             continue
         key = Action(lvl.name, "I", "read")
         if key in counts:
-            _scaled(counts, key, lvl.rlc.ratio(layer.input_zero_frac, bits["I"]))
+            _scaled(counts, key, lvl.run_length_coding.ratio(layer.input_zero_frac, bits["I"]))
         key = Action(lvl.name, "O", "update")
         if key in counts:
             # the last write of every output is a finished feature map
-            r = lvl.rlc.ratio(layer.output_zero_frac, bits["O"])
+            r = lvl.run_length_coding.ratio(layer.output_zero_frac, bits["O"])
             finals[key] = int(np.ceil(final_outputs * r))
             counts[key] = counts[key] - final_outputs + finals[key]
     return replace(t, counts=counts, finals=finals)

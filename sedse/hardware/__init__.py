@@ -1,4 +1,11 @@
-"""Accelerator specs: memory hierarchy, PE array, network and MAC energies."""
+"""Accelerator specs: memory hierarchy, PE array, network and MAC energies; dataflow
+constraints; matched designs; the resolver of shipped design names (`resolve_design`).
+
+YAML keys equal the spec dataclasses' field names, with two groupings kept for
+readability of the files: ``pe_array: {shape, passes}`` gives `Accelerator.array_shape`
+and `Accelerator.passes`, and ``precision: {input_bits, weight_bits, output_bits,
+psum_bits}`` the fields of those names on `Accelerator`. Absent keys take the
+dataclasses' own defaults (the loader never restates one)."""
 
 from sedse.hardware._dataflow import FULL, Dataflow, SlotConstraint, dataflow_from_node
 from sedse.hardware._matched import (

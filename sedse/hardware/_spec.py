@@ -143,7 +143,7 @@ class MemoryLevel:
     fanout_dims: tuple[str, ...] = ()
     network: Network | None = None
     energy_source: str = ""
-    rlc: RunLengthCoding | None = None
+    run_length_coding: RunLengthCoding | None = None
     category: str = ""  # dram / global_buffer / register_file, for breakdowns
     # True: when this level's input tile slides along P or Q it keeps the overlap and
     # fetches only the new rows/columns (a line buffer); False: every refill fetches
