@@ -297,6 +297,15 @@ for workers in (1, 2):
         evaluate_workload(wl, small, settings=s, cache=SearchCache(), workers=workers)
     msgs.append(str(e.value))
 assert msgs[0] == msgs[1], msgs
+# a worker that dies leaves the search to this process (same results, no traceback)
+import os
+import sedse.cost._search as search_module
+def die(*args):
+    os._exit(3)
+search_module._search_or_error = die
+dying = SearchCache()
+assert dying.prefetch(list(wl.layers[:3]), acc, s, 2) == 1
+assert evaluate_workload(wl, acc, settings=s, cache=dying).to_dict() == serial.to_dict()
 print("ok")
 """
 
@@ -305,9 +314,10 @@ print("ok")
 def test_searching_shapes_in_worker_processes_gives_the_serial_results():
     """`evaluate_workload(workers=2)` searches the distinct shapes in forked processes
     (`SearchCache.prefetch`): every number equals the serial run's, the cache counts the
-    same hits, and a layer that fits nowhere raises the same one-line error (errors
-    pickle across processes). In a fresh interpreter: with torch loaded (as later in
-    this test session) the search stays serial by design."""
+    same hits, a layer that fits nowhere raises the same one-line error (errors pickle
+    across processes), and a worker that dies leaves the search to the parent. In a
+    fresh interpreter: with torch loaded (as later in this test session) the search
+    stays serial by design."""
     import pickle
     import subprocess
 

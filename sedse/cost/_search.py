@@ -29,10 +29,12 @@ Evaluation runs in vectorised batches of `batch` candidates.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +47,7 @@ from sedse.hardware import Accelerator
 from sedse.mapping import Candidates, structural_ok
 from sedse.workload import Layer
 
+log = logging.getLogger(__name__)
 OBJECTIVES = ("energy", "latency", "edp")
 
 
@@ -135,10 +138,14 @@ class SearchCache:
         if n < 2 or not sys.platform.startswith("linux") or "torch" in sys.modules:
             return 1
         ctx = multiprocessing.get_context("fork")
-        with task(f"searching {len(todo)} layer shapes on {acc.name} ({n} processes)"), \
-                ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            outs = list(pool.map(_search_or_error, todo.values(), [acc] * len(todo),
-                                 [settings] * len(todo)))
+        try:
+            with task(f"searching {len(todo)} layer shapes on {acc.name} ({n} processes)"), \
+                    ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+                outs = list(pool.map(_search_or_error, todo.values(), [acc] * len(todo),
+                                     [settings] * len(todo)))
+        except BrokenProcessPool:      # a worker died (memory, a signal): search serially
+            log.warning("a mapping-search worker process died; searching in this one")
+            return 1
         for key, out in zip(todo, outs, strict=True):
             if isinstance(out, MappingError):
                 self._errors[key] = out
