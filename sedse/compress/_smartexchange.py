@@ -221,13 +221,18 @@ class Decomposition:
         return from_blocks(self.ce @ self.basis, self.blocks)
 
 
-def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -> Decomposition:
-    """Return the SmartExchange decomposition of one layer's weight tensor."""
+def _checked_blocks(w: np.ndarray, cfg: SmartExchangeConfig) -> Blocks:
+    """`w` as float64 blocks (SpecError when the method does not cover its shape)."""
     if not decomposable(tuple(w.shape), cfg.basis_size):
         raise SpecError("smartexchange.basis_size",
                         f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
                         f"size {cfg.basis_size} (kernel width must equal it, or be 1x1/FC)")
-    blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
+    return to_blocks(np.asarray(w, dtype=np.float64), cfg)
+
+
+def decompose(w: np.ndarray, cfg: SmartExchangeConfig = SmartExchangeConfig()) -> Decomposition:
+    """Return the SmartExchange decomposition of one layer's weight tensor."""
+    blk = _checked_blocks(w, cfg)
     x = blk.x
     # blocks are independent: iterate a chunk of them at a time, so the arrays of every
     # pass stay in cache (the same numbers as all blocks at once, much faster)
@@ -297,11 +302,7 @@ def decompose_reference(w: np.ndarray,
     Ce, fit Ce given B, sparsify; then quantise, re-fit B, and quantise every B with
     one scale per layer. Solves differ from `decompose`'s normal equations only in
     rounding, so densities and errors agree closely, not bit for bit."""
-    if not decomposable(tuple(w.shape), cfg.basis_size):
-        raise SpecError("smartexchange.basis_size",
-                        f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
-                        f"size {cfg.basis_size}")
-    blk = to_blocks(np.asarray(w, dtype=np.float64), cfg)
+    blk = _checked_blocks(w, cfg)
     x = blk.x
     n, _, S = x.shape
     ce_out = np.empty_like(x)
