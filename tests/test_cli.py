@@ -145,11 +145,13 @@ def test_compress_writes_a_readable_directory(tmp_path, capsys):
     rc = main(["compress", "--model", "lenet5", "--dataset", "fashion-mnist", "--epochs", "1",
                "--theta", "0.04", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     text = capsys.readouterr().out
-    assert rc == 0 and "kept dense: kernel 5x5" in text and "vs 32-bit" in text
+    assert rc == 0 and "vs 32-bit" in text and "kept dense" not in text
     doc, enc = load_compressed(out)
     assert doc["accuracy"] > 0.7 and doc["float_accuracy"] > 0.8
     assert enc["classifier.1"].method == "smartexchange/direct"
-    assert enc["features.0"].method == "dense"
+    # the 5x5 convs are decomposed too, by flat rows at the default basis size 3
+    assert enc["features.0"].method == "smartexchange/direct"
+    assert enc["features.0"].basis_size == 3
     assert doc["ratio_vs_32bit"] == pytest.approx(
         sum(e.dense_weights for e in enc.values()) * 32 / sum(e.total_bits for e in enc.values()))
     (out / "layers.json").write_text("{broken")

@@ -14,7 +14,7 @@ from sedse.cli import main
 from sedse.compare import compare
 from sedse.compress import stats_from_compressed, stats_from_file
 from sedse.compress._activations import naf_digits
-from sedse.cost import CATEGORIES
+from sedse.cost import CATEGORIES, SearchSettings
 from sedse.errors import SpecError
 from sedse.hardware import Budget, load_accelerator, load_designs, load_technology, match_design
 from sedse.hardware._matched import _shape
@@ -192,7 +192,7 @@ def test_collapsed_layer_is_named_with_its_share(write, tmp_path, capsys):
     stats = stats_from_file(_collapsed_stats_file(write, victim), wl)
     assert list(stats.collapsed()) == [victim]
     cmp = compare(wl, load_designs(["smartexchange", "eyeriss"]), tech=load_technology(TECH),
-                  stats=stats)
+                  stats=stats, settings=SearchSettings(budget=300))   # the CLI's below
     assert cmp.collapsed == ((victim, "coefficient density 1e-07 < 0.001"),)
     sh = cmp.shares()
     assert np.allclose(sh.groupby("design").energy_share_frac.sum(), 1.0)

@@ -99,10 +99,20 @@ def test_storage_worked_example_from_the_paper():
     assert enc.rebuild_ops_per_weight == pytest.approx(5 * 384 * 3 / 2304)
 
 
-def test_uncovered_kernels_are_kept_dense_and_reported():
+def test_a_7x7_stem_is_decomposed_by_flat_rows_at_basis_size_3():
+    """The authors' code kept 7x7 kernels dense; here a 7x7 stem at S = 3 is blocked by
+    flat rows (147 weights -> 49 rows of 3) and decomposed, and stored as counted."""
     out = SmartExchange().compress("stem", _weights((8, 3, 7, 7)))
-    assert out.method == "dense" and "7x7" in out.note
-    assert out.encoding.total_bits == 8 * 3 * 49 * 8 + 32      # 8-bit weights, one scale
+    assert out.method == "smartexchange" and out.note == ""
+    assert out.encoding.basis_size == 3 and out.encoding.dense_weights == 8 * 147
+    assert out.encoding.index_bits == 8 * 49              # direct: 1 bit per real row
+    assert out.encoding.total_bits < 8 * 147 * 8
+
+
+def test_a_weight_that_is_neither_conv_nor_fc_is_kept_dense_and_reported():
+    out = SmartExchange().compress("odd", _weights((8, 3, 7)))
+    assert out.method == "dense" and "(8, 3, 7)" in out.note
+    assert out.encoding.total_bits == 8 * 21 * 8 + 32      # 8-bit weights, one scale
     # stored (and computed with) as counted: at most 255 levels of one step
     w = out.weight
     step = np.abs(w).max() / 127
@@ -133,7 +143,7 @@ def test_ablations_account_their_own_storage():
     (lambda: SmartExchange(index="zip"), "smartexchange.index: expected one of direct, csr"),
     (lambda: MagnitudePrune(1.0), "prune.sparsity: expected a fraction in [0, 1)"),
     (lambda: UniformQuant(1), "uniform.bits: expected an integer >= 2"),
-    (lambda: decompose(np.zeros((4, 4, 5, 5))), "not decomposable with basis size 3"),
+    (lambda: decompose(np.zeros((4, 4, 5))), "a weight of shape (4, 4, 5) is not decomposable"),
 ])
 def test_bad_parameters(make, message):
     with pytest.raises(SpecError, match=re.escape(message)):
@@ -174,3 +184,44 @@ def test_compressing_layers_in_threads_gives_the_same_model():
     assert [c.name for c in one.layers] == [c.name for c in two.layers]
     for a, b in zip(one.layers, two.layers, strict=True):
         assert a.encoding == b.encoding and np.array_equal(a.weight, b.weight)
+
+
+@pytest.mark.parametrize("shape, size, kernel_rows, rows_per_filter, pad", [
+    ((4, 2, 3, 3), 3, True, 6, 0),       # the paper's 3x3: (C * R) x 3
+    ((4, 2, 5, 5), 5, True, 10, 0),      # a 5x5 kernel with a 5 x 5 basis
+    ((4, 3, 7, 7), 7, True, 21, 0),      # a 7x7 stem with a 7 x 7 basis
+    ((4, 2, 5, 5), 3, False, 17, 1),     # 50 weights -> 51 = 17 flat rows of 3
+    ((4, 2, 3, 3), 4, False, 5, 2),      # 18 weights -> 20 = 5 flat rows of 4
+    ((6, 1, 3, 3), 3, True, 3, 0),       # depthwise: each filter its own 3 x 3 Ce
+    ((5, 10), 4, False, 3, 2),           # FC: 10 -> 12 = 3 rows of 4
+])
+def test_every_layer_kind_blocks_at_every_basis_size(shape, size, kernel_rows,
+                                                     rows_per_filter, pad):
+    """Kernel rows when the kernel width is S, flat rows otherwise; blocking then
+    unblocking gives the weight back exactly, and decomposing yields S x S bases."""
+    from sedse.compress import kernel_rows as is_kernel_rows
+    from sedse.compress._smartexchange import from_blocks
+
+    w = _weights(shape)
+    cfg = SmartExchangeConfig(basis_size=size, block_rows=4)
+    blk = to_blocks(w, cfg)
+    assert is_kernel_rows(shape, size) is kernel_rows
+    assert (blk.rows_per_filter, blk.pad_cols, blk.x.shape[-1]) == (rows_per_filter, pad, size)
+    assert np.array_equal(from_blocks(blk.x, blk), w)
+    d = decompose(w, cfg)
+    assert d.basis.shape[1:] == (size, size) and d.reconstruct().shape == shape
+    layer = SmartExchange(cfg).compress("l", w)
+    assert layer.method == "smartexchange"
+    assert (layer.encoding.basis_size, layer.encoding.basis_entry_bits) == (size, 8)
+    assert layer.encoding.one_basis_bits == size * size * 8
+    assert layer.encoding.basis_bits == d.basis.shape[0] * size * size * 8 + 32
+
+
+def test_a_5x5_kernel_with_its_own_basis_size_fits_better_than_flat_rows():
+    """At the same threshold, blocking a 5x5 conv by kernel rows with a 5 x 5 basis has
+    more freedom per block than 3-wide flat rows; both are decomposed, neither dense."""
+    w = _weights((16, 6, 5, 5), seed=3)
+    errs = {s: SmartExchange(SmartExchangeConfig(basis_size=s)).compress("l", w).rel_error
+            for s in (2, 3, 5)}
+    assert all(0 < e < 0.6 for e in errs.values())
+    assert errs[5] < errs[2]

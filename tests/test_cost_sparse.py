@@ -228,3 +228,38 @@ def test_skipping_scales_the_on_chip_feeder_but_not_dram(write):
     for key in (("DRAM", "I", "read"), ("DRAM", "W", "read"), ("GLB", "O", "update"),
                 ("RF", "O", "drain")):
         assert half[key][0] == full[key][0], key
+
+
+@pytest.mark.parametrize("size, entry_bits, rf_bytes, fits", [
+    (3, 8, 9, True),      # the paper's 3 x 3 basis at 8 bits fills the 9 B exactly
+    (4, 8, 9, False),     # 16 B
+    (5, 8, 25, True),
+    (5, 8, 24, False),    # 25 B
+    (4, 4, 8, True),      # 16 entries at 4 bits = 8 B
+])
+def test_one_basis_must_fit_the_engine_register_file(write, size, entry_bits, rf_bytes,
+                                                     fits):
+    """A rebuild engine holds one whole B (S x S entries at the encoding's bits) in
+    `basis_rf_bytes`; a basis that does not fit is a one-line error naming the key."""
+    from dataclasses import replace
+
+    from sedse.errors import MappingError
+
+    enc = replace(SE, basis_size=size, basis_entry_bits=entry_bits)
+    extra = REBUILD.format(wpc=1) + f"  basis_rf_bytes: {rf_bytes}\n"
+    if fits:
+        res, _ = _run(write, extra, _fc(weight_encoding=enc))
+        assert res.total_energy_pj[0] > 0
+    else:
+        with pytest.raises(MappingError, match=rf"rebuild\.basis_rf_bytes: layer fc: one "
+                           rf"{size}x{size} basis at {entry_bits} bits is "
+                           rf"{-(-size * size * entry_bits // 8)} B, more than the "
+                           rf"{rf_bytes} B"):
+            _run(write, extra, _fc(weight_encoding=enc))
+
+
+def test_an_unrecorded_basis_size_is_not_checked(write):
+    """Encodings written before the basis size was recorded (0) evaluate as before."""
+    res, _ = _run(write, REBUILD.format(wpc=1) + "  basis_rf_bytes: 1\n",
+                  _fc(weight_encoding=SE))
+    assert res.total_energy_pj[0] == pytest.approx(177.0, abs=1e-9)   # as above

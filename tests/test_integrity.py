@@ -130,8 +130,9 @@ def test_a_cache_entry_from_other_data_is_one_line(tmp_path, capsys, monkeypatch
 @needs_fmnist
 def test_a_saved_model_reproduces_its_reported_accuracy(tmp_path, float_cache, capsys):
     """`sedse compress` with decomposed-form training: reloading model.pt gives the
-    reported validation and test accuracy exactly; every layer (the 5x5 convs kept dense
-    and trained too, biases) is in it, stored quantised as counted."""
+    reported validation and test accuracy exactly; every layer (each decomposed,
+    the 5x5 convs by flat rows, trained in the decomposed form, biases) is in it, stored
+    quantised as counted."""
     out = tmp_path / "o"
     assert main(["compress", "--model", "lenet5", "--dataset", "fashion-mnist", "--threads",
                  "1", "--cache-dir", str(float_cache), "--theta", "0.04",
@@ -155,13 +156,14 @@ def test_a_saved_model_reproduces_its_reported_accuracy(tmp_path, float_cache, c
             b = arrays[f"{layer['name']}/basis"].astype(np.float64)
             step = np.abs(b).max() / 127
             assert np.allclose(b / step, np.round(b / step), atol=1e-3)
-    # the dense 5x5 convs were trained with the rest: not the float baseline's weights
+    # every layer was decomposed and trained: none is the float baseline's weights
     base = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
                        TrainConfig(epochs=5), cache_dir=float_cache)
-    dense = [la["name"] for la in doc["layers"] if la["method"] == "dense"]
-    assert dense and all(not np.allclose(state[f"{n}.weight"].numpy(),
-                                         base.state_dict()[f"{n}.weight"].numpy(), atol=1e-2)
-                         for n in dense)
+    names = [la["name"] for la in doc["layers"]]
+    assert all(la["method"] == "smartexchange" for la in doc["layers"])
+    assert all(not np.allclose(state[f"{n}.weight"].numpy(),
+                               base.state_dict()[f"{n}.weight"].numpy(), atol=1e-2)
+               for n in names)
 
 
 def test_dashboard_sees_metric_names_and_constraints(tmp_path):

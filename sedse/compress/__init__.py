@@ -17,11 +17,13 @@ from sedse.compress._decomposed import to_decomposed, train_decomposed
 from sedse.compress._io import FORMAT, load_compressed, load_compressed_model, save_compressed
 from sedse.compress._pipeline import CompressionOutcome, compress_and_measure, plain_encoding
 from sedse.compress._smartexchange import (
+    DECOMPOSITION_VERSION,
     Decomposition,
     SmartExchangeConfig,
     decomposable,
     decompose,
     decompose_reference,
+    kernel_rows,
     quantise_pow2,
     to_blocks,
 )
@@ -47,13 +49,14 @@ from sedse.compress._train import (
     train_float,
 )
 
-__all__ = ["ACTIVATION_FIELDS", "DATASETS", "DEFAULT_CACHE", "FORMAT", "INDEX_SCHEMES",
+__all__ = ["ACTIVATION_FIELDS", "DATASETS", "DECOMPOSITION_VERSION", "DEFAULT_CACHE", "FORMAT", "INDEX_SCHEMES",
            "CompressedLayer",
            "CompressedModel", "CompressionOutcome", "Compressor", "Dataset", "Decomposition",
            "LayerFields", "LayerStats", "LowRank", "MagnitudePrune", "Pow2Quant",
            "SmartExchange", "SmartExchangeConfig", "TrainConfig", "UniformQuant", "accuracy",
            "activation_stats", "compress_and_measure", "compress_model", "decomposable",
            "decompose", "decompose_reference", "default_activations", "float_key",
+           "kernel_rows",
            "load_compressed", "to_blocks",
            "load_compressed_model", "load_dataset", "plain_encoding", "project",
            "quantise_pow2", "retrain", "save_compressed", "slim", "smartexchange_encoding",

@@ -12,8 +12,10 @@ accounting. Ablations (REFERENCE 1, the paper's comparisons):
   exponent, one code for zero) under one per-layer 32-bit scale.
 * `UniformQuant`: symmetric uniform `bits` quantisation with one 32-bit scale.
 
-A layer a method cannot handle (SmartExchange on 5x5 / 7x7 kernels) is kept dense at
-8 bits and the reason recorded in `note`; nothing is skipped silently.
+SmartExchange decomposes every conv and FC weight at any basis size (kernel rows when
+the kernel width is the basis size, flat rows otherwise). A weight a method cannot
+handle (neither 2-D nor 4-D) is kept dense at 8 bits and the reason recorded in `note`;
+nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -94,8 +96,8 @@ class SmartExchange(Compressor):
     def compress(self, name: str, w: np.ndarray) -> CompressedLayer:
         cfg = self.config
         if not decomposable(tuple(w.shape), cfg.basis_size):
-            return _dense(name, w, f"kept dense: kernel {w.shape[2]}x{w.shape[3]} is not "
-                          f"covered by basis size {cfg.basis_size}")
+            return _dense(name, w, f"kept dense: a weight of shape {tuple(w.shape)} is "
+                          "not a conv or FC weight")
         d = decompose(w, cfg)
         r = d.reconstruct().astype(w.dtype)
         enc = smartexchange_encoding(d.ce, d.blocks.valid, ce_bits=cfg.ce_bits,

@@ -29,7 +29,8 @@ from sedse.errors import SpecError
 from sedse.workload import WeightEncoding
 
 _ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
-_REQUIRED = _ENC_FIELDS - {"weight_density_frac"}  # added later; older directories lack it
+# added later (older directories lack them): the weights' density, the basis size
+_REQUIRED = _ENC_FIELDS - {"weight_density_frac", "basis_size", "basis_entry_bits"}
 
 
 FORMAT = 2   # layers.json "format": 2 adds model.pt (every parameter and buffer)

@@ -4,13 +4,20 @@ Zhao et al., "SmartExchange: Trading Higher-cost Memory Storage/Access for Lower
 Computation", ISCA 2020 (arXiv 2005.03403), and the authors' released code
 (REFERENCE.md 1.1-1.2).
 
-Blocking (1.1): a conv filter with kernel width equal to the basis size S (3x3 in the
-paper) becomes a (C * R) x S matrix, rows ordered (input channel, kernel row); a 1x1
-conv or FC output row of length L is zero-padded to a multiple of S and reshaped to
-(L / S) x S. Rows are cut into blocks of at most `block_rows` rows, each with its own
-S x S basis; the last block of a filter is padded with zero rows (they cost nothing:
-they are not stored and not indexed). Other kernel widths (5x5, 7x7 stems) are left
-dense and reported, as in the authors' code.
+Blocking (1.1, generalised to every basis size S and layer kind):
+* kernel rows: a conv whose kernel width equals S (3x3 with S = 3 as in the paper, 5x5
+  with S = 5, 7x7 with S = 7; depthwise filters too, whose C is 1, so each 3x3 filter is
+  its own 3 x 3 Ce with its own B, as in the paper) becomes a (C * R) x S matrix per
+  filter, rows ordered (input channel, kernel row);
+* flat rows: every other weight (1x1 conv, FC, and a kernel whose width is not S, e.g.
+  a 5x5 or 7x7 stem with S = 3) flattens each output filter's C * R * S' weights,
+  zero-pads them to a multiple of S and reshapes them to (L / S) x S, as the paper does
+  for 1x1 and FC layers.
+Rows are cut into blocks of at most `block_rows` rows, each with its own S x S basis;
+the last block of a filter is padded with zero rows (they cost nothing: they are not
+stored and not indexed). The authors' code left 5x5 and 7x7 kernels dense; here every
+conv and FC weight is decomposed (`DECOMPOSITION_VERSION` 2), so S is a knob of every
+layer.
 
 Algorithm per block (1.2), run for all blocks of a layer at once as batched S x S
 least-squares solves: start from B = I, Ce = block; repeat at most `max_iter` times:
@@ -38,6 +45,9 @@ import numpy as np
 
 from sedse.errors import SpecError
 
+#: bump when what a decomposition of the same weights and config gives changes: caches
+#: keyed by it are never read across versions (2: every kernel size decomposed)
+DECOMPOSITION_VERSION = 2
 
 @dataclass(frozen=True)
 class SmartExchangeConfig:
@@ -90,19 +100,21 @@ class Blocks:
 
 
 def decomposable(shape: tuple[int, ...], basis_size: int) -> bool:
-    """True when the method covers a weight of this shape (see the module docstring)."""
-    if len(shape) == 2:
-        return True
-    if len(shape) == 4:
-        k, c, r, s = shape
-        return (r == 1 and s == 1) or s == basis_size
-    return False
+    """True when the method covers a weight of this shape: every conv (4-D) and FC (2-D)
+    weight, at any basis size (see the module docstring)."""
+    return len(shape) in (2, 4) and basis_size >= 2
+
+
+def kernel_rows(shape: tuple[int, ...], basis_size: int) -> bool:
+    """True when a weight is blocked by kernel rows (its kernel width is the basis size),
+    False when by flat rows."""
+    return len(shape) == 4 and shape[3] == basis_size
 
 
 def to_blocks(w: np.ndarray, cfg: SmartExchangeConfig) -> Blocks:
     S, H = cfg.basis_size, cfg.block_rows
     k = w.shape[0]
-    if w.ndim == 4 and not (w.shape[2] == 1 and w.shape[3] == 1):
+    if kernel_rows(tuple(w.shape), S):
         rows = w.reshape(k, -1, S)                  # (K, C * R, S), rows (c, r)
         pad_cols = 0
     else:
@@ -224,9 +236,8 @@ class Decomposition:
 def _checked_blocks(w: np.ndarray, cfg: SmartExchangeConfig) -> Blocks:
     """`w` as float64 blocks (SpecError when the method does not cover its shape)."""
     if not decomposable(tuple(w.shape), cfg.basis_size):
-        raise SpecError("smartexchange.basis_size",
-                        f"a weight of shape {tuple(w.shape)} is not decomposable with basis "
-                        f"size {cfg.basis_size} (kernel width must equal it, or be 1x1/FC)")
+        raise SpecError("smartexchange", f"a weight of shape {tuple(w.shape)} is not "
+                        "decomposable (conv weights are 4-D, FC weights 2-D)")
     return to_blocks(np.asarray(w, dtype=np.float64), cfg)
 
 

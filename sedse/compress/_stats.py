@@ -213,12 +213,13 @@ def stats_by_decomposition(model: str, workload: Workload, cache_dir: str | Path
 
     from sedse._shipped import model_entry
     from sedse.compress._compressors import SmartExchange
-    from sedse.compress._smartexchange import SmartExchangeConfig
+    from sedse.compress._smartexchange import DECOMPOSITION_VERSION, SmartExchangeConfig
     from sedse.compress._train import CACHE_VERSION, compress_model, publish
 
     config = config or SmartExchangeConfig()
     # default initialisation depends on torch's version; the entry's meaning on ours
-    key = hashlib.sha256(repr((model, config, CACHE_VERSION, torch.__version__))
+    key = hashlib.sha256(repr((model, config, CACHE_VERSION, DECOMPOSITION_VERSION,
+                                       torch.__version__))
                          .encode()).hexdigest()[:16]
     cache = Path(cache_dir) / "stats" / f"{model}-{key}.json"
     source = (f"SmartExchange decomposition of {model}'s default-initialised weights "

@@ -65,4 +65,5 @@ def smartexchange_encoding(ce: np.ndarray, valid: np.ndarray, *, ce_bits: int,
         zero_row_frac=1.0 - stored_rows / max(n_rows, 1),
         bits_per_nonzero=float(ce_bits),
         basis_bits=basis, index_bits=idx, rebuild_ops_per_weight=ops,
-        total_bits=coeff + basis + idx, dense_weights=dense_weights)
+        total_bits=coeff + basis + idx, dense_weights=dense_weights,
+        basis_size=S, basis_entry_bits=basis_bits)

@@ -11,6 +11,10 @@ is data; no design is special-cased:
   skip). Levels down to `sparsity.compressed_down_to` hold non-zeros plus
   `weight_index_bits` each: density x (weight_bits + index bits) per dense weight, or
   dense when that is larger.
+  Each rebuild engine holds one basis B in its register file: a layer whose basis
+  (S x S entries at the encoding's bits) exceeds `rebuild.basis_rf_bytes` cannot be
+  rebuilt on the design (a MappingError naming the key; a study records the trial as
+  failed).
 * ``dense``: everything else, including a SmartExchange encoding on a design without
   rebuild engines (it stores the rebuilt weights).
 
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sedse.errors import MappingError
 from sedse.hardware import Accelerator
 from sedse.workload import Layer
 
@@ -58,6 +63,13 @@ def weight_format(layer: Layer, acc: Accelerator) -> WeightFormat:
     # a memory with several tile boundaries holds one form at all of them: the stored
     # form reaches down to its last boundary, wherever the mapping keeps W in it
     if acc.rebuild is not None and enc.needs_rebuild:
+        need = enc.one_basis_bits
+        if need > 8 * acc.rebuild.basis_rf_bytes:
+            raise MappingError(
+                f"{acc.source or acc.name}: rebuild.basis_rf_bytes",
+                f"layer {layer.name}: one {enc.basis_size}x{enc.basis_size} basis at "
+                f"{enc.basis_entry_bits} bits is {-(-need // 8)} B, more than the "
+                f"{acc.rebuild.basis_rf_bytes} B a rebuild engine holds")
         kind = "rebuild"
         lowest = acc.memory_levels(acc.level_index(acc.rebuild.after_level))[-1]
         bits[:lowest + 1] = enc.bits_per_weight

@@ -71,7 +71,10 @@ def compressed_cache_dir(run_dir: Path, spec: StudySpec, cfg) -> Path:
     ``<run_dir>/cache/compressed/<hash of everything that determines it>``."""
     from dataclasses import asdict
 
+    from sedse.compress import DECOMPOSITION_VERSION
+
     key = _hash({"model": spec.model, "dataset": spec.dataset,
+                 "decomposition": DECOMPOSITION_VERSION,
                  "float_epochs": spec.float_epochs, "config": asdict(cfg),
                  "fidelity": spec.fidelity.kind, "steps": spec.fidelity.steps})
     return Path(run_dir) / "cache" / "compressed" / key

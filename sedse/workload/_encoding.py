@@ -13,6 +13,7 @@ from sedse._yaml import short_number
 
 MAX_ENCODING_INT = 2**40   # bits and weights of one layer; far below int64 overflow
 MAX_PER_WEIGHT = 1024.0    # bits or rebuild operations per weight
+MAX_BASIS = 1024           # basis size S, and bits of one basis entry
 #: a compressed layer keeping fewer non-zero coefficients than this share has collapsed:
 #: the compressor zeroed it, so its cost (and what it computes) says nothing about the
 #: method, and one such layer can carry a whole network's comparison unseen
@@ -36,7 +37,11 @@ class WeightEncoding:
     total_bits: everything stored for the layer's weights;
     dense_weights: the layer's number of weights (for ratios);
     weight_density_frac: non-zeros of the weights the network computes with (the
-        rebuilt W = Ce . B for SmartExchange), what an element-sparse design stores.
+        rebuilt W = Ce . B for SmartExchange), what an element-sparse design stores;
+    basis_size: S of each S x S basis B (0 without a basis, or not recorded: files
+        written before it was);
+    basis_entry_bits: bits of one entry of B (0 likewise); one basis, what a rebuild
+        engine's register file must hold, is S * S * basis_entry_bits bits.
     """
 
     method: str
@@ -49,6 +54,8 @@ class WeightEncoding:
     total_bits: int
     dense_weights: int
     weight_density_frac: float = 1.0
+    basis_size: int = 0
+    basis_entry_bits: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or not self.method:
@@ -69,6 +76,11 @@ class WeightEncoding:
             if not 0.0 <= v <= MAX_PER_WEIGHT:
                 raise ValueError(f"{f} must be in [0, {MAX_PER_WEIGHT}], found "
                                  f"{short_number(v) if abs(v) > 10**15 else repr(v)}")
+        for f in ("basis_size", "basis_entry_bits"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_BASIS:
+                raise ValueError(f"{f} must be an integer in [0, {MAX_BASIS}], found "
+                                 f"{repr(v)[:60]}")
         for f in ("basis_bits", "index_bits", "total_bits", "dense_weights"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -87,6 +99,12 @@ class WeightEncoding:
     def index_frac(self) -> float:
         """Share of the stored bits that are index bits."""
         return self.index_bits / max(self.total_bits, 1)
+
+    @property
+    def one_basis_bits(self) -> int:
+        """Bits of one basis B (S x S entries): what a rebuild engine holds (0: none or
+        not recorded)."""
+        return self.basis_size * self.basis_size * self.basis_entry_bits
 
     @property
     def needs_rebuild(self) -> bool:

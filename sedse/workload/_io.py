@@ -27,7 +27,8 @@ _ENC_FIELDS = {f.name for f in fields(WeightEncoding)}
 def encoding_from_node(node, weights: int | None = None) -> WeightEncoding:
     """The `WeightEncoding` a YAML mapping describes (its keys are the field names);
     with `weights`, its `dense_weights` must equal that layer's weight count."""
-    node.check_keys(_ENC_FIELDS - {"weight_density_frac"}, {"weight_density_frac"})
+    optional = {"weight_density_frac", "basis_size", "basis_entry_bits"}   # added later
+    node.check_keys(_ENC_FIELDS - optional, optional)
     try:
         enc = WeightEncoding(**{k: v.value for k, v in node.items()})
     except (TypeError, ValueError) as exc:
