@@ -105,7 +105,8 @@ def baseline_points(spec: StudySpec, float_accuracy: float | None) -> pd.DataFra
 
 
 def importances(study, objectives: list[str]) -> pd.DataFrame:
-    """Optuna's parameter importances (fANOVA) per objective, over feasible trials."""
+    """Optuna's parameter importances (fANOVA) per objective, over feasible trials, of
+    the parameters that take more than one value."""
     import optuna
     from optuna.trial import FrozenTrial, TrialState
 
@@ -121,9 +122,11 @@ def importances(study, objectives: list[str]) -> pd.DataFrame:
         def target(t: FrozenTrial, i: int = i) -> float:
             return t.values[i]
 
+        # a parameter with one value (a fixed choice) explains nothing: left out
+        varied = sorted({k for t in done for k, d in t.distributions.items() if not d.single()})
         try:
             imp = optuna.importance.get_param_importances(
-                sub, target=target,
+                sub, target=target, params=varied or None,
                 evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
         except (RuntimeError, ValueError):
             continue
