@@ -138,6 +138,27 @@ def test_design_that_does_not_fit_is_an_infeasible_trial(write, tmp_path, float_
     assert not df.feasible.any() and not df.is_pareto.any()
 
 
+@needs_fmnist
+def test_a_basis_the_rebuild_engines_cannot_hold_is_an_infeasible_trial(write, tmp_path,
+                                                                        float_cache):
+    """Basis size 5 (25 B per basis at 8 bits) on the shipped 9 B register files: the
+    trial is recorded as infeasible with the key; with 25 B it fits."""
+    text = STUDY.replace("compression: {method: smartexchange}",
+                         "compression: {method: smartexchange, basis_size: 5}")
+    study = run_study(_study(write, text), f"sqlite:///{tmp_path / 'a.sqlite'}", n_trials=1,
+                      run_dir=tmp_path / "a", progress=False, cache_dir=float_cache)
+    t = study.trials[0]
+    assert t.user_attrs["feasible"] is False
+    assert "rebuild.basis_rf_bytes" in t.user_attrs["infeasible_reason"]
+    assert "one 5x5 basis at 8 bits is 25 B" in t.user_attrs["infeasible_reason"]
+    text = text.replace("objectives:", "  hardware.rebuild.basis_rf_bytes: {choices: [25]}\n"
+                        "objectives:")
+    study = run_study(_study(write, text, "b.yaml"), f"sqlite:///{tmp_path / 'b.sqlite'}",
+                      n_trials=1, run_dir=tmp_path / "b", progress=False,
+                      cache_dir=float_cache)
+    assert study.trials[0].user_attrs["feasible"] is True
+
+
 class _Flaky(Evaluator):
     """Raises on every second call: the study must record and go on."""
 
