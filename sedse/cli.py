@@ -1019,10 +1019,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--theta", type=_float(0, 1e3), default=decomposition.theta)
     c.add_argument("--row-theta", type=_float(-1e3, 1e3), default=decomposition.row_theta,
                    help="<= 0 turns it off")
-    c.add_argument("--basis-size", type=_int(1, 64), default=decomposition.basis_size)
+    c.add_argument("--basis-size", type=_int(2, 64), default=decomposition.basis_size)
     c.add_argument("--block-rows", type=_int(1, 2**20), default=decomposition.block_rows)
     c.add_argument("--ce-bits", type=_int(2, 16), default=decomposition.ce_bits)
-    c.add_argument("--basis-bits", type=_int(1, 32), default=decomposition.basis_bits)
+    c.add_argument("--basis-bits", type=_int(2, 32), default=decomposition.basis_bits)
     c.add_argument("--max-magnitude", type=_float(0, 2**30, lo_open=True),
                    default=decomposition.max_magnitude)
     c.add_argument("--max-iter", type=_int(1, 10**4), default=decomposition.max_iter)

@@ -314,7 +314,7 @@ CASES: list = [
      "argument --threads: expected an integer in [1, 256], found 0"),
     ("compress-basis-size-0", ["compress", "--model", "resnet20", "--dataset", "cifar10",
                                "--basis-size", "0", "--out", "{cwd}/o"],
-     "argument --basis-size: expected an integer in [1, 64], found 0"),
+     "argument --basis-size: expected an integer in [2, 64], found 0"),
     ("compress-ce-bits-1", ["compress", "--model", "resnet20", "--dataset", "cifar10",
                             "--ce-bits", "1", "--out", "{cwd}/o"],
      "argument --ce-bits: expected an integer in [2, 16], found 1"),

@@ -245,7 +245,8 @@ def test_one_basis_must_fit_the_engine_register_file(write, size, entry_bits, rf
 
     from sedse.errors import MappingError
 
-    enc = replace(SE, basis_size=size, basis_entry_bits=entry_bits)
+    enc = replace(SE, basis_size=size, basis_entry_bits=entry_bits,
+                  basis_bits=size * size * entry_bits + 32)   # one basis and its scale
     extra = REBUILD.format(wpc=1) + f"  basis_rf_bytes: {rf_bytes}\n"
     if fits:
         res, _ = _run(write, extra, _fc(weight_encoding=enc))

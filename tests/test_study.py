@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import optuna
 import pandas as pd
@@ -366,3 +367,39 @@ def test_unknown_model_in_a_study_names_the_shipped_ones(write):
     with pytest.raises(SpecError, match=r"s.yaml: model: unknown model 'gpt5' \(shipped: "
                        r"lenet5, lenet5_digits, "):
         _study(write, STUDY.replace("model: lenet5", "model: gpt5"))
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("compression.basis_size: {choices: [1, 3]}",
+     "search_space.compression.basis_size: value 1: smartexchange.basis_size: expected an "
+     "integer >= 2"),
+    ("compression.basis_bits: {low: 1, high: 8}",
+     "search_space.compression.basis_bits: value 1: smartexchange.basis_bits"),
+])
+def test_searched_compression_values_are_checked_before_any_trial(write, entry, message):
+    text = STUDY.replace("search_space:\n", f"search_space:\n  {entry}\n")
+    with pytest.raises(SpecError, match=re.escape(message)):
+        _study(write, text)
+
+
+def test_a_study_made_by_the_older_decomposition_is_not_resumed_or_exported(write, tmp_path):
+    """Studies created before DECOMPOSITION_VERSION entered the fingerprint kept 5x5/7x7
+    kernels dense: resuming or exporting one is a one-line error saying why; a study
+    that does not decompose (hardware with fixed weights) is unaffected."""
+    from sedse.study import check_same_spec, export_point
+    from sedse.study._run import spec_fingerprint
+
+    spec = _study(write)
+    old = {k: v for k, v in spec_fingerprint(spec).items() if k != "decomposition"}
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="tiny",
+                                directions=["maximize", "minimize"])
+    study.set_user_attr("spec_fingerprint", old)
+    with pytest.raises(SpecError, match=r"changed: decomposition\).*5x5 and 7x7 kernels"):
+        check_same_spec(study, spec)
+    with pytest.raises(SpecError, match=r"changed: decomposition"):
+        export_point(study, spec, 0, tmp_path / "out", run_dir=tmp_path / "run")
+    assert not (tmp_path / "out").exists()
+    fresh = optuna.create_study(directions=["maximize", "minimize"])
+    check_same_spec(fresh, spec)                   # a new study records the fingerprint
+    assert fresh.user_attrs["spec_fingerprint"]["decomposition"] == "2"
+    check_same_spec(fresh, spec)                   # and resumes

@@ -177,6 +177,8 @@ def test_smartexchange_10x_within_one_point_on_fashion_mnist(tmp_path):
     model = train_float("lenet5", sedse_models.MODELS["lenet5"].build, data,
                         TrainConfig(epochs=5), cache_dir=tmp_path)
     float_acc = accuracy(model, data)
-    c = train_decomposed(model, data, SmartExchangeConfig(theta=0.03, row_theta=0.15), 2)
+    # theta 0.02 gives about 15x now that the 5x5 convs are decomposed too (0.03, about
+    # 20x when they were kept dense, reaches about 23x at 1.2 points below float)
+    c = train_decomposed(model, data, SmartExchangeConfig(theta=0.02, row_theta=0.1), 2)
     assert c.compression_ratio(32) >= 10.0
     assert accuracy(model, data) >= float_acc - 0.01

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
 import sedse_models
 from sedse.errors import SpecError
-from sedse.workload import Layer, Workload, dump_workload, from_torch, load_workload
+from sedse.workload import (
+    Layer,
+    WeightEncoding,
+    Workload,
+    dump_workload,
+    from_torch,
+    load_workload,
+)
 
 
 def test_alexnet_conv_macs_match_the_paper():
@@ -114,3 +123,20 @@ def test_workload_yaml_errors(write, text, message):
         load_workload(path)
     assert str(exc.value).startswith(str(path))
     assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"basis_size": 3}, "basis_size and basis_entry_bits are both set or both 0"),
+    ({"basis_entry_bits": 8}, "basis_size and basis_entry_bits are both set or both 0"),
+    ({"basis_size": 1, "basis_entry_bits": 8}, "basis_size must be 0 (not recorded) or >= 2"),
+    ({"basis_size": 5, "basis_entry_bits": 8, "basis_bits": 100},
+     "basis_bits 100 is less than one 5x5 basis at 8 bits (200)"),
+    ({"basis_size": 2000, "basis_entry_bits": 8}, "basis_size must be an integer in [0, 1024]"),
+])
+def test_basis_fields_of_an_encoding_are_consistent(kw, message):
+    from dataclasses import replace
+
+    base = WeightEncoding("smartexchange/direct", 0.5, 0.1, 4.0, 1000, 100, 3.0, 5000, 1000)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        replace(base, **kw)
+    assert replace(base, basis_size=3, basis_entry_bits=8).one_basis_bits == 72

@@ -71,7 +71,7 @@ class SmartExchangeConfig:
             ("row_theta", self.row_theta is None or self.row_theta > 0, "a number > 0 or null"),
             ("ce_bits", self.ce_bits >= 2, "an integer >= 2"),
             ("max_magnitude", self.max_magnitude > 0, "a number > 0"),
-            ("basis_bits", self.basis_bits >= 1, "an integer >= 1"),
+            ("basis_bits", self.basis_bits >= 2, "an integer >= 2"),
             ("max_iter", self.max_iter >= 1, "an integer >= 1"),
             ("tol", self.tol >= 0, "a number >= 0"),
         ]
@@ -96,7 +96,7 @@ class Blocks:
     valid: np.ndarray          # (n_blocks, block_rows) bool: row exists in W
     shape: tuple[int, ...]     # original weight shape
     rows_per_filter: int       # real rows per output filter
-    pad_cols: int              # zero columns padded per filter (1x1 / FC)
+    pad_cols: int              # zero columns padded per filter (flat rows)
 
 
 def decomposable(shape: tuple[int, ...], basis_size: int) -> bool:

@@ -14,7 +14,7 @@ is data; no design is special-cased:
   Each rebuild engine holds one basis B in its register file: a layer whose basis
   (S x S entries at the encoding's bits) exceeds `rebuild.basis_rf_bytes` cannot be
   rebuilt on the design (a MappingError naming the key; a study records the trial as
-  failed).
+  infeasible).
 * ``dense``: everything else, including a SmartExchange encoding on a design without
   rebuild engines (it stores the rebuilt weights).
 

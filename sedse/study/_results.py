@@ -36,6 +36,9 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     from sedse._yaml import dump_yaml, load_yaml
     from sedse.study._spec import apply_overrides
 
+    from sedse.study._run import check_same_spec
+
+    check_same_spec(study, spec, record=False)   # a trial replays only under its own spec
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     if trial_number not in numbers:
         raise SpecError("--trial", f"study {spec.name!r} has no trial {trial_number} "

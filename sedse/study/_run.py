@@ -70,7 +70,10 @@ def spec_fingerprint(spec: StudySpec) -> dict[str, str]:
     def content(path: str) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
-    return {"model": h([spec.model, spec.batch]), "dataset": h([spec.dataset]),
+    from sedse.compress import DECOMPOSITION_VERSION
+
+    decomposes = spec.compression.method == "smartexchange" or spec.weights == "decompose"
+    out = {"model": h([spec.model, spec.batch]), "dataset": h([spec.dataset]),
             "accelerator": content(spec.accelerator), "technology": content(spec.technology),
             "float_epochs": h(spec.float_epochs),
             "compression": h([spec.compression.method, spec.compression.fixed, spec.weights]),
@@ -80,20 +83,29 @@ def spec_fingerprint(spec: StudySpec) -> dict[str, str]:
             "constraints": h(spec.constraints),
             "mapping_search": h([spec.mapping_search.objective, spec.mapping_search.budget]),
             "sampler": h([spec.sampler.name, spec.sampler.seed, spec.sampler.population_size])}
+    if decomposes:   # absent (as in studies created before it) for the others
+        out["decomposition"] = str(DECOMPOSITION_VERSION)
+    return out
 
 
-def check_same_spec(study, spec: StudySpec) -> None:
-    """Record the spec's fingerprint on a new study; on a resume, refuse (one line, before
-    any trial) a spec that changed a section that decides trial numbers."""
+def check_same_spec(study, spec: StudySpec, record: bool = True) -> None:
+    """Record the spec's fingerprint on a new study (`record`); on a resume or an export,
+    refuse (one line, before any trial) a spec that changed a section that decides trial
+    numbers, or a study made by an older decomposition."""
     now = spec_fingerprint(spec)
     stored = study.user_attrs.get("spec_fingerprint")
     if stored is None:
+        if not record:
+            return
         study.set_user_attr("spec_fingerprint", now)
         return
     changed = [k for k in now if stored.get(k) != now[k]]
     if changed:
         hint = ""
-        if "mapping_search" in changed and spec.mapping_search.budget != 2000:
+        if "decomposition" in changed:
+            hint = (" (the SmartExchange decomposition changed since the study was created: "
+                    "5x5 and 7x7 kernels, kept dense before, are decomposed now)")
+        elif "mapping_search" in changed and spec.mapping_search.budget != 2000:
             # studies created before the one search default (SearchSettings: 5000)
             hint = (" (until the search's default became SearchSettings' 5000, a study "
                     "without a mapping_search budget searched 2000: state mapping_search: "

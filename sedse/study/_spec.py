@@ -159,6 +159,28 @@ _OPT = {"dataset", "data_root", "technology", "batch", "float_epochs", "compress
         "baselines", "description", "device"}
 
 
+def _check_compression_values(params: tuple[Param, ...], sp: Node, fixed: dict) -> None:
+    """Every choice and both ends of every range of a searched compression field, with
+    the fixed ones, make a valid `SmartExchangeConfig` (checked before the first trial;
+    a bad value would otherwise fail trials one by one)."""
+    from sedse.compress import SmartExchangeConfig
+
+    for p in params:
+        if not p.name.startswith("compression."):
+            continue
+        field_name = p.name.partition(".")[2]
+        if p.choices is not None:
+            values = list(p.choices)
+        else:
+            assert p.low is not None and p.high is not None   # a range has both ends
+            values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
+        for v in values:
+            try:
+                SmartExchangeConfig(**{**fixed, field_name: v})
+            except (SpecError, TypeError, ValueError) as exc:
+                raise sp.get(p.name).error(f"value {v!r}: {exc}") from None
+
+
 def _path(node: Node, base: Path) -> str:
     p = Path(node.as_str())
     p = p if p.is_absolute() else (base / p)
@@ -406,6 +428,7 @@ def load_study(path: str | Path) -> StudySpec:
     if not params:
         raise sp.error("expected at least one parameter")
     _check_hardware_values(params, sp, accel_doc, accel)
+    _check_compression_values(params, sp, fixed)
     if method == "none" and any(p.name.startswith("compression.") for p in params):
         raise sp.error("compression parameters need compression.method smartexchange")
     objs = kw["objectives"] = tuple(root.get("objectives").as_str_list())

@@ -81,6 +81,11 @@ class WeightEncoding:
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_BASIS:
                 raise ValueError(f"{f} must be an integer in [0, {MAX_BASIS}], found "
                                  f"{repr(v)[:60]}")
+        if (self.basis_size == 0) != (self.basis_entry_bits == 0):
+            raise ValueError("basis_size and basis_entry_bits are both set or both 0, found "
+                             f"{self.basis_size} and {self.basis_entry_bits}")
+        if self.basis_size == 1:
+            raise ValueError("basis_size must be 0 (not recorded) or >= 2, found 1")
         for f in ("basis_bits", "index_bits", "total_bits", "dense_weights"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -89,6 +94,10 @@ class WeightEncoding:
             if v > MAX_ENCODING_INT:
                 raise ValueError(f"{f} must be <= 2^40 (a bound that keeps every count "
                                  f"within 64 bits), found {short_number(v)}")
+        if self.one_basis_bits > self.basis_bits:
+            raise ValueError(f"basis_bits {self.basis_bits} is less than one "
+                             f"{self.basis_size}x{self.basis_size} basis at "
+                             f"{self.basis_entry_bits} bits ({self.one_basis_bits})")
 
     @property
     def bits_per_weight(self) -> float:
