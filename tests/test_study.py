@@ -403,3 +403,8 @@ def test_a_study_made_by_the_older_decomposition_is_not_resumed_or_exported(writ
     check_same_spec(fresh, spec)                   # a new study records the fingerprint
     assert fresh.user_attrs["spec_fingerprint"]["decomposition"] == "2"
     check_same_spec(fresh, spec)                   # and resumes
+    # an export compares what decided the numbers, not the sampler
+    reseeded = _study(write, STUDY.replace("seed: 3", "seed: 4"), "r.yaml")
+    check_same_spec(fresh, reseeded, record=False, ignore=("sampler",))
+    with pytest.raises(SpecError, match=r"changed: sampler"):
+        check_same_spec(fresh, reseeded)

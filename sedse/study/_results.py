@@ -38,7 +38,8 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
 
     from sedse.study._run import check_same_spec
 
-    check_same_spec(study, spec, record=False)   # a trial replays only under its own spec
+    # a trial replays only under the spec sections that decided its numbers
+    check_same_spec(study, spec, record=False, ignore=("sampler",))
     numbers = [t.number for t in study.get_trials(deepcopy=False)]
     if trial_number not in numbers:
         raise SpecError("--trial", f"study {spec.name!r} has no trial {trial_number} "

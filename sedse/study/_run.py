@@ -88,11 +88,14 @@ def spec_fingerprint(spec: StudySpec) -> dict[str, str]:
     return out
 
 
-def check_same_spec(study, spec: StudySpec, record: bool = True) -> None:
+def check_same_spec(study, spec: StudySpec, record: bool = True,
+                    ignore: tuple[str, ...] = ()) -> None:
     """Record the spec's fingerprint on a new study (`record`); on a resume or an export,
     refuse (one line, before any trial) a spec that changed a section that decides trial
-    numbers, or a study made by an older decomposition."""
-    now = spec_fingerprint(spec)
+    numbers, or a study made by an older decomposition. Sections in `ignore` (the
+    sampler, for an export: it decides which points are drawn, not their numbers) are
+    not compared."""
+    now = {k: v for k, v in spec_fingerprint(spec).items() if k not in ignore}
     stored = study.user_attrs.get("spec_fingerprint")
     if stored is None:
         if not record:
