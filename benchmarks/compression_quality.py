@@ -4,8 +4,8 @@ SGD epochs and projections), plus SmartExchange trained in the decomposed form (
 frozen mask, one epoch more than the retraining).
 
 Prints the table (compression counts every stored bit: coefficients, bases, indices,
-scales; every layer is decomposed, at basis size 3 and, for LeNet-5, also at 5) and draws accuracy vs compression ratio (vs 32-bit
-weights) to docs/compression_quality.png.
+scales; every layer is decomposed, at basis size 3 and, for LeNet-5, also at 5) and
+draws accuracy vs compression ratio (vs 32-bit weights) to docs/compression_quality.png.
 
     python benchmarks/compression_quality.py [--retrain-epochs 1] [--out docs/...png]
 """

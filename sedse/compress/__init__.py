@@ -49,7 +49,8 @@ from sedse.compress._train import (
     train_float,
 )
 
-__all__ = ["ACTIVATION_FIELDS", "DATASETS", "DECOMPOSITION_VERSION", "DEFAULT_CACHE", "FORMAT", "INDEX_SCHEMES",
+__all__ = ["ACTIVATION_FIELDS", "DATASETS", "DECOMPOSITION_VERSION", "DEFAULT_CACHE", "FORMAT",
+           "INDEX_SCHEMES",
            "CompressedLayer",
            "CompressedModel", "CompressionOutcome", "Compressor", "Dataset", "Decomposition",
            "LayerFields", "LayerStats", "LowRank", "MagnitudePrune", "Pow2Quant",

@@ -9,7 +9,7 @@ space (`_space`), the search (`_search`) and per-layer/per-network reports
 from sedse.cost._alloc import keep_heap_pages
 from sedse.cost._checks import check_mapping, checked_mapping, tile_bytes
 from sedse.cost._core import ACTIONS, NETWORK_KINDS, UNITS, Action, BatchCost, evaluate
-from sedse.cost._formats import WeightFormat, weight_format
+from sedse.cost._formats import WeightFormat, basis_misfit, weight_format
 from sedse.cost._report import (
     CATEGORIES,
     LayerCost,
@@ -31,6 +31,7 @@ from sedse.cost._tiles import TileGeometry, capacity_need, footprint, soa, tile_
 
 __all__ = ["ACTIONS", "CATEGORIES", "NETWORK_KINDS", "OBJECTIVES", "UNITS", "Action",
            "BatchCost", "LayerCost", "MappingSpace", "NetworkCost", "SearchCache",
+           "basis_misfit",
            "SearchResult", "SearchSettings", "TileGeometry", "WeightFormat",
            "canonical_orders", "capacity_need", "category", "check_mapping",
            "checked_mapping", "evaluate", "evaluate_mapping", "evaluate_workload",

@@ -52,6 +52,16 @@ class WeightFormat:
         return self.gate_input_frac * self.gate_weight_frac
 
 
+def basis_misfit(acc: Accelerator, basis_size: int, entry_bits: int) -> str:
+    """Why one basis_size x basis_size basis at `entry_bits` does not fit `acc`'s rebuild
+    engines' register file ("" when it does, or without engines)."""
+    need = basis_size * basis_size * entry_bits
+    if acc.rebuild is None or need <= 8 * acc.rebuild.basis_rf_bytes:
+        return ""
+    return (f"one {basis_size}x{basis_size} basis at {entry_bits} bits is {-(-need // 8)} B, "
+            f"more than the {acc.rebuild.basis_rf_bytes} B a rebuild engine holds")
+
+
 def weight_format(layer: Layer, acc: Accelerator) -> WeightFormat:
     """Return how `layer`'s weights are held on `acc` and which of its zeros are skipped."""
     L = len(acc.levels)
@@ -63,13 +73,10 @@ def weight_format(layer: Layer, acc: Accelerator) -> WeightFormat:
     # a memory with several tile boundaries holds one form at all of them: the stored
     # form reaches down to its last boundary, wherever the mapping keeps W in it
     if acc.rebuild is not None and enc.needs_rebuild:
-        need = enc.one_basis_bits
-        if need > 8 * acc.rebuild.basis_rf_bytes:
-            raise MappingError(
-                f"{acc.source or acc.name}: rebuild.basis_rf_bytes",
-                f"layer {layer.name}: one {enc.basis_size}x{enc.basis_size} basis at "
-                f"{enc.basis_entry_bits} bits is {-(-need // 8)} B, more than the "
-                f"{acc.rebuild.basis_rf_bytes} B a rebuild engine holds")
+        why = basis_misfit(acc, enc.basis_size, enc.basis_entry_bits)
+        if why:
+            raise MappingError(f"{acc.source or acc.name}: rebuild.basis_rf_bytes",
+                               f"layer {layer.name}: {why}")
         kind = "rebuild"
         lowest = acc.memory_levels(acc.level_index(acc.rebuild.after_level))[-1]
         bits[:lowest + 1] = enc.bits_per_weight

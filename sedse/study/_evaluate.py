@@ -316,23 +316,21 @@ class Evaluator:
 
     def evaluate(self, params: dict[str, Any]) -> PointResult:
         """Evaluate one point; infeasible designs come back with feasible False."""
+        from sedse.cost import basis_misfit
         from sedse.hardware import area_mm2
 
         try:
             acc, doc = self.accelerator(params)
         except SpecError as exc:
             return PointResult({}, {}, False, f"invalid design: {exc}")
-        if self.spec.compression.method == "smartexchange" and acc.rebuild is not None:
+        if self.spec.compression.method == "smartexchange":
             # every layer gets an S x S basis: one the engines cannot hold fails every
             # layer in the cost model, so say so before compressing (or training) anything
             cfg = self.compression_config(params)
-            need = cfg.basis_size ** 2 * cfg.basis_bits
-            if need > 8 * acc.rebuild.basis_rf_bytes:
-                return PointResult({}, {}, False, (
-                    f"does not fit: {acc.source or acc.name}: rebuild.basis_rf_bytes: one "
-                    f"{cfg.basis_size}x{cfg.basis_size} basis at {cfg.basis_bits} bits is "
-                    f"{-(-need // 8)} B, more than the {acc.rebuild.basis_rf_bytes} B a "
-                    "rebuild engine holds"), doc)
+            why = basis_misfit(acc, cfg.basis_size, cfg.basis_bits)
+            if why:
+                return PointResult({}, {}, False, f"does not fit: {acc.source or acc.name}: "
+                                   f"rebuild.basis_rf_bytes: {why}", doc)
         stats, cdir, numbers = self._stats(params)
         wl = stats.apply(self.workload).with_precision(acc.input_bits, acc.weight_bits,
                                                        acc.output_bits)

@@ -34,9 +34,8 @@ def export_point(study, spec: StudySpec, trial_number: int, out: Path, *,
     from optuna.trial import TrialState
 
     from sedse._yaml import dump_yaml, load_yaml
-    from sedse.study._spec import apply_overrides
-
     from sedse.study._run import check_same_spec
+    from sedse.study._spec import apply_overrides
 
     # a trial replays only under the spec sections that decided its numbers
     check_same_spec(study, spec, record=False, ignore=("sampler",))

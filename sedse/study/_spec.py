@@ -70,6 +70,13 @@ class Param:
     integer: bool = False
     choices: tuple | None = None
 
+    def extremes(self) -> list:
+        """Every choice, or both ends of the range: the values checked at load."""
+        if self.choices is not None:
+            return list(self.choices)
+        assert self.low is not None and self.high is not None   # a range has both ends
+        return [int(self.low), int(self.high)] if self.integer else [self.low, self.high]
+
     def suggest(self, trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
@@ -169,12 +176,7 @@ def _check_compression_values(params: tuple[Param, ...], sp: Node, fixed: dict) 
         if not p.name.startswith("compression."):
             continue
         field_name = p.name.partition(".")[2]
-        if p.choices is not None:
-            values = list(p.choices)
-        else:
-            assert p.low is not None and p.high is not None   # a range has both ends
-            values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
-        for v in values:
+        for v in p.extremes():
             try:
                 SmartExchangeConfig(**{**fixed, field_name: v})
             except (SpecError, TypeError, ValueError) as exc:
@@ -312,12 +314,7 @@ def _check_hardware_values(params: tuple[Param, ...], sp: Node, accel_doc: dict,
         if not p.name.startswith("hardware.") or p.name in ("hardware.dataflow",
                                                             "hardware.bit_serial"):
             continue
-        if p.choices is not None:
-            values = list(p.choices)
-        else:
-            assert p.low is not None and p.high is not None   # a range has both ends
-            values = [int(p.low), int(p.high)] if p.integer else [p.low, p.high]
-        for v in values:
+        for v in p.extremes():
             try:
                 doc = apply_overrides(accel_doc, {p.name: v}, accel)
                 accelerator_from_node(Node(doc, accel, ""))
