@@ -143,7 +143,10 @@ def _kill_mid_trial_and_resume(spec, url, tmp_path, n_trials=6):
                 time.sleep(0.05)
                 continue
             complete = [t for t in trials if t.state == TrialState.COMPLETE]
-            running = [t for t in trials if t.state == TrialState.RUNNING]
+            # inside the objective (its first attribute is set), so its heartbeat thread
+            # runs: a kill inside `ask`, before any heartbeat, is the next test's case
+            running = [t for t in trials if t.state == TrialState.RUNNING
+                       and "sampler_seed" in t.user_attrs]
             if len(complete) >= 2 and running:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
@@ -182,6 +185,38 @@ def test_kill_9_mid_trial_then_resume_sqlite(tmp_path):
 @pg
 def test_kill_9_mid_trial_then_resume_postgresql(tmp_path):
     _kill_mid_trial_and_resume(_spec(tmp_path), PG_URL, tmp_path)
+
+
+def _orphan_without_heartbeat_then_resume(spec, url, tmp_path):
+    """A worker killed inside `study.ask()` (after Optuna created the RUNNING trial, before
+    its first heartbeat: NSGA-II samples in between) left a trial Optuna's stale check
+    never fails. A resume that needs its slot fails it within two grace periods (3 s each
+    here) instead of waiting for ever (CI hung 600 s on this with PostgreSQL)."""
+    args = ["run", spec.file, "--storage", url, "--no-progress", "--heartbeat-s", "1",
+            "--runs-dir", str(tmp_path / "runs")]
+    p = _sedse(*args, "--n-trials", "1", cwd=tmp_path)
+    assert p.communicate(timeout=300) and p.returncode == 0
+    study = open_study(spec, url, heartbeat_s=1)
+    orphan = study.ask()            # RUNNING, no heartbeat, no process behind it
+    assert study.get_trials(states=(TrialState.RUNNING,))[0].number == orphan.number
+    t0 = time.monotonic()
+    p = _sedse(*args, "--n-trials", "2", cwd=tmp_path)
+    _out, err = p.communicate(timeout=120)     # before the fix: waited for ever
+    assert p.returncode == 0, err[-2000:]
+    assert time.monotonic() - t0 < 60
+    trials = {t.number: t for t in _load(spec, url).trials}
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert sum(t.state == TrialState.COMPLETE for t in trials.values()) == 2
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_sqlite(tmp_path):
+    _orphan_without_heartbeat_then_resume(_spec(tmp_path), _sqlite(tmp_path), tmp_path)
+
+
+@pg
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_postgresql(tmp_path):
+    _orphan_without_heartbeat_then_resume(_spec(tmp_path), PG_URL, tmp_path)
 
 
 def test_ctrl_c_ends_cleanly_with_a_resume_hint(tmp_path):

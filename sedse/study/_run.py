@@ -233,23 +233,52 @@ def open_study(spec: StudySpec, storage: str, *, create: bool = True,
     return study
 
 
-def _has_slot(study, trial, target: int) -> bool:
+def fail_dead_trials(study, trials, touched: set[int]) -> None:
+    """Optuna's stale-trial check, plus the dead trials it cannot see. Optuna records a
+    trial's first heartbeat only after `study.ask()` returns, and `ask` creates the RUNNING
+    trial before it samples (NSGA-II reads the whole population there): a worker killed in
+    that window leaves a RUNNING trial with no heartbeat, which Optuna never fails, and
+    which would hold a slot of the study for ever. A RUNNING trial started longer ago than
+    the grace period gets one heartbeat recorded on its behalf (`touched` keeps it to
+    once): harmless if its worker is alive (that worker keeps recording its own), and if
+    the worker is dead that heartbeat goes stale and a later check fails the trial."""
+    import datetime
+
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.storages.fail_stale_trials(study)
+    storage = study._storage
+    interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") \
+        else None
+    if interval is None:
+        return
+    grace = getattr(storage, "grace_period", None) or 2 * interval
+    now = datetime.datetime.now()
+    for t in trials:
+        if t.state != TrialState.RUNNING or t.number in touched or t.datetime_start is None:
+            continue
+        if (now - t.datetime_start).total_seconds() > grace:
+            storage.record_heartbeat(t._trial_id)
+            touched.add(t.number)
+
+
+def _has_slot(study, trial, target: int, touched: set[int]) -> bool:
     """True when `trial` is among the first `target` live (running, waiting or complete)
     trials; False once `target` trials completed without it. Waits while earlier trials
-    of other workers are still running, failing the stale ones (killed workers), so that
+    of other workers are still running, failing the dead ones (killed workers), so that
     exactly `target` trials complete however many workers share the study."""
-    import optuna
     from optuna.trial import TrialState
 
     live = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     while True:
         trials = study.get_trials(deepcopy=False)
+        fail_dead_trials(study, trials, touched)
         ahead = sum(1 for t in trials if t.number < trial.number and t.state in live)
         if ahead < target:
             return True
         if sum(1 for t in trials if t.state == TrialState.COMPLETE) >= target:
             return False
-        optuna.storages.fail_stale_trials(study)
         time.sleep(0.5)
 
 
@@ -275,9 +304,10 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
     state = state if state is not None else {}
     state.setdefault("duplicates_in_a_row", 0)
     state.setdefault("exhausted", False)
+    state.setdefault("touched", set())
 
     def objective(trial):
-        if target is not None and not _has_slot(trial.study, trial, target):
+        if target is not None and not _has_slot(trial.study, trial, target, state["touched"]):
             trial.set_user_attr("surplus", True)
             trial.study.stop()
             raise optuna.TrialPruned("surplus: the study already has its trials")
