@@ -325,3 +325,49 @@ def test_a_resampled_design_is_not_evaluated_twice(tmp_path):
     assert dups and all(t.state == TrialState.PRUNED for t in dups)
     first = {tuple(t.params.items()): t.number for t in done}
     assert all(first[tuple(t.params.items())] == t.user_attrs["duplicate_of"] for t in dups)
+
+
+def test_two_workers_sampling_one_design_at_once_evaluate_it_once(tmp_path):
+    """The duplicate check of two running trials with one design, in every order: each
+    records its design key before looking, so whichever order the reads and writes take,
+    exactly one of the two evaluates (the interleaving that let NSGA-II's 3 workers
+    evaluate a design twice: the later trial checked before the earlier had written)."""
+    import threading
+
+    from sedse.study._run import _duplicate_of, design_key
+
+    study = optuna.create_study(storage=_sqlite(tmp_path), study_name="race")
+    params = {"x": 2}
+
+    def two(x=2):
+        study.enqueue_trial({"x": x})
+        study.enqueue_trial({"x": x})
+        a, b = study.ask(), study.ask()
+        for t in (a, b):
+            assert t.suggest_categorical("x", [1, 2, 3]) == x
+        return a, b
+
+    a, b = two()                      # later one checks first: it evaluates
+    assert _duplicate_of(study, b, params) is None
+    assert _duplicate_of(study, a, params) == b.number
+    a.set_user_attr("duplicate_of", b.number)
+    study.tell(a, state=TrialState.PRUNED)
+    study.tell(b, [1.0])
+    c, d = two()                      # a completed design is not evaluated again
+    assert _duplicate_of(study, c, params) == b.number
+    c.set_user_attr("duplicate_of", b.number)
+    assert _duplicate_of(study, d, params) == b.number
+    for t in (c, d):
+        study.tell(t, state=TrialState.PRUNED)
+    e, f = two(3)
+    new = {"x": 3}
+    f.set_user_attr("design", design_key(new))
+    out = []                          # f has written its key but not decided: e waits
+    th = threading.Thread(target=lambda: out.append(_duplicate_of(study, e, new, 0.02)))
+    th.start()
+    time.sleep(0.3)
+    assert th.is_alive() and not out
+    f.set_user_attr("duplicate_of", e.number)      # f yields: e evaluates
+    th.join(5)
+    assert out == [None]
+    assert _duplicate_of(study, f, new) == e.number   # and f, checking, yields to e

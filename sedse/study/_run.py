@@ -247,7 +247,9 @@ def fail_dead_trials(study, trials, touched: set[int]) -> None:
     import optuna
     from optuna.trial import TrialState
 
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():     # "experimental" in Optuna 5: not the user's concern
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     storage = study._storage
     interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") \
         else None
@@ -282,17 +284,49 @@ def _has_slot(study, trial, target: int, touched: set[int]) -> bool:
         time.sleep(0.5)
 
 
-def _duplicate_of(study, trial, params: dict) -> int | None:
-    """The number of a completed trial (or of an earlier running one) with exactly these
-    parameters, or None: such a design is not evaluated twice."""
+def design_key(params: dict) -> str:
+    """A short digest naming a design (its parameters), recorded on a trial before the
+    duplicate check so that workers see each other's design as one value, not as
+    parameters written one by one."""
+    text = json.dumps(sorted((k, repr(v)) for k, v in params.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _duplicate_of(study, trial, params: dict, poll_s: float = 0.1) -> int | None:
+    """The number of a trial that evaluates (or evaluated) exactly these parameters, or
+    None: such a design is not evaluated twice, even by two workers at once.
+
+    Every trial records its design key before looking (`design`), then records its
+    decision (`evaluating`, or `duplicate_of`). A trial yields to a completed one, to
+    an earlier running one that has not itself yielded, and to a later one that decided
+    to evaluate. A later trial never waits for an earlier one: it always sees the
+    earlier key when the earlier one could miss its own, so it yields. The earlier one
+    waits for the later one's decision (a single read away), which cannot deadlock, and
+    stops waiting if that trial dies (its state leaves RUNNING)."""
     from optuna.trial import TrialState
 
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if t.number == trial.number or (t.state == TrialState.RUNNING and t.number > trial.number):
-            continue
-        if t.params == params and not t.user_attrs.get("duplicate_of"):
-            return t.number
-    return None
+    key = design_key(params)
+    trial.set_user_attr("design", key)
+    states = (TrialState.COMPLETE, TrialState.RUNNING)
+    while True:
+        pending = False
+        for t in study.get_trials(deepcopy=False, states=states):
+            ua = t.user_attrs
+            if t.number == trial.number or ua.get("duplicate_of") is not None:
+                continue
+            if t.state == TrialState.COMPLETE:
+                if t.params == params:
+                    return t.number
+                continue
+            if ua.get("design") != key:
+                continue
+            if t.number < trial.number or ua.get("evaluating"):
+                return t.number
+            pending = True          # a later trial with this design that has not decided
+        if not pending:
+            trial.set_user_attr("evaluating", True)
+            return None
+        time.sleep(poll_s)
 
 
 def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None,
