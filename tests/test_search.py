@@ -328,3 +328,52 @@ def test_searching_shapes_in_worker_processes_gives_the_serial_results():
     proc = subprocess.run([sys.executable, "-c", _PARALLEL_CHECK], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("hw", ["eyeriss", "diannao", "smartexchange"])
+def test_scoring_only_fitting_rows_and_recalling_scored_points_change_no_number(hw):
+    """The search scores only the rows that pass the structural and capacity checks
+    (`cost.fits`) and recalls points it scored before (`_Memo`): both must give
+    exactly the numbers of a full evaluation of every row, repeats included."""
+    from sedse.cost import evaluate
+    from sedse.cost._core import fits
+    from sedse.cost._search import _Memo, _score, objective_value
+    from sedse.cost._space import keep_variants, mapping_space
+    from sedse.mapping import structural_ok
+
+    acc = load_accelerator(HW / f"{hw}.yaml")
+    from sedse.workload import Workload
+
+    layer = Workload("w", (Layer("c", "conv", N=1, K=128, C=64, P=28, Q=28, R=3, S=3,
+                                 stride_h=1, stride_w=1),)).with_precision(
+        acc.input_bits, acc.weight_bits, acc.output_bits).layers[0]
+    settings = SearchSettings()
+    n_fit = n_all = 0
+    for keep in keep_variants(acc):
+        space = mapping_space(layer, acc, keep)
+        rng = np.random.default_rng(3)
+        d = space.sample_digits(600, rng)
+        # single-digit changes of a few samples: many overflow, some repeat
+        nb = np.repeat(d[:4], 50, axis=0)
+        col = rng.integers(0, d.shape[1], len(nb))
+        nb[np.arange(len(nb)), col] = (rng.random(len(nb)) * np.array(space.radices)[col]
+                                       ).astype(np.int64)
+        d = np.concatenate([d, nb, d[:100]])
+        cand = space.to_candidates(d)
+        full = evaluate(layer, acc, cand)
+        ok = full.fits & structural_ok(cand, acc, layer)
+        n_fit += int(ok.sum())
+        n_all += len(d)
+        assert np.array_equal(fits(layer, acc, cand), full.fits)
+        want = np.where(ok, objective_value(full, "edp"), np.inf)
+        want_tie = np.where(ok, objective_value(full, "latency"), np.inf)
+        obj, tie = _score(space, d, settings)
+        assert np.array_equal(obj, want) and np.array_equal(tie, want_tie)
+        memo = _Memo(space, settings)
+        half = len(d) // 2
+        o1, t1 = memo.score(d[:half])
+        o2, t2 = memo.score(d)                 # half recalled, the rest scored
+        assert np.array_equal(o1, want[:half]) and np.array_equal(t1, want_tie[:half])
+        assert np.array_equal(o2, want) and np.array_equal(t2, want_tie)
+        assert len(memo.keys) == len(np.unique(d, axis=0))
+    assert 0 < n_fit < n_all        # fitting and overflowing rows both met: it can fail

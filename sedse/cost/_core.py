@@ -315,6 +315,16 @@ class _LevelLoops:
     step_f: np.ndarray | None        # with a factor > 1 is over P or Q (else -1), its factor
 
 
+def fits(layer: Layer, acc: Accelerator, c: Candidates) -> np.ndarray:
+    """(M,) `evaluate(...).fits` alone: every bounded partition holds its tiles (the
+    capacity rule, `capacity_need`), at a fraction of a full evaluation's cost, so a
+    search scores only the mappings that fit."""
+    layer = array_layer(layer, acc)
+    geo = TileGeometry.of(c, acc, layer)
+    need, cap = capacity_need(geo, acc, weight_format(layer, acc).bits_at)
+    return (need <= cap[:, :, None]).all(axis=(0, 1))
+
+
 def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:
     tf, lps = geo.tf, geo.loops
     L, _, M = tf.shape

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sedse._progress import task
-from sedse.cost._core import BatchCost, evaluate
+from sedse.cost._core import BatchCost, evaluate, fits
 from sedse.cost._space import MappingSpace, keep_variants, mapping_space
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
@@ -164,17 +164,23 @@ def _search_or_error(layer: Layer, acc: Accelerator,
 
 
 def _score(space: MappingSpace, digits: np.ndarray, settings: SearchSettings):
-    """Objective per digit row (inf where the mapping does not fit) and the tie-break."""
-    obj = np.empty(len(digits))
-    tie = np.empty(len(digits))
+    """Objective per digit row (inf where the mapping does not fit) and the tie-break
+    (inf too where it does not fit: only fitting rows are ever ranked by it). Only the
+    rows that pass the structural and capacity checks are evaluated in full (most
+    neighbours and samples overflow a buffer); the numbers equal a full evaluation's."""
+    obj = np.full(len(digits), np.inf)
+    tie = np.full(len(digits), np.inf)
     other = "latency" if settings.objective != "latency" else "energy"
     for s in range(0, len(digits), settings.batch):
         d = digits[s:s + settings.batch]
         cand = space.to_candidates(d)
-        cost = evaluate(space.layer, space.acc, cand)
-        ok = cost.fits & structural_ok(cand, space.acc, space.layer)
-        obj[s:s + len(d)] = np.where(ok, objective_value(cost, settings.objective), np.inf)
-        tie[s:s + len(d)] = objective_value(cost, other)
+        ok = np.flatnonzero(structural_ok(cand, space.acc, space.layer)
+                            & fits(space.layer, space.acc, cand))
+        if not len(ok):
+            continue
+        cost = evaluate(space.layer, space.acc, cand if len(ok) == len(d) else cand.take(ok))
+        obj[s + ok] = objective_value(cost, settings.objective)
+        tie[s + ok] = objective_value(cost, other)
     return obj, tie
 
 
@@ -214,12 +220,52 @@ def _binding_constraint(space: MappingSpace, digits: np.ndarray) -> str:
 CHUNK = 1000
 
 
+class _Memo:
+    """The objective and tie-break of every point a search has scored, keyed by the
+    point's mixed-radix number, so a descent never scores a point twice (a step along
+    one dim revisits that dim's whole previous neighbourhood, a kick's descent much of
+    its start's). Scores do not depend on the batch, so recalled values equal fresh
+    ones. Spaces too large for int64 keys score every point."""
+
+    def __init__(self, space: MappingSpace, settings: SearchSettings) -> None:
+        self.space, self.settings = space, settings
+        radices = np.array(space.radices, dtype=np.int64)
+        self.on = space.size < 2**62
+        self.weights = np.concatenate([[1], np.cumprod(radices[:0:-1])])[::-1] \
+            if self.on else None
+        self.keys = np.empty(0, dtype=np.int64)
+        self.obj = np.empty(0)
+        self.tie = np.empty(0)
+
+    def score(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.on:
+            return _score(self.space, digits, self.settings)
+        keys = digits @ self.weights
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        hit = self.keys[at] == keys if len(self.keys) else np.zeros(len(keys), bool)
+        obj, tie = np.empty(len(keys)), np.empty(len(keys))
+        obj[hit], tie[hit] = self.obj[at[hit]], self.tie[at[hit]]
+        miss = np.flatnonzero(~hit)
+        if len(miss):
+            new, first, inverse = np.unique(keys[miss], return_index=True,
+                                            return_inverse=True)
+            o, t = _score(self.space, digits[miss[first]], self.settings)
+            obj[miss], tie[miss] = o[inverse], t[inverse]
+            keys_all = np.concatenate([self.keys, new])
+            order = np.argsort(keys_all, kind="stable")
+            self.keys = keys_all[order]
+            self.obj = np.concatenate([self.obj, o])[order]
+            self.tie = np.concatenate([self.tie, t])[order]
+        return obj, tie
+
+
 def _descend_all(space: MappingSpace, starts: list[tuple[np.ndarray, float]],
-                 settings: SearchSettings, out: list) -> int:
+                 settings: SearchSettings, out: list, memo: _Memo) -> int:
     """Steepest descents over single-digit changes from every start, in lockstep: each
     round evaluates every active descent's neighbourhood in one batch and moves each to
     its best neighbour (stopping a descent when none improves). Appends every batch to
-    `out` as (digits, obj, tie); returns the number of points evaluated."""
+    `out` as (digits, obj, tie); returns the number of points visited (points scored
+    before are recalled from `memo`, not scored again)."""
     radices = np.array(space.radices)
     pos = np.repeat(np.arange(len(radices)), radices)
     val = np.concatenate([np.arange(r) for r in radices])
@@ -234,7 +280,7 @@ def _descend_all(space: MappingSpace, starts: list[tuple[np.ndarray, float]],
         nb = np.repeat(np.stack([points[a] for a in active]), n_nb, axis=0)
         rows = np.arange(len(nb))
         nb[rows, np.tile(pos, len(active))] = np.tile(val, len(active))
-        o, t = _score(space, nb, settings)
+        o, t = memo.score(nb)
         n += len(nb)
         out.append((nb, o, t))
         still = []
@@ -275,7 +321,8 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
     # depend on the batch it is in)
     chunks = [space.sample_digits(CHUNK, np.random.default_rng(zlib.crc32(key + b"/%d" % k)))
               for k in range(n_chunks)]
-    o_all, t_all = _score(space, np.concatenate(chunks), settings)
+    memo = _Memo(space, settings)
+    o_all, t_all = memo.score(np.concatenate(chunks))
     for k, d in enumerate(chunks):
         o, t = o_all[k * CHUNK:(k + 1) * CHUNK], t_all[k * CHUNK:(k + 1) * CHUNK]
         evaluated += len(d)
@@ -297,7 +344,7 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
             if np.isfinite(po) and tag not in tags:
                 tags.add(tag)
                 starts.append((pd.copy(), po))
-    evaluated += _descend_all(space, starts, settings, found)
+    evaluated += _descend_all(space, starts, settings, found, memo)
     # kicks: from every descent's end, change `kick_digits` random digits (a stream of
     # its own per start, so a start's chain does not depend on the budget) and descend
     # again; a better end replaces the start's point
@@ -314,11 +361,11 @@ def _search_space(space: MappingSpace, settings: SearchSettings, key: bytes):
         if not kicked:
             break
         kd = np.stack(kicked)
-        ko, kt = _score(space, kd, settings)
+        ko, kt = memo.score(kd)
         evaluated += len(kd)
         found.append((kd, ko, kt))
         trial = [(kd[i].copy(), ko[i]) for i in range(len(kd))]
-        evaluated += _descend_all(space, trial, settings, found)
+        evaluated += _descend_all(space, trial, settings, found, memo)
         starts = [t if t[1] < s0[1] else s0 for t, s0 in zip(trial, starts, strict=True)]
     digits = np.concatenate([f[0] for f in found])
     obj = np.concatenate([f[1] for f in found])

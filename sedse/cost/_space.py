@@ -108,8 +108,14 @@ class MappingSpace:
         half = m // 2
         for di in np.lexsort((rng.random(len(groups)), n_combos)):
             combos, first, counts = groups[di]
+            if len(combos) == 1:    # one way to unroll the dim: nothing to draw (a
+                # draw from one choice takes nothing from the stream, so skipping it
+                # leaves every later number the same)
+                digits[:, di] = first[0] + (rng.random(m) * counts[0]).astype(np.int64)
+                cap //= combos[0]
+                continue
             pick = _pick_fitting(combos, cap, rng)
-            if half and len(combos) > 1:
+            if half:
                 w = np.cumsum(combos.prod(axis=1).astype(np.float64) ** 2)
                 pick[half:] = _pick_fitting(combos, cap[half:], rng, cdf=w)
             within = (rng.random(m) * counts[pick]).astype(np.int64)
@@ -140,6 +146,10 @@ class MappingSpace:
         tf = np.ones((L, 8, M), dtype=np.int64)
         sf = np.ones((A, 8, M), dtype=np.int64)
         for di, opts in enumerate(self.options):
+            if len(opts) == 1:                              # a pinned dim: broadcast
+                sf[:, di] = opts[0, :A, None]
+                tf[:, di] = opts[0, A:, None]
+                continue
             chosen = opts[digits[:, di]].T                  # (A + L, M)
             sf[:, di] = chosen[:A]
             tf[:, di] = chosen[A:]
@@ -189,7 +199,11 @@ def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,
         pick[rows[~live]] = 0
         rows, group = rows[live], group[live]
         j = (rng.random(len(rows)) * n_ok[group]).astype(np.int64)
-        pick[rows] = (np.cumsum(fit, axis=1)[group] > j[:, None]).argmax(axis=1)
+        # the (j+1)-th fitting combination of the row's group: fitting pairs listed
+        # group by group (np.nonzero's row-major order), each group's from its start
+        fit_u = np.nonzero(fit)[1]
+        start = np.concatenate([[0], np.cumsum(n_ok)[:-1]])
+        pick[rows] = fit_u[start[group] + j]
     return pick
 
 

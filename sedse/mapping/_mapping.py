@@ -107,7 +107,8 @@ class Candidates:
         return self.tf.shape[0]
 
     def take(self, idx) -> Candidates:
-        return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep)
+        pos = None if self.positions is None else self.positions[:, :, idx]
+        return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep, pos)
 
     def loop_positions(self) -> np.ndarray:
         """(L, 8, M) position of each dim in its level's loop order (0 = outermost)."""
