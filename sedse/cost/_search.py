@@ -138,15 +138,18 @@ class SearchCache:
         if n < 2 or not sys.platform.startswith("linux") or "torch" in sys.modules:
             return 1
         ctx = multiprocessing.get_context("fork")
+        # the longest searches first (the most factor options: large K and C), so no
+        # process is left with a long one at the end while the others idle
+        keys = sorted(todo, key=lambda k: -todo[k].K * todo[k].C)
         try:
             with task(f"searching {len(todo)} layer shapes on {acc.name} ({n} processes)"), \
                     ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                outs = list(pool.map(_search_or_error, todo.values(), [acc] * len(todo),
-                                     [settings] * len(todo)))
+                outs = list(pool.map(_search_or_error, [todo[k] for k in keys],
+                                     [acc] * len(todo), [settings] * len(todo)))
         except BrokenProcessPool:      # a worker died (memory, a signal): search serially
             log.warning("a mapping-search worker process died; searching in this one")
             return 1
-        for key, out in zip(todo, outs, strict=True):
+        for key, out in zip(keys, outs, strict=True):
             if isinstance(out, MappingError):
                 self._errors[key] = out
             else:
