@@ -58,6 +58,9 @@ def main() -> None:
                      rep(["eval", "--model", "lenet5", "--hw", "eyeriss"], tmp)))
         rows.append(("sedse eval --model resnet18 --hw eyeriss",
                      rep(["eval", "--model", "resnet18", "--hw", "eyeriss"], tmp)))
+    # every process compiles sedse's sources again (about 0.2 s) when this is set
+    cache = "off (PYTHONDONTWRITEBYTECODE set)" if sys.dont_write_bytecode else "on"
+    print(f"Python bytecode cache: {cache}")
     print(f"{'command (fresh process, 2 cores)':52s} {'median s':>8s}  {'range':>11s}")
     for what, t in rows:
         span = f"{min(t):.2f}-{max(t):.2f}" if len(t) > 1 else "(one run)"
