@@ -371,3 +371,13 @@ def test_two_workers_sampling_one_design_at_once_evaluate_it_once(tmp_path):
     th.join(5)
     assert out == [None]
     assert _duplicate_of(study, f, new) == e.number   # and f, checking, yields to e
+    g, h = two(1)                     # h dies after writing its key: g stops waiting
+    h.set_user_attr("design", design_key({"x": 1}))
+    out.clear()
+    th = threading.Thread(target=lambda: out.append(_duplicate_of(study, g, {"x": 1}, 0.02)))
+    th.start()
+    time.sleep(0.3)
+    assert th.is_alive() and not out
+    study.tell(h, state=TrialState.FAIL)
+    th.join(5)
+    assert out == [None]

@@ -292,7 +292,8 @@ def design_key(params: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _duplicate_of(study, trial, params: dict, poll_s: float = 0.1) -> int | None:
+def _duplicate_of(study, trial, params: dict, poll_s: float = 0.1,
+                  touched: set[int] | None = None) -> int | None:
     """The number of a trial that evaluates (or evaluated) exactly these parameters, or
     None: such a design is not evaluated twice, even by two workers at once.
 
@@ -302,15 +303,18 @@ def _duplicate_of(study, trial, params: dict, poll_s: float = 0.1) -> int | None
     to evaluate. A later trial never waits for an earlier one: it always sees the
     earlier key when the earlier one could miss its own, so it yields. The earlier one
     waits for the later one's decision (a single read away), which cannot deadlock, and
-    stops waiting if that trial dies (its state leaves RUNNING)."""
+    stops waiting if that trial dies: while waiting it fails dead trials itself
+    (`fail_dead_trials`), so a worker killed between the two writes cannot hold it."""
     from optuna.trial import TrialState
 
     key = design_key(params)
     trial.set_user_attr("design", key)
     states = (TrialState.COMPLETE, TrialState.RUNNING)
+    touched = set() if touched is None else touched
     while True:
         pending = False
-        for t in study.get_trials(deepcopy=False, states=states):
+        trials = study.get_trials(deepcopy=False, states=states)
+        for t in trials:
             ua = t.user_attrs
             if t.number == trial.number or ua.get("duplicate_of") is not None:
                 continue
@@ -327,6 +331,7 @@ def _duplicate_of(study, trial, params: dict, poll_s: float = 0.1) -> int | None
             trial.set_user_attr("evaluating", True)
             return None
         time.sleep(poll_s)
+        fail_dead_trials(study, trials, touched)
 
 
 def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = None,
@@ -347,7 +352,7 @@ def objective_fn(spec: StudySpec, evaluator: Evaluator, target: int | None = Non
             raise optuna.TrialPruned("surplus: the study already has its trials")
         trial.set_user_attr("sampler_seed", trial_seed(spec.sampler.seed, trial.number))
         params = {p.name: p.suggest(trial) for p in spec.search_space}
-        dup = _duplicate_of(trial.study, trial, params)
+        dup = _duplicate_of(trial.study, trial, params, touched=state["touched"])
         if dup is not None:
             trial.set_user_attr("duplicate_of", dup)
             state["duplicates_in_a_row"] += 1
