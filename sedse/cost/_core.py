@@ -322,7 +322,7 @@ def fits(layer: Layer, acc: Accelerator, c: Candidates) -> np.ndarray:
     layer = array_layer(layer, acc)
     geo = TileGeometry.of(c, acc, layer)
     need, cap = capacity_need(geo, acc, weight_format(layer, acc).bits_at)
-    return (need <= cap[:, :, None]).all(axis=(0, 1))
+    return np.asarray((need <= cap[:, :, None]).all(axis=(0, 1)))
 
 
 def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:

@@ -294,8 +294,8 @@ def _descend_all(space: MappingSpace, starts: list[tuple[np.ndarray, float]],
                 points[a], best[a] = nb[k * n_nb + j], seg[j]
                 still.append(a)
         active = still
-    for i, (p, o) in enumerate(zip(points, best, strict=True)):
-        starts[i] = (p, o)
+    for i, (pt, ob) in enumerate(zip(points, best, strict=True)):
+        starts[i] = (pt, ob)
     return n
 
 
