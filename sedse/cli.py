@@ -740,8 +740,10 @@ def _print_front(df, front, base, objectives: list[str]) -> None:
              if c not in cols and df[c].notna().any()]
     n_done = int((df.state == "COMPLETE").sum())
     repeats = int(df.reason.str.startswith("duplicate").sum()) if "reason" in df else 0
+    plural = "s" if repeats != 1 else ""
     print(f"Pareto front ({len(front)} of {n_done} completed trials"
-          + (f"; {repeats} repeated designs not evaluated again" if repeats else "") + "):")
+          + (f"; {repeats} repeated design{plural} not evaluated again" if repeats else "")
+          + "):")
     if len(front):
         show = front[cols + extra]
         print(_fmt_table(list(show.columns), [[f"{v:.4g}" if isinstance(v, float) else str(v)
