@@ -321,7 +321,11 @@ def fits(layer: Layer, acc: Accelerator, c: Candidates) -> np.ndarray:
     search scores only the mappings that fit."""
     layer = array_layer(layer, acc)
     geo = TileGeometry.of(c, acc, layer)
-    need, cap = capacity_need(geo, acc, weight_format(layer, acc).bits_at)
+    return _fitting(*capacity_need(geo, acc, weight_format(layer, acc).bits_at))
+
+
+def _fitting(need: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """(M,) every partition's need (L, P, M) within its capacity (L, P)."""
     return np.asarray((need <= cap[:, :, None]).all(axis=(0, 1)))
 
 
@@ -747,7 +751,7 @@ def _latency(ctx: _Context, t: _Traffic, counts, energy, total, rebuild_cycles,
         passes=t.passes, pass_cycles=pass_cycles, stall_cycles=stall,
         fill_drain_cycles=fill_drain, busy_cycles=busy, port_cycles=ports,
         utilisation=macs / (compute_cycles * acc.num_pes),
-        fits=(need <= cap[:, :, None]).all(axis=(0, 1)), tile_bytes=need,
+        fits=_fitting(need, cap), tile_bytes=need,
         capacity_bytes=cap, macs=macs, run_macs=int(np.ceil(macs * wf.keep_frac)),
         idle_mac_slots=counts[Action("MAC", "-", "idle")], geometry=ctx.geo)
 
