@@ -834,14 +834,16 @@ def _compressor(args: argparse.Namespace):
             max_magnitude=args.max_magnitude, basis_bits=args.basis_bits,
             max_iter=args.max_iter)
         return SmartExchange(cfg, index=args.index)
+    quant = {"scale": args.quant_scale, "per_channel": args.per_channel}
     if args.method in ("prune", "vector-prune"):
         return MagnitudePrune(args.sparsity, "vector" if args.method == "vector-prune"
-                              else "element", bits=args.bits)
+                              else "element", bits=args.bits, allocation=args.allocation,
+                              **quant)
     if args.method == "lowrank":
-        return LowRank(args.rank, bits=args.bits)
+        return LowRank(args.rank, bits=args.bits, energy=args.energy)
     if args.method == "pow2":
-        return Pow2Quant(args.bits)
-    return UniformQuant(args.bits)
+        return Pow2Quant(args.bits, **quant)
+    return UniformQuant(args.bits, **quant)
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
@@ -865,6 +867,11 @@ def cmd_compress(args: argparse.Namespace) -> int:
                         "--decomposed-epochs")
     if args.slim_frac and not args.retrain_epochs:
         raise SpecError("--slim-frac", "channel pruning needs --retrain-epochs >= 1")
+    if args.retrain_mode == "ste" and args.method == "smartexchange":
+        raise SpecError("--retrain-mode", "smartexchange trains in the decomposed form "
+                        "(--decomposed-epochs), not by straight-through projection")
+    if args.retrain_mode == "ste" and args.slim_frac:
+        raise SpecError("--slim-frac", "channel pruning is part of --retrain-mode alternate")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SpecError("--out", f"{out} exists and is not an empty folder (give a new one)")
@@ -885,7 +892,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if say:
         say(f"compressing {sum(1 for _ in model.modules())} modules with {args.method} ...")
     m = compress_and_measure(model, comp, data, retrain_epochs=args.retrain_epochs,
-                             slim_frac=args.slim_frac, decomposed_epochs=args.decomposed_epochs)
+                             slim_frac=args.slim_frac, decomposed_epochs=args.decomposed_epochs,
+                             retrain_mode=args.retrain_mode)
     compressed = m.compressed
     float_acc, proj_acc, acc, test_acc = m.float_accuracy, m.projected_accuracy, m.accuracy, \
         m.test_accuracy
@@ -913,7 +921,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
     print(f"total: {compressed.weights:,} weights in {compressed.total_bits:,} bits = "
           f"{compressed.compression_ratio(8):.2f}x vs 8-bit, "
           f"{compressed.compression_ratio(32):.2f}x vs 32-bit")
-    trained = (f", after {args.retrain_epochs} retraining epochs {acc:.4f}"
+    mode = " (straight-through)" if args.retrain_mode == "ste" else ""
+    trained = (f", after {args.retrain_epochs} retraining epochs{mode} {acc:.4f}"
                if args.retrain_epochs else
                f", after {args.decomposed_epochs} epochs of decomposed-form training "
                f"{acc:.4f}" if args.decomposed_epochs else "")
@@ -1031,13 +1040,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--index", choices=["direct", "csr", "rle"], default="direct")
     c.add_argument("--sparsity", type=_float(0, 1, hi_open=True), default=0.8,
                    help="prune methods")
+    c.add_argument("--allocation", choices=["uniform", "global", "lamp"], default="uniform",
+                   help="prune methods: one --sparsity for every layer, or the model's "
+                        "--sparsity spread by one global magnitude threshold or LAMP scores")
     c.add_argument("--rank", type=_int(1, 2**16), default=8, help="lowrank")
+    c.add_argument("--energy", type=_float(0, 1, lo_open=True), default=None,
+                   help="lowrank: per-layer rank keeping this fraction of the squared "
+                        "singular values (instead of --rank)")
     c.add_argument("--bits", type=_int(1, 32), default=8,
                    help="prune/lowrank/pow2/uniform bits")
+    c.add_argument("--quant-scale", choices=["max", "mse"], default="max",
+                   help="prune/pow2/uniform: quantiser scale from the largest magnitude or "
+                        "the least squared error")
+    c.add_argument("--per-channel", action="store_true",
+                   help="prune/pow2/uniform: one 32-bit scale per filter (counted)")
     c.add_argument("--epochs", type=_int(0, 10**4), default=training.epochs,
                    help="float baseline epochs (cached)")
     c.add_argument("--retrain-epochs", type=_int(0, 10**4), default=0,
                    help="alternate SGD epochs with projections (the paper's retraining)")
+    c.add_argument("--retrain-mode", choices=["alternate", "ste"], default="alternate",
+                   help="ste: every step computes with the projection of latent float "
+                        "weights (straight-through; quantisation/sparsity-aware training, "
+                        "from the float weights; not for smartexchange)")
     c.add_argument("--decomposed-epochs", type=_int(0, 10**4), default=0,
                    help="train Ce and B directly (straight-through estimator, frozen "
                         "mask) instead of alternating retraining")

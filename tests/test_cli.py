@@ -124,6 +124,13 @@ def test_design_that_does_not_fit_is_one_line(tmp_path):
     (["--model", "lenet5", "--dataset", "svhn"], "dataset: unknown dataset 'svhn'"),
     (["--model", "lenet5", "--dataset", "fashion-mnist", "--data-root", "/nonexistent"],
      "/nonexistent/train-images-idx3-ubyte.gz: not found"),
+    (["--model", "lenet5_digits", "--dataset", "digits", "--retrain-epochs", "1",
+      "--retrain-mode", "ste"], "--retrain-mode: smartexchange trains in the decomposed form"),
+    (["--model", "lenet5_digits", "--dataset", "digits", "--method", "prune",
+      "--retrain-epochs", "1", "--retrain-mode", "ste", "--slim-frac", "0.2"],
+     "--slim-frac: channel pruning is part of --retrain-mode alternate"),
+    (["--model", "lenet5_digits", "--dataset", "digits", "--method", "uniform",
+      "--quant-scale", "min"], "argument --quant-scale: invalid choice: 'min'"),
 ])
 def test_compress_errors_are_one_line(tmp_path, args, message):
     proc = subprocess.run([sys.executable, "-m", "sedse", "compress", *args, "--out",
@@ -131,6 +138,32 @@ def test_compress_errors_are_one_line(tmp_path, args, message):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_compress_fair_ablation_from_the_cli(tmp_path, capsys):
+    """A fair ablation end to end: LAMP-allocated pruning, 4-bit kept weights with
+    per-filter MSE scales, straight-through retraining; what is stored is what the
+    model computes with, and the per-filter scales are counted."""
+    from sedse._shipped import model_entry
+    from sedse.compress import accuracy, load_dataset
+    from sedse.compress._io import load_compressed, load_compressed_model
+
+    out = tmp_path / "o"
+    rc = main(["compress", "--model", "lenet5_digits", "--dataset", "digits", "--epochs", "20",
+               "--method", "prune", "--sparsity", "0.8", "--allocation", "lamp", "--bits", "4",
+               "--quant-scale", "mse", "--per-channel", "--retrain-epochs", "2",
+               "--retrain-mode", "ste", "--threads", "1", "--cache-dir",
+               str(tmp_path / "cache"), "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "retraining epochs (straight-through)" in text
+    doc, enc = load_compressed(out)
+    weights = sum(e.dense_weights for e in enc.values())
+    kept = sum(round(e.coefficient_density_frac * e.dense_weights) for e in enc.values())
+    assert kept == weights - round(0.8 * weights)
+    densities = {round(e.coefficient_density_frac, 3) for e in enc.values()}
+    assert len(densities) > 1                       # allocated, not one ratio per layer
+    model = load_compressed_model(out, model_entry("lenet5_digits").build)
+    assert accuracy(model, load_dataset("digits")) == doc["accuracy"] > 0.5
 
 
 def test_compress_writes_a_readable_directory(tmp_path, capsys):

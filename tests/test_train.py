@@ -217,7 +217,7 @@ def test_compress_and_measure_equals_its_directory_round_trip(digits, lenet_digi
     ({"decomposed_epochs": 1, "retrain_epochs": 1}, "either retrain_epochs or"),
     ({"slim_frac": 0.5}, "channel pruning needs retrain_epochs"),
     ({"from_float": True}, "decomposed_epochs >= 1"),
-    ({"max_steps": 3}, "max_steps bounds decomposed-form training"),
+    ({"max_steps": 3}, "max_steps bounds training"),
 ])
 def test_compress_and_measure_refuses_what_it_cannot_do(digits, kw, message):
     from sedse.compress import compress_and_measure

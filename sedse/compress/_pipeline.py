@@ -24,7 +24,7 @@ from typing import Any
 from sedse.compress._compressors import Compressor, SmartExchange
 from sedse.compress._data import Dataset
 from sedse.compress._stats import LayerStats, compressed_stats
-from sedse.compress._train import CompressedModel
+from sedse.compress._train import RETRAIN_MODES, CompressedModel
 from sedse.errors import SpecError
 from sedse.workload import WeightEncoding, Workload
 
@@ -103,6 +103,7 @@ def _check(ok: bool, key: str, message: str) -> None:
 
 def compress_and_measure(model, compressor: Compressor, data: Dataset, *,
                          retrain_epochs: int = 0, slim_frac: float = 0.0,
+                         retrain_mode: str = "alternate", train_cfg=None,
                          decomposed_epochs: int = 0, from_float: bool = False,
                          max_steps: int | None = None, device: str = "cpu",
                          float_accuracy: float | None = None, measure_test: bool = True,
@@ -114,10 +115,15 @@ def compress_and_measure(model, compressor: Compressor, data: Dataset, *,
 
     * `retrain_epochs`: the paper's retraining (one SGD epoch, then a projection of all
       layers; repeated), `slim_frac` of the BN-followed channels pruned after the first;
+      or, with `retrain_mode="ste"`, straight-through training of the latent weights
+      from the float weights, every step computing with their projection (`retrain`);
     * `decomposed_epochs`: train Ce and B in the decomposed form (SmartExchange only),
       from the projected weights, or with `from_float` from the float weights with no
-      projection step (a study's ``finetune`` fidelity); `max_steps` bounds the
-      mini-batches.
+      projection step (a study's ``finetune`` fidelity).
+
+    `max_steps` bounds the mini-batches of either training (one budget for every method);
+    `train_cfg` (a `TrainConfig`) sets its SGD (learning rate, batch, seed; default each
+    training's own: lr 0.01, seed 0).
 
     `float_accuracy`: the float model's validation accuracy when already known (else
     measured). `measure_test` / `measure_activations`: whether to measure the test
@@ -134,13 +140,18 @@ def compress_and_measure(model, compressor: Compressor, data: Dataset, *,
            "give either retrain_epochs or decomposed_epochs")
     _check(not decomposed_epochs or isinstance(compressor, SmartExchange),
            "decomposed_epochs", "decomposed-form training is for SmartExchange")
+    _check(retrain_mode in RETRAIN_MODES, "retrain_mode",
+           f"expected one of {', '.join(RETRAIN_MODES)}, found {retrain_mode!r}")
+    _check(retrain_mode != "ste" or not isinstance(compressor, SmartExchange), "retrain_mode",
+           "SmartExchange trains in the decomposed form (decomposed_epochs), not by "
+           "straight-through projection")
     _check(not slim_frac or retrain_epochs >= 1, "slim_frac",
            "channel pruning needs retrain_epochs >= 1")
     _check(not from_float or decomposed_epochs >= 1, "from_float",
            "training from the float weights is decomposed-form training "
            "(decomposed_epochs >= 1)")
-    _check(max_steps is None or decomposed_epochs >= 1, "max_steps",
-           "max_steps bounds decomposed-form training (decomposed_epochs >= 1)")
+    _check(max_steps is None or decomposed_epochs >= 1 or retrain_epochs >= 1, "max_steps",
+           "max_steps bounds training (retrain_epochs or decomposed_epochs >= 1)")
 
     net = copy.deepcopy(model)
     float_acc = accuracy(net, data, device) if float_accuracy is None else float_accuracy
@@ -151,14 +162,18 @@ def compress_and_measure(model, compressor: Compressor, data: Dataset, *,
         proj_acc = accuracy(net, data, device)
     compressed, acc = projection, proj_acc
     if retrain_epochs:
+        if retrain_mode == "ste":     # from the float weights, as quantisation-aware
+            net = copy.deepcopy(model)    # training starts (the projection is measured)
         compressed = retrain(net, data, compressor, retrain_epochs, device=device,
-                             slim_frac=slim_frac)
+                             slim_frac=slim_frac, mode=retrain_mode, max_steps=max_steps,
+                             **({} if train_cfg is None else {"cfg": train_cfg}))
         acc = accuracy(net, data, device)
     elif decomposed_epochs:
         assert isinstance(compressor, SmartExchange)   # checked above
         compressed = train_decomposed(net, data, compressor.config, decomposed_epochs,
                                       device=device, index=compressor.index,
-                                      max_steps=max_steps)
+                                      max_steps=max_steps,
+                                      **({} if train_cfg is None else {"train_cfg": train_cfg}))
         acc = accuracy(net, data, device)
     test_acc = accuracy(net, data, device, split="test") if measure_test else None
     acts = activation_stats(net, data, device=device) if measure_activations else None

@@ -93,10 +93,13 @@ def accuracy(model, data: Dataset, device: str = "cpu", batch: int = 1000,
 def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: str = "cpu",
                  after_epoch: Callable | None = None, seed_offset: int = 0,
                  max_steps: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 step_hooks: tuple[Callable, Callable] | None = None) -> None:
     """SGD for `epochs` epochs (or `max_steps` mini-batches, whichever ends first);
     `after_epoch(model)` runs after each epoch (e.g. projection); `progress(line)` gets
-    one line per epoch (mean training loss)."""
+    one line per epoch (mean training loss); `step_hooks` = (before, update): `before(model)`
+    runs before each forward pass, `update(model)` after the backward pass and before
+    the optimiser's step (a straight-through estimator swaps weights there)."""
     import torch
 
     torch.manual_seed(cfg.seed + seed_offset)
@@ -117,8 +120,12 @@ def train_epochs(model, data: Dataset, cfg: TrainConfig, epochs: int, device: st
                 x = torch.from_numpy(data.train_x[idx]).to(device)
                 y = torch.from_numpy(data.train_y[idx]).to(device)
                 opt.zero_grad()
+                if step_hooks is not None:
+                    step_hooks[0](model)
                 loss = loss_fn(model(x), y)
                 loss.backward()
+                if step_hooks is not None:
+                    step_hooks[1](model)
                 opt.step()
                 total += loss.item() * len(idx)
                 seen += len(idx)
@@ -199,6 +206,34 @@ def _weight_modules(model):
             yield name, mod
 
 
+def compress_weights(weights: list[tuple[str, np.ndarray]], compressor: Compressor,
+                     threads: int = 1, advance: Callable[[str], None] | None = None
+                     ) -> CompressedModel:
+    """Compress (name, weight) pairs in order, each with the compressor
+    `compressor.plan` gives it (from all the weights at once)."""
+    plan = compressor.plan(dict(weights))
+    if threads <= 1:
+        out = []
+        for name, w in weights:
+            out.append(plan[name].compress(name, w))
+            if advance is not None:
+                advance(name)
+        return CompressedModel(tuple(out))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # largest layers first, so no thread is left with a big one at the end
+        futures: list = [None] * len(weights)
+        for i in sorted(range(len(weights)), key=lambda i: -weights[i][1].size):
+            futures[i] = pool.submit(plan[weights[i][0]].compress, *weights[i])
+        done = []
+        for (name, _), f in zip(weights, futures, strict=True):
+            done.append(f.result())
+            if advance is not None:
+                advance(name)
+    return CompressedModel(tuple(done))
+
+
 def compress_model(model, compressor: Compressor, threads: int = 1) -> CompressedModel:
     """Compress every Conv2d / Linear weight (biases stay dense and are not counted).
 
@@ -209,24 +244,8 @@ def compress_model(model, compressor: Compressor, threads: int = 1) -> Compresse
     weights = [(name, mod.weight.detach().cpu().numpy()) for name, mod in mods]
     with task(f"compressing with {type(compressor).__name__}", total=len(mods),
               unit="layers") as bar:
-        if threads <= 1:
-            out = []
-            for name, w in weights:
-                out.append(compressor.compress(name, w))
-                bar.advance(note=name)
-            return CompressedModel(tuple(out))
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            # largest layers first, so no thread is left with a big one at the end
-            futures: list = [None] * len(weights)
-            for i in sorted(range(len(weights)), key=lambda i: -weights[i][1].size):
-                futures[i] = pool.submit(compressor.compress, *weights[i])
-            done = []
-            for (name, _), f in zip(weights, futures, strict=True):
-                done.append(f.result())
-                bar.advance(note=name)
-    return CompressedModel(tuple(done))
+        return compress_weights(weights, compressor, threads,
+                                lambda name: bar.advance(note=name))
 
 
 def project(model, compressed: CompressedModel) -> None:
@@ -291,13 +310,67 @@ def apply_channel_masks(model, masks: dict) -> None:
             bn.bias[~keep] = 0.0
 
 
+RETRAIN_MODES = ("alternate", "ste")
+
+
 def retrain(model, data: Dataset, compressor: Compressor, epochs: int,
             cfg: TrainConfig = TrainConfig(lr=0.01), device: str = "cpu",
-            slim_frac: float = 0.0) -> CompressedModel:
-    """The paper's retraining: one epoch of SGD, then project all layers; repeat. With
-    `slim_frac`, channels are pruned by BN scale after the first epoch (the paper prunes
-    channels in the first retraining epoch) and kept pruned afterwards."""
-    state: dict = {"epoch": 0, "masks": {}}
+            slim_frac: float = 0.0, mode: str = "alternate",
+            max_steps: int | None = None) -> CompressedModel:
+    """Retrain the compressed model; returns the final compression (loaded in `model`).
+
+    mode "alternate" (the paper's retraining): one epoch of SGD, then project all
+    layers; repeat. With `slim_frac`, channels are pruned by BN scale after the first
+    epoch (the paper prunes channels in the first retraining epoch) and kept pruned.
+
+    mode "ste" (quantisation- / sparsity-aware training with a straight-through
+    estimator, as BinaryConnect and QAT do it): the float weights are kept as latent
+    weights; every step computes with their projection P(W) (the compressor itself,
+    re-planned across layers each step: masks and scales follow the weights, as in
+    dynamic pruning with feedback), and the gradient at P(W) updates W. The final
+    weights are P(W) of the last latent weights, exactly what is counted. Each step
+    runs the compressor once over the model (cheap for quantisers, pruning and SVD;
+    SmartExchange trains in its decomposed form instead, `train_decomposed`).
+
+    `max_steps` bounds the mini-batches (the same budget for every method)."""
+    import torch
+
+    if mode not in RETRAIN_MODES:
+        raise SpecError("retrain_mode", f"expected one of {', '.join(RETRAIN_MODES)}, "
+                        f"found {mode!r}")
+    if slim_frac > 0 and epochs < 1:
+        raise SpecError("slim_frac", "channel pruning needs at least one retraining epoch")
+    if mode == "ste":
+        if slim_frac > 0:
+            raise SpecError("slim_frac", "channel pruning is part of the alternating "
+                            "retraining (retrain_mode alternate)")
+        if getattr(compressor, "method", "") == "smartexchange":
+            raise SpecError("retrain_mode", "SmartExchange trains in the decomposed form "
+                            "(decomposed_epochs), not by straight-through projection")
+        mods = list(_weight_modules(model))
+        latent: dict[str, torch.Tensor] = {}
+
+        def to_projection(m) -> None:
+            weights = [(name, mod.weight.detach().cpu().numpy()) for name, mod in mods]
+            comp = compress_weights(weights, compressor)
+            with torch.no_grad():
+                for (name, mod), c in zip(mods, comp.layers, strict=True):
+                    latent[name] = mod.weight.detach().clone()
+                    mod.weight.copy_(torch.from_numpy(np.asarray(c.weight, np.float32)))
+            state["c"] = comp
+
+        def to_latent(m) -> None:
+            with torch.no_grad():
+                for name, mod in mods:
+                    mod.weight.copy_(latent[name])
+
+        state: dict = {}
+        train_epochs(model, data, cfg, epochs, device, seed_offset=1, max_steps=max_steps,
+                     step_hooks=(to_projection, to_latent))
+        to_projection(model)       # P(W) of the final latent weights, loaded
+        return state["c"]
+
+    state = {"epoch": 0, "masks": {}}
 
     def after(m):
         if state["epoch"] == 1 and slim_frac > 0:
@@ -307,13 +380,15 @@ def retrain(model, data: Dataset, compressor: Compressor, epochs: int,
         project(m, state["c"])
         state["epoch"] += 1
 
-    if slim_frac > 0 and epochs < 1:
-        raise SpecError("slim_frac", "channel pruning needs at least one retraining epoch")
     after(model)
-    train_epochs(model, data, cfg, epochs, device, after_epoch=after, seed_offset=1)
+    train_epochs(model, data, cfg, epochs, device, after_epoch=after, seed_offset=1,
+                 max_steps=max_steps)
+    if max_steps is not None and state["epoch"] <= epochs:
+        after(model)    # stopped inside an epoch: project what was trained
     return state["c"]
 
 
 __all__ = ["CompressedModel", "TrainConfig", "accuracy", "apply_channel_masks",
-           "compress_model", "project", "retrain", "slim", "train_epochs", "train_float"]
+           "compress_model", "compress_weights", "project", "retrain", "slim", "train_epochs",
+           "train_float"]
 
