@@ -69,19 +69,22 @@ class AlexNet(nn.Module):
 
 
 _VGG_CFG = {
+    11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
     19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
          512, 512, 512, 512, "M"],
 }
 
 
-def _vgg_features(depth: int, batch_norm: bool) -> nn.Sequential:
+def _vgg_features(depth: int, batch_norm: bool, in_channels: int = 3,
+                  width_div: int = 1) -> nn.Sequential:
     layers: list[nn.Module] = []
-    c = 3
+    c = in_channels
     for v in _VGG_CFG[depth]:
         if v == "M":
             layers.append(nn.MaxPool2d(2))
         else:
+            v = v // width_div
             layers.append(nn.Conv2d(c, v, 3, padding=1))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(v))
@@ -92,13 +95,18 @@ def _vgg_features(depth: int, batch_norm: bool) -> nn.Sequential:
 
 class VGG(nn.Module):
     """VGG (Simonyan & Zisserman 2015). ImageNet head (3 FC layers, 224 x 224 input) or
-    CIFAR head (one 512 -> classes FC after the last pool, 32 x 32 input, batch norm)."""
+    CIFAR head (one 512 -> classes FC after the last pool, 32 x 32 input, batch norm).
+    `width_div` divides every conv's channels (a slim CIFAR-style net: 4 gives VGG-11's
+    64..512 as 16..128)."""
 
-    def __init__(self, depth: int = 16, num_classes: int = 1000, cifar: bool = False) -> None:
+    def __init__(self, depth: int = 16, num_classes: int = 1000, cifar: bool = False,
+                 in_channels: int = 3, width_div: int = 1) -> None:
         super().__init__()
-        self.features = _vgg_features(depth, batch_norm=cifar)
+        self.features = _vgg_features(depth, batch_norm=cifar, in_channels=in_channels,
+                                      width_div=width_div)
         if cifar:
-            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(512, num_classes))
+            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(512 // width_div,
+                                                                    num_classes))
         else:
             self.classifier = nn.Sequential(
                 nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(),

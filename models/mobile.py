@@ -33,23 +33,34 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """MobileNetV2 1.0 for 224 x 224 inputs."""
+    """MobileNetV2 1.0 for 224 x 224 inputs; or, with `cifar`, the CIFAR-style layout
+    for 32 x 32 inputs (stem and second stage at stride 1, as is usual for CIFAR-10),
+    every width scaled by `width` (channels rounded to multiples of 8, the last conv
+    at least 1280 x width)."""
 
     CFG = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
            (6, 160, 3, 2), (6, 320, 1, 1)]
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, cifar: bool = False, width: float = 1.0,
+                 in_channels: int = 3) -> None:
         super().__init__()
-        layers: list[nn.Module] = [_conv_bn(3, 32, 3, 2)]
-        c = 32
-        for t, c_out, n, s in self.CFG:
+
+        def w(c: int) -> int:
+            return max(8, int(c * width + 4) // 8 * 8)
+
+        stem = w(32)
+        layers: list[nn.Module] = [_conv_bn(in_channels, stem, 3, 1 if cifar else 2)]
+        c = stem
+        for k, (t, c_out, n, s) in enumerate(self.CFG):
+            s = 1 if cifar and k == 1 else s
             for i in range(n):
-                layers.append(InvertedResidual(c, c_out, s if i == 0 else 1, t))
-                c = c_out
-        layers.append(_conv_bn(c, 1280, 1))
+                layers.append(InvertedResidual(c, w(c_out), s if i == 0 else 1, t))
+                c = w(c_out)
+        last = max(w(1280), 1280) if width >= 1 else w(1280)
+        layers.append(_conv_bn(c, last, 1))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))

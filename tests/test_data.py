@@ -114,6 +114,20 @@ def test_any_idx_folder(tmp_path, style):
     assert d.input_chw == (1, 28, 28) and d.num_classes == 4
     assert len(d.train_x) + len(d.val_x) == 30 and len(d.test_x) == 12
     assert d.name == f"idx:{tmp_path.name}"
+    if style == "gz":
+        # a 32 x 32 model (the CIFAR-style nets) gets the images zero-padded, centred,
+        # by 2 pixels a side; a larger gap is left for the caller's mismatch message
+        p = load_dataset("idx", tmp_path, image_size=32)
+        assert p.input_chw == (1, 32, 32) and p.fingerprint != d.fingerprint
+        border = np.concatenate([p.train_x[:, :, :2].ravel(), p.train_x[:, :, -2:].ravel(),
+                                 p.train_x[:, :, :, :2].ravel(), p.train_x[:, :, :, -2:].ravel()])
+        assert np.all(border == border[0]) and border[0] < p.train_x.mean()  # black
+        inner = p.train_x[:, :, 2:-2, 2:-2]
+        ref = (d.train_x - d.train_x.mean()) / d.train_x.std()
+        got = (inner - inner.mean()) / inner.std()
+        assert np.allclose(ref, got, atol=1e-4)            # the same pixels inside
+        assert load_dataset("idx", tmp_path, image_size=40).input_chw == (1, 28, 28)
+        assert load_dataset("idx", tmp_path, image_size=28).fingerprint == d.fingerprint
 
 
 def test_idx_folder_errors_name_the_folder(tmp_path):
@@ -157,3 +171,7 @@ def test_model_and_data_mismatch_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "lenet5 expects (1, 28, 28) inputs but digits has (1, 8, 8)" in err
+    rc = main(["compress", "--model", "resnet20_gray32", "--dataset", "digits", "--out",
+               str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "resnet20_gray32 expects (1, 32, 32) inputs but digits has" in err

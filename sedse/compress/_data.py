@@ -1,7 +1,8 @@
 """Datasets as numpy arrays, read from local files only (nothing is downloaded).
 
 * ``fashion-mnist``: the IDX files of Debian's ``dataset-fashion-mnist`` package
-  (``/usr/share/datasets/fashion-mnist``, or ``root``), read with numpy;
+  (``/usr/share/datasets/fashion-mnist``, or ``root``), read with numpy; zero-padded
+  to 32 x 32 for a model that takes that (the CIFAR-style networks);
 * ``digits``: scikit-learn's bundled 8x8 digits (1797 images; a fixed 75/25 split);
 * ``cifar10``: the "python version" folder (``data_batch_1..5``, ``test_batch``) at
   ``root``;
@@ -181,7 +182,8 @@ def _idx_file(root: Path, split: str, kind: str, ndim: int, install_hint: bool) 
                     f"{names[1]}, plain or .gz)")
 
 
-def _idx_dataset(root: Path, name: str, install_hint: bool = False) -> Dataset:
+def _idx_dataset(root: Path, name: str, install_hint: bool = False,
+                 pad_to: int | None = None) -> Dataset:
     if not install_hint and not root.is_dir():
         raise SpecError(str(root), "not found (an IDX data root is a folder)")
 
@@ -191,15 +193,15 @@ def _idx_dataset(root: Path, name: str, install_hint: bool = False) -> Dataset:
         x, y = _read_idx(xf, 2051, 3), _read_idx(yf, 2049, 1)
         if len(x) != len(y):
             raise SpecError(str(root), f"{split}: {len(x)} images but {len(y)} labels")
-        return x[:, None].astype(np.float32) / 255.0, y.astype(np.int64)
+        return _pad(x[:, None].astype(np.float32) / 255.0, pad_to), y.astype(np.int64)
 
     tx, ty = pair("train")
     vx, vy = pair("t10k")
     return _finish(name, tx, ty, vx, vy, int(max(ty.max(), vy.max())) + 1)
 
 
-def _fashion_mnist(root: Path) -> Dataset:
-    return _idx_dataset(root, "fashion-mnist", install_hint=True)
+def _fashion_mnist(root: Path, pad_to: int | None = None) -> Dataset:
+    return _idx_dataset(root, "fashion-mnist", install_hint=True, pad_to=pad_to)
 
 
 def _digits() -> Dataset:
@@ -293,22 +295,39 @@ def _imagefolder(root: Path, image_size: int, channels: int = 3) -> Dataset:
     return _finish(f"imagefolder:{root.name}", tx, ty, vx, vy, len(classes))
 
 
+MAX_PAD = 4     # pixels added per side pair: 28 x 28 IDX images to 32 x 32, no further
+
+
+def _pad(x: np.ndarray, size: int | None) -> np.ndarray:
+    """Zero-pad (N, C, H, W) images, centred, to size x size when that is larger by at
+    most MAX_PAD pixels (28 x 28 to 32 x 32, LeNet-5's padded MNIST); as they are
+    otherwise (a larger gap is a model / data mismatch, reported by the caller)."""
+    if size is None or not 0 < size - x.shape[2] <= MAX_PAD \
+            or not 0 < size - x.shape[3] <= MAX_PAD:
+        return x
+    dh, dw = size - x.shape[2], size - x.shape[3]
+    return np.pad(x, ((0, 0), (0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))
+
+
 def load_dataset(name: str, root: str | Path | None = None, *,
-                 image_size: int = 32, channels: int = 3) -> Dataset:
+                 image_size: int | None = None, channels: int = 3) -> Dataset:
     """Return the named dataset (SpecError naming the path when files are missing).
-    `image_size` and `channels` shape an image folder's images (give the model's)."""
+    `image_size` and `channels` shape an image folder's images (give the model's; the
+    size defaults to 32); IDX sets (fashion-mnist, idx) are zero-padded, centred, to an
+    `image_size` up to 4 pixels larger than theirs (Fashion-MNIST's 28 x 28 to 32 x 32
+    for CIFAR-style networks) and kept as they are otherwise."""
     if name == "fashion-mnist":
-        return _fashion_mnist(Path(root) if root else FASHION_MNIST_ROOT)
+        return _fashion_mnist(Path(root) if root else FASHION_MNIST_ROOT, image_size)
     if name == "digits":
         return _digits()
     if name in ("cifar10", "imagefolder", "idx"):
         if root is None:
             raise SpecError("dataset", f"{name} needs a data root (the local folder)")
         if name == "idx":
-            return _idx_dataset(Path(root), f"idx:{Path(root).name}")
+            return _idx_dataset(Path(root), f"idx:{Path(root).name}", pad_to=image_size)
         if channels not in (1, 3):
             raise SpecError("dataset", f"image folders are read grey (1 channel) or colour "
                             f"(3), not {channels} channels")
         return _cifar10(Path(root)) if name == "cifar10" else \
-            _imagefolder(Path(root), image_size, channels)
+            _imagefolder(Path(root), image_size or 32, channels)
     raise SpecError("dataset", f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
