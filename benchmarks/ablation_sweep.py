@@ -215,14 +215,22 @@ def plot(rows: list[dict], out: Path, title: str) -> None:
 
     table, _ = summarise(rows)
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fl = float(np.mean([r["float_accuracy"] for r in rows if not r.get("skipped")]))
+    floor = 100 * fl - 12          # points below are drawn on the floor, labelled
     for method in METHODS:
         pts = sorted(v for (m, _), v in table.items() if m == method)
         if not pts:
             continue
-        ax.errorbar([p[0] for p in pts], [100 * p[1] for p in pts],
-                    yerr=[100 * p[2] for p in pts], marker="o", capsize=3, label=method,
-                    lw=2.5 if method == "SmartExchange" else 1.2)
-    fl = float(np.mean([r["float_accuracy"] for r in rows if not r.get("skipped")]))
+        line = ax.errorbar([p[0] for p in pts], [max(100 * p[1], floor) for p in pts],
+                           yerr=[100 * p[2] if 100 * p[1] > floor else 0 for p in pts],
+                           marker="o", capsize=3, label=method,
+                           lw=2.5 if method == "SmartExchange" else 1.2)
+        for p in pts:
+            if 100 * p[1] <= floor:
+                ax.plot(p[0], floor, marker="v", ms=10, color=line[0].get_color())
+                ax.annotate(f"{100 * p[1]:.0f}% (off scale)", (p[0], floor),
+                            textcoords="offset points", xytext=(-70, 8), fontsize=8,
+                            color=line[0].get_color())
     ax.axhline(100 * fl, color="k", ls="--", lw=1, label="float (32-bit), mean")
     ax.set_xscale("log")
     ticks = [4, 6, 8, 12, 16, 20, 30]
@@ -230,8 +238,7 @@ def plot(rows: list[dict], out: Path, title: str) -> None:
     ax.minorticks_off()
     ax.set_xlabel("compression vs 32-bit weights (all stored bits counted)")
     ax.set_ylabel("validation accuracy (%), mean ± std over seeds")
-    lo = min(100 * v[1] - 100 * v[2] for v in table.values())
-    ax.set_ylim(max(0.0, lo - 5), 100 * fl + 3)
+    ax.set_ylim(floor - 1, 100 * fl + 1.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     ax.set_title(title, fontsize=10)
