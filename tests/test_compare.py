@@ -179,8 +179,13 @@ def test_collapse_reason():
     low = replace(SE, coefficient_density_frac=1.2e-7)
     assert low.collapse_reason() == "coefficient density 1.2e-07 < 0.001"
     assert replace(SE, coefficient_density_frac=1e-3).collapse_reason() == ""
-    assert SE.collapse_reason(rel_error=0.995) == "relative error 0.995 >= 0.99"
+    assert SE.collapse_reason(rel_error=0.995) == \
+        "relative error 0.995, within 0.01 of 1: the weights nearly vanish"
+    assert SE.collapse_reason(rel_error=1.004) != ""
     assert SE.collapse_reason(rel_error=0.5) == ""
+    # trained weights that moved far from the float ones (a 16-filter stem followed by
+    # batch norm, after decomposed-form training: 2.3) did not collapse
+    assert SE.collapse_reason(rel_error=2.304) == ""
 
 
 def test_collapsed_layer_is_named_with_its_share(write, tmp_path, capsys):

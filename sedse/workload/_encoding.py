@@ -18,7 +18,10 @@ MAX_BASIS = 1024           # basis size S, and bits of one basis entry
 #: the compressor zeroed it, so its cost (and what it computes) says nothing about the
 #: method, and one such layer can carry a whole network's comparison unseen
 COLLAPSE_DENSITY_FRAC = 1e-3
-#: ... as has one whose relative reconstruction error ||W - W'|| / ||W|| is at least this
+#: ... as has one whose relative error ||W - W'|| / ||W|| is within this of 1: the
+#: compressed weights W' nearly vanish (W' = 0 gives exactly 1). An error well beyond 1
+#: is not a collapse: after training (decomposed form, straight-through) the weights
+#: move away from the float ones they are compared with, most where batch norm follows
 COLLAPSE_REL_ERROR = 0.99
 
 
@@ -122,16 +125,19 @@ class WeightEncoding:
 
     def collapse_reason(self, rel_error: float | None = None) -> str:
         """Why this layer's compression collapsed ("" when it did not): fewer non-zero
-        coefficients than `COLLAPSE_DENSITY_FRAC`, or a relative error of at least
-        `COLLAPSE_REL_ERROR` (when known). Dense layers never collapse."""
+        coefficients than `COLLAPSE_DENSITY_FRAC`, or a relative error (when known)
+        between `COLLAPSE_REL_ERROR` and 2 - `COLLAPSE_REL_ERROR` (the weights nearly
+        vanish). Dense layers never collapse."""
         if self.method == "dense":
             return ""
         why = []
         if self.coefficient_density_frac < COLLAPSE_DENSITY_FRAC:
             why.append(f"coefficient density {self.coefficient_density_frac:.2g} < "
                        f"{COLLAPSE_DENSITY_FRAC:g}")
-        if rel_error is not None and rel_error >= COLLAPSE_REL_ERROR:
-            why.append(f"relative error {rel_error:.3f} >= {COLLAPSE_REL_ERROR:g}")
+        if rel_error is not None and \
+                COLLAPSE_REL_ERROR <= rel_error <= 2.0 - COLLAPSE_REL_ERROR:
+            why.append(f"relative error {rel_error:.3f}, within "
+                       f"{1 - COLLAPSE_REL_ERROR:g} of 1: the weights nearly vanish")
         return " and ".join(why)
 
     @classmethod
