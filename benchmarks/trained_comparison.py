@@ -172,7 +172,7 @@ def run(models, target: float, float_epochs: int, steps: int | None, out: Path,
 
 
 def summary(rows: list[dict], steps: int, target: float) -> str:
-    base = [d for d in DESIGNS[1:]]
+    base = DESIGNS[1:]
     head = ["model", "method", "acc. %", "float %", "x vs 32-bit", "x vs 8-bit",
             "SE pJ/MAC"] + [f"{b} E / t" for b in base] + ["top layer (SE energy share)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -35,8 +35,7 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     """MobileNetV2 1.0 for 224 x 224 inputs; or, with `cifar`, the CIFAR-style layout
     for 32 x 32 inputs (stem and second stage at stride 1, as is usual for CIFAR-10),
-    every width scaled by `width` (channels rounded to multiples of 8, the last conv
-    at least 1280 x width)."""
+    every width scaled by `width` (channels rounded to multiples of 8)."""
 
     CFG = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
            (6, 160, 3, 2), (6, 320, 1, 1)]
@@ -56,7 +55,7 @@ class MobileNetV2(nn.Module):
             for i in range(n):
                 layers.append(InvertedResidual(c, w(c_out), s if i == 0 else 1, t))
                 c = w(c_out)
-        last = max(w(1280), 1280) if width >= 1 else w(1280)
+        last = w(1280)
         layers.append(_conv_bn(c, last, 1))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -38,7 +38,7 @@ def uniform(m: np.ndarray, bits: int, step: np.ndarray) -> np.ndarray:
     """`m` (K, n) on the uniform grid of `step` ((K, 1) or (1, 1)); a zero step gives 0."""
     q = _qmax(bits)
     safe = np.where(step > 0, step, 1.0)
-    return np.clip(np.round(m / safe), -q, q) * np.where(step > 0, step, 0.0)
+    return np.clip(np.round(m / safe), -q, q) * step
 
 
 def pow2(m: np.ndarray, bits: int, top: np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ def pow2(m: np.ndarray, bits: int, top: np.ndarray) -> np.ndarray:
     out = 2.0 ** e
     out[r < smallest / 2] = 0.0
     out[r == 0] = 0.0
-    return np.copysign(out * np.where(top > 0, top, 0.0), m)
+    return np.copysign(out * top, m)
 
 
 def _largest(m: np.ndarray, per_channel: bool, mask: np.ndarray | None) -> np.ndarray:
