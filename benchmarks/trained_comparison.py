@@ -140,10 +140,11 @@ def rows_from_dirs(out: Path, models) -> list[dict]:
 
 
 def run(models, target: float, float_epochs: int, steps: int | None, out: Path,
-        methods=sweep.METHODS, cache_dir: Path = Path("runs") / "cache") -> list[dict]:
+        methods=sweep.METHODS, cache_dir: Path = Path("runs") / "cache",
+        threads: int = 2) -> list[dict]:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     data = load_dataset("fashion-mnist", image_size=32, channels=1)
     steps = steps or math.ceil(len(data.train_x) / 128)       # one epoch
     rows = []
@@ -210,6 +211,7 @@ def main() -> None:
     ap.add_argument("--retrain-steps", type=int, default=None,
                     help="SGD steps per method (default one epoch)")
     ap.add_argument("--out", default="runs/trained_comparison")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--recompare", action="store_true",
                     help="no training: run the comparisons again on the compressed "
                          "directories of the last run (--out/rows.json)")
@@ -219,7 +221,8 @@ def main() -> None:
     if args.recompare:
         rows = [compare_one(r) for r in rows_from_dirs(out, args.models)]
     else:
-        rows = run(args.models, args.target, args.epochs, args.retrain_steps, out)
+        rows = run(args.models, args.target, args.epochs, args.retrain_steps, out,
+                   threads=args.threads)
     steps = args.retrain_steps or "one epoch of"
     out.mkdir(parents=True, exist_ok=True)
     (out / "rows.json").write_text(json.dumps(rows, indent=1))

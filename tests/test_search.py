@@ -125,11 +125,34 @@ def test_search_respects_the_row_stationary_constraints():
                                                           budget=3000)).best
         rows, cols = best.sf[0]
         assert rows[6] == layer.R  # R pinned whole on the rows
-        assert set(np.flatnonzero(cols > 1)) <= {0, 2, 3, 4}  # cols: P, N, K, C only
+        # cols: K and P only (no channel sets side by side: no horizontal psum path;
+        # no images side by side)
+        assert set(np.flatnonzero(cols > 1)) <= {2, 4}
+        # a PE set that fits folded is never strip-mined (CONV2-5); CONV1's 11 x 55 is
+        if layer.P * layer.R <= 12 * 14:
+            assert rows[4] * cols[4] >= layer.P
         rf = best.tf[0, 2]
         assert rf[7] == layer.S and set(np.flatnonzero(rf > 1)) <= {2, 3, 7}  # S, C, K
         # whole output rows in every processing pass: Q lives at the GLB only
         assert best.tf[0, 1][5] == layer.Q and best.tf[0, 0][5] == 1
+
+
+def test_strip_mining_only_where_the_pe_set_does_not_fit():
+    """`unroll_whole_if_fits: [P]`: CONV2's space (E = 27: 5 x 27 folds into 10 x 14)
+    holds only whole-P unrolls; CONV1's (11 x 55 does not fit folded) any strip width,
+    Table III's e = 7 among them."""
+    from sedse.cost import mapping_space
+    from sedse.workload import DIMS
+
+    layers = sedse_models.workload("alexnet", 4).layers
+    p_of = DIMS.index("P")
+    for layer, whole in ((layers[1], True), (layers[0], False)):
+        space = mapping_space(layer, EYERISS)
+        opts = space.options[p_of][:, :2].prod(axis=1)   # spatial P over rows x cols
+        if whole:
+            assert (opts >= layer.P).all()
+        else:
+            assert {7, 14} <= set(opts.tolist()) and opts.max() < layer.P
 
 
 def test_cache_reuses_results_per_shape():
@@ -247,8 +270,8 @@ def test_heap_padding_is_an_explicit_switch():
 def test_bypass_is_a_searched_choice():
     """eyeriss.yaml lets filters bypass the GLB (`may_bypass: [W]`): the search explores
     both keep patterns and returns the better; without the choice (the same design with
-    W always kept) its best is never better. On AlexNet CONV1 at batch 4 the bypass
-    wins (the chip's own mapping streams filters past the buffer too)."""
+    W always kept) its best is never better. On AlexNet CONV3 at batch 4 the bypass
+    wins (the chip's own mappings stream filters past the buffer too)."""
     from dataclasses import replace
 
     from sedse.cost import keep_variants, objective_value
@@ -259,7 +282,7 @@ def test_bypass_is_a_searched_choice():
     fixed = replace(EYERISS, dataflow=replace(df, levels=tuple(
         (n, replace(c, may_bypass=()) if n == "GLB" else c) for n, c in df.levels)))
     assert len(keep_variants(fixed)) == 1
-    layer = sedse_models.workload("alexnet", 4).layers[0]
+    layer = sedse_models.workload("alexnet", 4).layers[2]
     s = SearchSettings(objective="edp", budget=3000)
     both = search_mapping(layer, EYERISS, s)
     only = search_mapping(layer, fixed, s)

@@ -2,8 +2,7 @@
 
 Tolerances are the issue's. What the model does not meet is printed by the benchmarks
 (benchmarks/eyeriss_validation.py, benchmarks/dataflow_comparison.py) and not asserted
-here: the searched mappings' global-buffer traffic on CONV1 and CONV2, and the ISCA
-2016 ratio ranges for WS and OS.
+here: the ISCA 2016 ratio ranges for WS and OS.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ def test_eyeriss_latency_within_10_percent(eyeriss_rows, pinned):
     pipeline + the psum climb of the PE set), filter spads reloaded each pass over the
     64-bit filter network (single-buffered), ifmaps over the 16-bit ifmap network,
     psums over the 64-bit networks and the spads' 16-bit ports. Measured searched
-    -0.1/-7.6/-5.0/-3.0/+3.5 %, pinned -6.4/-7.3/-4.7/-0.5/+6.2 %."""
+    -6.5/-7.3/-5.0/-3.0/+3.5 %, pinned -6.4/-7.3/-4.7/-0.5/+6.2 %."""
     for rows in (eyeriss_rows, eyeriss_validation.table(pinned)):
         for r in rows:
             ours, pub = r["latency_ms"]
@@ -94,17 +93,16 @@ def test_eyeriss_pinned_traffic(pinned):
 
 @pytest.mark.slow
 def test_eyeriss_searched_traffic(eyeriss_rows):
-    """Searched mappings (filters may bypass the GLB). The issue's targets are not all
-    met, and what is asserted says so: DRAM MB within 15% on CONV1, CONV3 and CONV4
-    (-11.2/-10.9/-9.0 %) but +23.7% on CONV2 and CONV5, asserted within 25% there so a
-    regression shows; GLB MB within 20% on CONV3-5 (-17.3/-9.6/-11.1 %), not on CONV1
-    (-25.9%) or CONV2 (-39.4%), where the energy-delay optimum moves less through the
-    buffer than the chip's mappings (not asserted). Near-equal optima of the objective
-    move the traffic by tens of percent; the pinned test is the traffic check."""
-    for i, r in enumerate(eyeriss_rows):
+    """Searched mappings, the issue's targets on every layer: DRAM MB within 15%
+    (measured +8.6/+0.1/-10.9/-9.0/-0.1 %), GLB MB within 20% (+8.3/+5.6/-17.3/-16.7/
+    -9.5 %). What the row-stationary dataflow allows is the chip's (eyeriss.yaml):
+    channel sets stacked on the rows only (the psum links are vertical), no images side
+    by side, and a PE set strip-mined only when it does not fit folded
+    (`unroll_whole_if_fits: [P]`). Before those rules the search strip-mined CONV2 and
+    put channel sets side by side (GLB -26% on CONV1, -39% on CONV2)."""
+    for r in eyeriss_rows:
         ours, pub = r["dram_mb"]
-        assert abs(ours - pub) / pub <= (0.25 if i in (1, 4) else 0.15), (r["layer"], ours)
-    for r in eyeriss_rows[2:]:
+        assert abs(ours - pub) / pub <= 0.15, (r["layer"], ours, pub)
         ours, pub = r["glb_mb"]
         assert abs(ours - pub) / pub <= 0.20, (r["layer"], ours, pub)
 

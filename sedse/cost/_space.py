@@ -245,7 +245,7 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
             per_axis.append([f])
         else:
             # PEs left on this axis once the dims pinned to it are placed
-            free = cap // _pinned_elsewhere(layer, acc, a, d) if df else cap
+            free = df.free_pes(a, cap, d, layer.dims) if df else cap
             per_axis.append(list(range(1, min(free, n) + 1)))
     combos = []
     for combo in itertools.product(*per_axis):
@@ -254,6 +254,9 @@ def _dim_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
         if r * s > n * (1 + MAX_PAD) and n % s and not pinned_any:
             continue
         combos.append((combo, s, r))
+    if combos and df is not None and df.must_unroll_whole(d, layer.dims, acc.array_shape):
+        # the array holds the dim whole: folded over the axes, never strip-mined
+        combos = [c for c in combos if c[1] >= n]
     if combos and df is not None and d in df.maximise_spatial:
         # unroll as far as the array allows (largest spatial product within MAX_PAD)
         floor_s = max(min(s, n) for _, s, _ in combos)
@@ -275,17 +278,6 @@ def _raw_options(layer: Layer, acc: Accelerator, d: str) -> np.ndarray:
     out = _dim_options(layer, acc, d)
     out.flags.writeable = False
     return out
-
-
-def _pinned_elsewhere(layer: Layer, acc: Accelerator, axis: str, d: str) -> int:
-    """Product of the factors other dims are pinned to on `axis`."""
-    assert acc.dataflow is not None   # called only for a design with a dataflow
-    c = acc.dataflow.axis(axis)
-    n = 1
-    for other, f in c.pin:
-        if other != d:
-            n *= getattr(layer, other) if f == FULL else f
-    return n
 
 
 def _temporal_chains(r: int, acc: Accelerator, d: str, L: int) -> list[list[int]]:
@@ -419,7 +411,7 @@ def mapping_space(layer: Layer, acc: Accelerator,
     keep = keep_variants(acc)[0] if keep is None else keep
     if df is not None:
         for a in acc.array_axes:
-            pinned = _pinned_elsewhere(layer, acc, a, "")
+            pinned = df.pinned_pes(a, layer.dims)
             if pinned > acc.axis_size(a):
                 what = ", ".join(f"{d} = {getattr(layer, d) if f == FULL else f}"
                                  for d, f in df.axis(a).pin)

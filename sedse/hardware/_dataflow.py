@@ -13,6 +13,7 @@ YAML (inside an accelerator file)::
         rows: {allow: [R, K, C, P], pin: {R: full}}
         cols: {allow: [P]}
       maximise_spatial: [P]     # unroll P as far as the free PEs allow (fold, strip-mine)
+      unroll_whole_if_fits: [P] # P whole on the array when it fits, else any strip width
       im2col: false             # true: R x S x C flattened onto C (see `Dataflow.im2col`)
       levels:
         RF:  {allow: [S, C, K], pin: {S: full}}
@@ -21,8 +22,12 @@ YAML (inside an accelerator file)::
 ``full`` pins a factor to the whole dim (what the spatial and inner factors leave of it).
 Dims not listed under ``allow`` keep factor 1 there; omitted ``allow`` allows every dim.
 ``maximise_spatial`` lists dims whose total spatial factor must be as large as the
-array allows after the pinned factors (Eyeriss folds a PE set over more rows when E does
-not fit the columns and strip-mines when it does not fit at all).
+array allows after the pinned factors. ``unroll_whole_if_fits`` lists dims that must
+unroll whole whenever the array can hold them whole (after the pinned factors; folded
+over every axis that allows them), and may be strip-mined at any width only when they
+cannot: the Eyeriss chip folds a PE set over more rows when E does not fit the
+columns and strip-mines only when it does not fit at all (JSSC 2017 Table III: e = E on
+CONV2-5, e = 7 of 55 on CONV1).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Dataflow:
     spatial: tuple[tuple[str, SlotConstraint], ...] = ()
     levels: tuple[tuple[str, SlotConstraint], ...] = ()
     maximise_spatial: tuple[str, ...] = ()
+    unroll_whole_if_fits: tuple[str, ...] = ()
     # the array takes a convolution lowered to a matrix product: R x S x C flattened
     # onto one reduction dim, the input an im2col matrix (one row of R S C values per
     # output pixel, window overlaps duplicated), as a systolic array fed by im2col does
@@ -67,6 +73,37 @@ class Dataflow:
 
     def axis(self, name: str) -> SlotConstraint:
         return dict(self.spatial).get(name, SlotConstraint())
+
+    def pinned_pes(self, axis: str, dims: dict[str, int], skip: str = "") -> int:
+        """Product of the factors the dims (all but `skip`) are pinned to on `axis`."""
+        n = 1
+        for d, f in self.axis(axis).pin:
+            if d != skip:
+                n *= dims[d] if f == FULL else f
+        return n
+
+    def free_pes(self, axis: str, size: int, d: str, dims: dict[str, int]) -> int:
+        """PEs of `axis` (`size` of them) that dim `d` may take: 1 where the axis does
+        not allow it, its pin where pinned, else what the other dims' pins leave
+        (`dims`: the layer's dim sizes)."""
+        c = self.axis(axis)
+        if d not in c.allow:
+            return 1
+        pin = c.pinned(d)
+        if pin is not None:
+            return dims[d] if pin == FULL else pin
+        return size // self.pinned_pes(axis, dims, skip=d)
+
+    def must_unroll_whole(self, d: str, dims: dict[str, int],
+                          axes: tuple[tuple[str, int], ...]) -> bool:
+        """True where `d` is listed in `unroll_whole_if_fits` and the array can hold it
+        whole (`axes`: (name, PEs) per array axis)."""
+        if d not in self.unroll_whole_if_fits:
+            return False
+        room = 1
+        for a, size in axes:
+            room *= self.free_pes(a, size, d, dims)
+        return room >= dims[d]
 
     def level(self, name: str) -> SlotConstraint:
         return dict(self.levels).get(name, SlotConstraint())
@@ -133,7 +170,8 @@ def _slot(node: Node, *, is_level: bool) -> SlotConstraint:
 
 def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Dataflow:
     """Return the `Dataflow` at `node`, checked against the array axes and levels."""
-    node.check_keys({"name"}, {"spatial", "levels", "maximise_spatial", "im2col"})
+    node.check_keys({"name"}, {"spatial", "levels", "maximise_spatial",
+                                  "unroll_whole_if_fits", "im2col"})
     name = node.get("name").as_str()
     spatial = []
     if node.has("spatial"):
@@ -179,5 +217,12 @@ def dataflow_from_node(node: Node, axes: dict[str, int], levels: list) -> Datafl
                     raise bn.error(f"level {ln} has no partition for {extra}")
             lvls.append((ln, c))
     maxi = _dims(node.get("maximise_spatial")) if node.has("maximise_spatial") else ()
+    whole = _dims(node.get("unroll_whole_if_fits")) if node.has("unroll_whole_if_fits") \
+        else ()
+    for d in whole:
+        if not any(d in dict(spatial).get(a, SlotConstraint()).allow for a in axes):
+            raise node.get("unroll_whole_if_fits").error(
+                f"{d} may not unroll on any array axis (no axis allows it)")
     im2col = node.get("im2col").as_bool() if node.has("im2col") else Dataflow(name).im2col
-    return Dataflow(name, tuple(spatial), tuple(lvls), maxi, im2col)
+    return Dataflow(name, tuple(spatial), tuple(lvls), maxi, im2col=im2col,
+                    unroll_whole_if_fits=whole)

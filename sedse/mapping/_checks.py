@@ -88,15 +88,16 @@ def check_structure(mapping: Mapping, layer: Layer, acc: Accelerator, where: str
                                                f"spatial reduction, so {d} cannot be unrolled "
                                                f"on axis {a!r}")
     if df is not None:
-        problem = _dataflow_violation(cand, acc)
+        problem = _dataflow_violation(cand, acc, layer)
         if problem:
             raise MappingError(where, f"dataflow {df.name}: {problem}")
 
 
-def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
+def _dataflow_violation(cand: Candidates, acc: Accelerator, layer: Layer) -> str:
     """Why the first candidate breaks its accelerator's dataflow ("" when it does not):
     a factor > 1 of a dim a slot does not allow, a pinned factor not met (``full``: no
-    factor of that dim outside the slot), or a level's fixed loop order not kept."""
+    factor of that dim outside the slot), a level's fixed loop order not kept, or a
+    dim of ``unroll_whole_if_fits`` strip-mined although the array holds it whole."""
     df = acc.dataflow
     assert df is not None   # called only for a design with a dataflow
     tf, sf, order = cand.tf[0], cand.sf[0], cand.order[0]
@@ -144,6 +145,12 @@ def _dataflow_violation(cand: Candidates, acc: Accelerator) -> str:
             if used != fixed:
                 return f"level {lvl.name} must keep the loop order {' '.join(c.order)}, " \
                        f"found {' '.join(used)}"
+    for d in df.unroll_whole_if_fits:
+        if df.must_unroll_whole(d, layer.dims, acc.array_shape):
+            s = math.prod(int(f) for f in sf[:, DIM_INDEX[d]])
+            if s < layer.dims[d]:
+                return (f"{d} = {layer.dims[d]} fits the array whole, so it must unroll whole "
+                        f"(unroll_whole_if_fits), but it unrolls over {s} PEs")
     return ""
 
 

@@ -234,6 +234,8 @@ _acc("g_may_bypass_not_kept", "dataflow.levels.GLB.may_bypass[0]: W is not kept 
      {"keep": ["I", "O"], "may_bypass": ["W"]})
 _acc("g_may_bypass_unknown_operand", "dataflow.levels.GLB.may_bypass[0]: expected an operand "
      "among W, I, O, found 'F'", ["dataflow", "levels", "GLB", "may_bypass"], ["F"])
+_acc("g_unroll_whole_no_axis", "dataflow.unroll_whole_if_fits: Q may not unroll on any array "
+     "axis (no axis allows it)", ["dataflow", "unroll_whole_if_fits"], ["Q"])
 SHARED = yaml.safe_load((ROOT / "examples" / "systolic_shared_buffer.yaml").read_text())
 _acc("g_same_memory_unknown", "levels[2].same_memory_as: unknown level 'SRAM'",
      ["levels", 2, "same_memory_as"], "SRAM", base=SHARED)
@@ -542,6 +544,11 @@ _mp("g_dataflow_rows_split", "features.8: dataflow row_stationary: level GLB mus
      "all of Q (pinned full), but Q also has factors outside it", ["features.8"],
      {"DRAM": {"temporal": "K24 C4 Q13"}, "GLB": {"temporal": "C16", "spatial": {
          "rows": "R3 K4", "cols": "P13"}, "keep": ["I", "O"]}, "RF": {"temporal": "C4 K4 S3"}})
+_mp("g_dataflow_strip_mined", "features.8: dataflow row_stationary: P = 13 fits the array "
+     "whole, so it must unroll whole (unroll_whole_if_fits), but it unrolls over 1 PEs",
+     ["features.8"],
+     {"DRAM": {"temporal": "K12 C4"}, "GLB": {"temporal": "P13 Q13 C16", "spatial": {
+         "rows": "R3 K4", "cols": "K2"}, "keep": ["I", "O"]}, "RF": {"temporal": "C4 K4 S3"}})
 _mp("g_dataflow_dim_not_allowed", "features.8: dataflow row_stationary: level RF may not loop "
      "over P (allows S C K)", ["features.8", "RF", "temporal"], "C4 K4 S3 P2")
 _mp("g_dataflow_axis_dim", "features.8: dataflow row_stationary: axis 'rows' may not unroll "
