@@ -705,9 +705,10 @@ _st("g_bit_serial_not_boolean", "search_space.hardware.bit_serial.choices: hardw
     "takes true/false", ["search_space", "hardware.bit_serial", "choices"], [0, 1])
 _st("g_bit_serial_range", "search_space.hardware.bit_serial: hardware.bit_serial takes "
     "choices", ["search_space", "hardware.bit_serial"], {"low": 0, "high": 1})
-_st("g_dataflow_choice_without_dataflows", "search_space.hardware.dataflow.choices[0]: unknown "
-    "dataflow 'rs' (the study's dataflows: none)", ["search_space", "hardware.dataflow"],
-    {"choices": ["rs"]})
+case(S, "g_dataflow_choice_without_dataflows", "search_space.hardware.dataflow.choices[0]: "
+     "unknown dataflow 'rs' (the study's dataflows: none)",
+     mut(STUDY, lambda d: (d.pop("dataflows", None),
+                           setp(d, ["search_space", "hardware.dataflow"], {"choices": ["rs"]}))))
 _st("g_dataflows_bad_block", "dataflows.rs.spatial.slices.allow[0]: expected a dim among",
     ["dataflows"], {"rs": {"name": "rs", "spatial": {"slices": {"allow": ["E"]}}}})
 _st("g_dataflows_unknown_axis", "dataflows.rs.spatial.rows: unknown array axis 'rows'",
