@@ -14,11 +14,11 @@ from sedse.cli import main
 from sedse.compare import compare
 from sedse.compress import stats_from_compressed, stats_from_file
 from sedse.compress._activations import naf_digits
-from sedse.cost import CATEGORIES, SearchSettings
+from sedse.cost import CATEGORIES, SearchSettings, evaluate_workload
 from sedse.errors import SpecError
 from sedse.hardware import Budget, load_accelerator, load_designs, load_technology, match_design
 from sedse.hardware._matched import _shape
-from sedse.workload import WeightEncoding
+from sedse.workload import WeightEncoding, Workload
 
 from .conftest import HW
 
@@ -307,6 +307,24 @@ def test_matching_keeps_what_a_design_is_made_of():
                 [p.double_buffered for p in b.partitions]
             assert [p.operands for p in a.partitions] == [p.operands for p in b.partitions]
             assert (a.run_length_coding is None) == (b.run_length_coding is None)
+
+
+def test_matching_drops_a_chips_mapping_policy_not_its_hardware():
+    """Eyeriss folds a PE set whole whenever it fits (`unroll_whole_if_fits`, the
+    chip's choice, stricter than its hardware): a matched Eyeriss is searched without
+    that policy, keeps the hardware's limits (channel sets on the rows only) and so
+    never costs more than with the policy on the same matched array."""
+    tech = load_technology(TECH)
+    budget = Budget.of(load_accelerator(HW / "smartexchange.yaml"))
+    native = load_accelerator(HW / "eyeriss.yaml")
+    assert native.dataflow.unroll_whole_if_fits == ("P",)
+    m = match_design(native, budget, tech)
+    assert m.dataflow.unroll_whole_if_fits == ()
+    assert dict(m.dataflow.spatial)["cols"].allow == dict(native.dataflow.spatial)["cols"].allow
+    held = replace(m, dataflow=replace(m.dataflow, unroll_whole_if_fits=("P",)))
+    layer = sedse_models.workload("resnet18").with_precision(8, 8, 8).layers[1]
+    free, policy = (evaluate_workload(Workload("one", (layer,)), a) for a in (m, held))
+    assert free.energy_pj * free.cycles <= policy.energy_pj * policy.cycles
 
 
 def test_every_layer_collapsed_says_so(write):

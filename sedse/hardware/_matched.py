@@ -9,7 +9,10 @@ differ only in their organisation (hierarchy, dataflow, formats, skipping):
   budget's MAC count (times `bit_serial.units_per_mac` for bit-serial designs, whose
   serial units are that much smaller than a parallel MAC) and whose per-axis ratios are
   closest (in log space) to the design's own. The dataflow's axis constraints carry
-  over; pins on an axis larger than the new axis are dropped.
+  over; pins on an axis larger than the new axis are dropped. Mapping policies
+  (`unroll_whole_if_fits`: Eyeriss's choice to fold a PE set whole whenever it fits,
+  stricter than its hardware) are dropped too: a matched design is searched over every
+  mapping its hardware can run.
 * SRAM: register files keep their per-PE size (the design's character); the global
   buffer partitions are scaled by one factor so the total on-chip bytes equal the
   budget (if the register files alone exceed it, every level scales).
@@ -195,7 +198,10 @@ def _dataflow(df: Dataflow | None, shape: dict[str, int]) -> Dataflow | None:
     for axis, sc in df.spatial:
         pins = tuple((d, f) for d, f in sc.pin if f == FULL or f <= shape[axis])
         spatial.append((axis, SlotConstraint(sc.allow, pins, sc.order, sc.keep)))
-    return replace(df, spatial=tuple(spatial))
+    # a chip's mapping policy (which of the mappings its hardware can run it chose) is
+    # not its hardware: a matched design is searched over everything the hardware can
+    # run, so no baseline is held to one chip's choices on another array and network
+    return replace(df, spatial=tuple(spatial), unroll_whole_if_fits=())
 
 
 def match_design(acc: Accelerator, budget: Budget, tech: Technology) -> Accelerator:
