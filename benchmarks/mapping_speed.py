@@ -3,7 +3,8 @@
 Prints (1) mapping evaluations per second of the vectorised core, batched against the
 same candidates evaluated one per call (the baseline, same process); (2) search time
 per distinct layer shape; (3) whole-network search time (fresh cache) for ResNet-18 and
-ResNet-50 on eyeriss.yaml and systolic_ws_32x32.yaml (8-bit). For reference, the issue
+ResNet-50 on eyeriss.yaml and systolic_ws_32x32.yaml (8-bit), serial and, as the CLI
+runs it by default, in `--jobs` forked processes (default: the CPUs). For reference, the issue
 quotes ZigZag at about 170 mappings/s and Timeloop's mapper at about 1e3 on this machine.
 
     python benchmarks/mapping_speed.py [--budget N]
@@ -104,6 +105,9 @@ def main() -> None:
                     help="candidates per vectorised call (the search's default)")
     ap.add_argument("--candidates", type=int, default=16384)
     ap.add_argument("--core-rows", type=int, default=3, help="layers per config in (1)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes for the whole-network searches' second run (the "
+                    "CLI's default --jobs: the CPUs)")
     ap.add_argument("--core-only", action="store_true", help="skip (2)+(3) and the "
                     "allocator baseline")
     ap.add_argument("--plain-heap", action="store_true", help="leave glibc's allocator "
@@ -167,6 +171,16 @@ def main() -> None:
             print(f"{name:18s} {model:9s} whole network {dt:5.2f} s, {n} distinct shapes, "
                   f"{1e3 * dt / n:5.0f} ms per shape, {evals / dt:9,.0f} mappings/s overall, "
                   f"{rep.energy_pj / rep.macs:.2f} pJ/MAC, utilisation {rep.utilisation:.3f}")
+            if args.jobs > 1:
+                # the CLI's default: the distinct shapes searched in forked processes
+                # (`SearchCache.prefetch`), the same results
+                t0 = time.perf_counter()
+                par = evaluate_workload(wl, acc, settings=settings, cache=SearchCache(),
+                                        workers=args.jobs)
+                dp = time.perf_counter() - t0
+                same = par.energy_pj == rep.energy_pj and par.cycles == rep.cycles
+                print(f"{'':18s} {'':9s} {args.jobs} processes  {dp:5.2f} s "
+                      f"({dt / dp:.2f}x the serial search; same result: {same})")
 
 
 if __name__ == "__main__":

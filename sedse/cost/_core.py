@@ -283,11 +283,40 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     array sees it: `sedse.mapping.array_layer`)."""
     layer = array_layer(layer, acc)
     geo = TileGeometry.of(c, acc, layer)
+    wf = weight_format(layer, acc)
+    return _evaluate(layer, acc, geo, wf, *capacity_need(geo, acc, wf.bits_at))
+
+
+def evaluate_fitting(layer: Layer, acc: Accelerator, c: Candidates,
+                     ok: np.ndarray | None = None) -> tuple[np.ndarray, BatchCost | None]:
+    """The indices of the candidates that fit (`fits`; among those `ok` marks, when
+    given) and their `BatchCost` (None when none fits): what ``evaluate(layer, acc,
+    c.take(idx))`` returns, with the capacity check done once for the batch."""
+    layer = array_layer(layer, acc)
+    geo = TileGeometry.of(c, acc, layer)
+    wf = weight_format(layer, acc)
+    need, cap = capacity_need(geo, acc, wf.bits_at)
+    good = _fitting(need, cap)
+    idx = np.flatnonzero(good if ok is None else good & ok)
+    if not len(idx):
+        return idx, None
+    if len(idx) < len(c):
+        # a candidate's tiles and needs do not depend on the others in its batch
+        geo = TileGeometry.of(c.take(idx), acc, layer)
+        need = np.take(need, idx, axis=2)
+    return idx, _evaluate(layer, acc, geo, wf, need, cap)
+
+
+def _evaluate(layer: Layer, acc: Accelerator, geo: TileGeometry, wf: WeightFormat,
+              need: np.ndarray, cap: np.ndarray) -> BatchCost:
+    """`evaluate`'s steps for a layer already as the array sees it, its candidates'
+    tiles and their capacity needs."""
+    c = geo.cand
     L, M = len(acc.levels), len(c)
     active = np.ones((L + 1, M), dtype=np.int64)
     for li in range(L):
         active[li + 1] = active[li] * geo.sf[li].prod(axis=0) if li in geo.sf else active[li]
-    ctx = _Context(layer, acc, c, geo, weight_format(layer, acc),
+    ctx = _Context(layer, acc, c, geo, wf,
                    {x: layer.operand_bits(x) for x in OPERANDS}, acc.partial_sum_bits,
                    active, geo.tf.prod(axis=(0, 1)))
     t = _traffic(ctx)
@@ -297,9 +326,7 @@ def evaluate(layer: Layer, acc: Accelerator, c: Candidates) -> BatchCost:
     t = _gating(ctx, t)
     counts, energy, total = _energy(ctx, t)
     counts, energy, total, rebuild_cycles = _rebuild(ctx, t, counts, energy, total)
-    need, cap = capacity_need(geo, acc, ctx.wf.bits_at)
     return _latency(ctx, t, counts, energy, total, rebuild_cycles, need, cap)
-
 
 
 @dataclass
@@ -336,40 +363,56 @@ def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:
     positions = geo.cand.loop_positions()                        # (L, 8, M) int8
     for li in range(L):
         f = tf[li]                                               # (8, M)
+        # only the dims whose factor may exceed 1 at this level take part (a factor of
+        # 1 multiplies nothing, and its loop position is -1 in `pb`)
+        varies = np.zeros(8, dtype=bool)
+        varies[lps.rows[li]] = True
         if li == L - 1:
             # the innermost level's only child is the MAC, for which every loop counts
             for x in OPERANDS:
-                out[(li, x)] = _LevelLoops(None, _row_prod(f, _REL_IDX[x]), None, None,
-                                           None, None)
+                out[(li, x)] = _LevelLoops(None, _row_prod(f, _REL_IDX[x], varies, M),
+                                           None, None, None, None)
             continue
-        all_prod = f.prod(axis=0)
+        all_prod = _row_prod(f, np.arange(8), varies, M)
         pos = positions[li]
         pb = lps.big(li)                                         # -1 where factor 1
         for x in OPERANDS:
-            ri, ii = _REL_IDX[x], _IRR_IDX[x]
+            ri = _REL_IDX[x][varies[_REL_IDX[x]]]
+            ii = _IRR_IDX[x][varies[_IRR_IDX[x]]]
+            if not len(ri):     # no indexing loop with a factor > 1: nothing counts
+                one = np.ones(M, dtype=np.int64)
+                out[(li, x)] = _LevelLoops(all_prod, one, np.zeros(M, dtype=bool), one,
+                                           np.full(M, -1, dtype=np.int64) if x == "I"
+                                           else None, one if x == "I" else None)
+                continue
             # position of the innermost indexing loop with a factor > 1 (-1: none)
             inner_pos = pb[ri[0]]
             for d in ri[1:]:
                 inner_pos = np.maximum(inner_pos, pb[d])
             has = inner_pos >= 0
-            rel = _row_prod(f, ri)
+            rel = _row_prod(f, ri, None, M)
             # the non-indexing loops outside the innermost indexing one count; those
             # inside it are the stationary run
-            outside = None
+            counted = rel
             for d in ii:
-                o = np.where(pos[d] > inner_pos, 1, f[d])
-                outside = o if outside is None else outside * o
+                counted = counted * np.where(pos[d] > inner_pos, 1, f[d])
             step_dim = step_f = None
             if x == "I":
                 on_p, on_q = has & (pb[_P] == inner_pos), has & (pb[_Q] == inner_pos)
                 step_dim = np.where(on_p, _P, np.where(on_q, _Q, -1))
                 step_f = np.where(on_p, f[_P], np.where(on_q, f[_Q], 1))
-            out[(li, x)] = _LevelLoops(all_prod, rel, has, np.where(has, rel * outside, 1),
+            out[(li, x)] = _LevelLoops(all_prod, rel, has, np.where(has, counted, 1),
                                        step_dim, step_f)
     return out
 
 
-def _row_prod(f: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _row_prod(f: np.ndarray, rows: np.ndarray, varies: np.ndarray | None,
+              M: int) -> np.ndarray:
+    """(M,) product of rows `rows` of f (only those `varies` marks, when given)."""
+    if varies is not None:
+        rows = rows[varies[rows]]
+    if not len(rows):
+        return np.ones(M, dtype=np.int64)
     out = f[rows[0]]
     for d in rows[1:]:
         out = out * f[d]
@@ -865,16 +908,16 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
         if ch < len(acc.levels):
             k = (ch, x)
             refill_net[k] = np.maximum(refill_net[k], tx) if k in refill_net else tx
-    moved_bits: dict[tuple[int, int], list[np.ndarray]] = {}
+    # per memory partition: bits read, written, and read or written by single-buffered
+    # stalls (None until some action adds to it; adding to zeros would give the same)
+    moved_bits: dict[tuple[int, int], list[np.ndarray | None]] = {}
     for li, lvl in enumerate(acc.levels):
         # every tile boundary of one memory moves its data through the memory's ports
         head = acc.memory_head(li)
         for pi, part in enumerate(lvl.partitions):
             if not part.bounded:
                 continue
-            if (head, pi) not in moved_bits:
-                moved_bits[(head, pi)] = [np.zeros(M) for _ in range(4)]
-            rd, wr, srd, swr = moved_bits[(head, pi)]
+            sums = moved_bits.setdefault((head, pi), [None, None, None, None])
             for x in part.operands:
                 xb = float(ctx.stored_bits(x, li))
                 for a in ACTIONS:
@@ -885,16 +928,12 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
                     g = t.granule.get(key)
                     moved = n * xb if g is None else n * xb * g
                     stalls = not part.double_buffered and a in ("fill", "drain")
-                    if a in ("read", "drain"):
-                        if stalls:
-                            srd += moved
-                        else:
-                            rd += moved
-                    elif stalls:
-                        swr += moved
-                    else:
-                        wr += moved
-    for (li, pi), (rd, wr, srd, swr) in moved_bits.items():
+                    i = (0 if a in ("read", "drain") else 1) + (2 if stalls else 0)
+                    prev = sums[i]
+                    sums[i] = moved if prev is None else prev + moved
+    zero = np.zeros(M)
+    for (li, pi), sums in moved_bits.items():
+        rd, wr, srd, swr = (zero if v is None else v for v in sums)
         lvl, part = acc.levels[li], acc.levels[li].partitions[pi]
         inst = active[li]
         name = f"{lvl.name}[{','.join(part.operands)}]"
@@ -906,13 +945,13 @@ def _port_cycles(ctx: _Context, counts: dict[Action, np.ndarray],
             wb = 8.0 * part.write_bandwidth_bytes_per_cycle * inst
             ports[f"{name} read port"] = rd / rb
             ports[f"{name} write port"] = wr / wb
-            own = np.maximum(srd / rb, swr / wb)
         else:
             assert part.bandwidth_bytes_per_cycle is not None   # only bounded ones are here
             bw = 8.0 * part.bandwidth_bytes_per_cycle * inst
             ports[f"{name} port"] = (rd + wr) / bw
-            own = (srd + swr) / bw
         if not part.double_buffered:
+            # its refills and write-backs stop the MACs (only a single-buffered one's)
+            own = np.maximum(srd / rb, swr / wb) if part.separate_ports else (srd + swr) / bw
             for gl in acc.memory_levels(li):
                 for x in part.operands:
                     if (gl, x) in refill_net:

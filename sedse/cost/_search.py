@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sedse._progress import task
-from sedse.cost._core import BatchCost, evaluate, fits
+from sedse.cost._core import BatchCost, evaluate, evaluate_fitting
 from sedse.cost._space import MappingSpace, keep_variants, mapping_space
 from sedse.errors import MappingError
 from sedse.hardware import Accelerator
@@ -177,11 +177,10 @@ def _score(space: MappingSpace, digits: np.ndarray, settings: SearchSettings):
     for s in range(0, len(digits), settings.batch):
         d = digits[s:s + settings.batch]
         cand = space.to_candidates(d)
-        ok = np.flatnonzero(structural_ok(cand, space.acc, space.layer)
-                            & fits(space.layer, space.acc, cand))
-        if not len(ok):
+        ok, cost = evaluate_fitting(space.layer, space.acc, cand,
+                                    structural_ok(cand, space.acc, space.layer))
+        if cost is None:
             continue
-        cost = evaluate(space.layer, space.acc, cand if len(ok) == len(d) else cand.take(ok))
         obj[s + ok] = objective_value(cost, settings.objective)
         tie[s + ok] = objective_value(cost, other)
     return obj, tie

@@ -142,9 +142,10 @@ class MappingSpace:
         A, L = len(self.acc.array_axes), len(self.acc.levels)
         M = len(digits)
         # built candidates-last in memory and handed out as (M, L, 8) views: the cost
-        # core reads them dims-first, so its transposes become contiguous copies
-        tf = np.ones((L, 8, M), dtype=np.int64)
-        sf = np.ones((A, 8, M), dtype=np.int64)
+        # core reads them dims-first, so its transposes become contiguous copies;
+        # every dim's row is written below (pinned dims broadcast)
+        tf = np.empty((L, 8, M), dtype=np.int64)
+        sf = np.empty((A, 8, M), dtype=np.int64)
         for di, opts in enumerate(self.options):
             if len(opts) == 1:                              # a pinned dim: broadcast
                 sf[:, di] = opts[0, :A, None]
@@ -153,17 +154,27 @@ class MappingSpace:
             chosen = opts[digits[:, di]].T                  # (A + L, M)
             sf[:, di] = chosen[:A]
             tf[:, di] = chosen[A:]
+        # levels with order choices are written below; the others (the innermost)
+        # keep the identity order
         order = np.empty((L, 8, M), dtype=np.int64)
-        order[:] = np.arange(8, dtype=np.int64)[None, :, None]
         pos = np.empty((L, 8, M), dtype=np.int8)
-        pos[:] = np.arange(8, dtype=np.int8)[None, :, None]
+        for li in range(len(self.orders), L):
+            order[li] = np.arange(8, dtype=np.int64)[:, None]
+            pos[li] = np.arange(8, dtype=np.int8)[:, None]
         for li, (ords, inverse) in enumerate(zip(self.orders, self._inverse_orders,
                                                  strict=True)):
             pick = digits[:, 8 + li]
             order[li] = ords[pick].T
             pos[li] = inverse[pick].T
         return Candidates(tf.transpose(2, 0, 1), order.transpose(2, 0, 1),
-                          sf.transpose(2, 0, 1), self.keep, pos)
+                          sf.transpose(2, 0, 1), self.keep, pos, self._varies)
+
+    @functools.cached_property
+    def _varies(self) -> np.ndarray:
+        """(L, 8) bool: the (level, dim) temporal slots some option gives a factor > 1."""
+        A = len(self.acc.array_axes)
+        return np.array([[bool((o[:, A + li] > 1).any()) for o in self.options]
+                         for li in range(len(self.acc.levels))])
 
 
 def _pick_fitting(combos: np.ndarray, cap: np.ndarray, rng: np.random.Generator,

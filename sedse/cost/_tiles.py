@@ -92,27 +92,37 @@ class LoopPositions:
         self._c, self._tf = c, tf
         self._pb: dict[int, np.ndarray] = {}
         self._inner: dict[int, np.ndarray] = {}
+        #: per level, the dims whose factor may exceed 1 (the others' rows are -1)
+        v = c.temporal_varies()
+        self.rows = [np.flatnonzero(v[li]) for li in range(len(v))]
 
     def big(self, li: int) -> np.ndarray:
         if li not in self._pb:
-            self._pb[li] = np.where(self._tf[li] > 1, self._c.loop_positions()[li],
-                                    np.int8(-1))
+            # (position + 1) x (factor > 1) - 1, in int8: numpy's where over an (8, M)
+            # array is several times slower than these three passes
+            pb = self._c.loop_positions()[li] + np.int8(1)
+            pb *= self._tf[li] > 1
+            pb -= np.int8(1)
+            self._pb[li] = pb
         return self._pb[li]
 
     def innermost(self, li: int) -> np.ndarray:
         if li not in self._inner:
-            pb = self.big(li)
-            out = pb[0]
-            for row in pb[1:]:
-                out = np.maximum(out, row)
+            pb, rows = self.big(li), self.rows[li]
+            if not len(rows):
+                out = pb[0]
+            else:
+                out = pb[rows[0]]
+                for d in rows[1:]:
+                    out = np.maximum(out, pb[d])
             self._inner[li] = out
         return self._inner[li]
 
 
-def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
-                      L: int) -> dict[str, np.ndarray | int]:
-    """Per operand, (M,) the factor by which level `li` may shrink its tile of it (the
-    integer 1 where no candidate shrinks it).
+def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
+                      idx: np.ndarray) -> dict[str, np.ndarray | int]:
+    """Per operand, (len(idx),) the factor by which level `li` may shrink its tile of it
+    for candidates `idx` (the integer 1 where none of them shrinks it).
 
     A level streams its tile of an operand through when nothing above reuses it: the
     innermost loop above the level with a factor > 1 moves to disjoint data of the
@@ -126,41 +136,51 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int,
     ones: dict[str, np.ndarray | int] = {x: 1 for x in OPERANDS}
     if li >= L - 1:
         return ones
-    M = tf.shape[2]
+    M = len(idx)
+    every = M == tf.shape[2]     # all candidates: no copies of their rows
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if every else np.take(a, idx, axis=-1)
+
     # per operand: does the innermost loop above the level with a factor > 1 move to
     # disjoint data (True also where there is no such loop)?
     stream = {x: np.ones(M, dtype=bool) for x in OPERANDS}
     decided = np.zeros(M, dtype=bool)
     for lv in range(li - 1, -1, -1):
-        inner, pb = lp.innermost(lv), lp.big(lv)
+        inner, pb = rows(lp.innermost(lv)), rows(lp.big(lv))
         now = (inner >= 0) & ~decided
         if now.any():
             for x in OPERANDS:
                 hit = np.zeros(M, dtype=bool)
-                for d in np.flatnonzero(DISJOINT[x]):
+                # (a dim whose factor is 1 everywhere has position -1: never `inner`)
+                for d in np.intersect1d(np.flatnonzero(DISJOINT[x]), lp.rows[lv]):
                     hit |= pb[d] == inner
                 stream[x] = np.where(now, hit, stream[x])
             decided |= now
             if decided.all():
                 break
-    f, pb = tf[li], lp.big(li)
+    f, pb = rows(tf[li]), rows(lp.big(li))
+    # only dims whose factor may exceed 1 here: the others block nothing (position -1)
+    # and divide by 1
+    varies = np.zeros(len(DISJOINT["W"]), dtype=bool)
+    varies[lp.rows[li]] = True
     out: dict[str, np.ndarray | int] = {}
     for x in OPERANDS:
         disjoint = DISJOINT[x]
-        if not stream[x].any():
+        if not stream[x].any() or not (disjoint & varies).any():
             out[x] = ones[x]
             continue
         # a loop is streamed if it is disjoint and no loop outside it blocks: the
         # outermost non-disjoint loop with a factor > 1 ends the streamed run
         block = np.full(M, 8, dtype=np.int8)
-        for d in np.flatnonzero(~disjoint):
+        for d in np.flatnonzero(~disjoint & varies):
             block = np.where((pb[d] >= 0) & (pb[d] < block), pb[d], block)
         block[~stream[x]] = -1
         div = None
-        for d in np.flatnonzero(disjoint):
+        for d in np.flatnonzero(disjoint & varies):
             term = np.where((pb[d] >= 0) & (pb[d] < block), f[d], 1)
             div = term if div is None else div * term
-        assert div is not None   # every operand has dims disjoint for it
+        assert div is not None   # some disjoint dim varies (checked above)
         out[x] = div
     return out
 
@@ -229,14 +249,15 @@ def capacity_need(geo: TileGeometry, acc: Accelerator,
         idx = np.flatnonzero((need[head] > cap[head][:, None]).any(axis=0))
         if not len(idx):
             continue
-        div = {li: resident_divisors(lp, tf, li, L) for li in group if li < L - 1}
+        # only the candidates whose whole tiles overflow: the others keep their need
+        div = {li: resident_divisors(lp, tf, li, L, idx) for li in group if li < L - 1}
         if not div:
             continue
         for pi, xs in held.items():
             sub = np.zeros(len(idx), dtype=np.int64)
             for li, x in xs:
                 d = div[li][x] if li in div else 1
-                sub += nbytes(x, li, fp(x, li)[idx] // (d if isinstance(d, int) else d[idx]))
+                sub += nbytes(x, li, fp(x, li)[idx] // d)
             need[head, pi, idx] = sub
     return need, cap
 

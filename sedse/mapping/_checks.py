@@ -157,15 +157,19 @@ def _dataflow_violation(cand: Candidates, acc: Accelerator, layer: Layer) -> str
 def structural_ok(c: Candidates, acc: Accelerator, layer: Layer) -> np.ndarray:
     """(M,) True where factors cover the layer, spatial factors fit the array and no
     reduction dim is unrolled under a network without spatial reduction."""
-    total = c.tf.prod(axis=1) * c.sf.prod(axis=1)
+    # dims first, candidates last ((8, M) rows): the layout `to_candidates` builds, in
+    # which every product below runs over contiguous rows
+    tf, sf = c.tf.transpose(1, 2, 0), c.sf.transpose(1, 2, 0)    # (L, 8, M), (A, 8, M)
+    total = tf[0]
+    for f in (*tf[1:], *sf):
+        total = total * f
     dims = np.array([getattr(layer, d) for d in DIMS])
-    ok = (total >= dims).all(axis=1)
-    sizes = np.array([acc.axis_size(a) for a in acc.array_axes])
-    ok &= (c.sf.prod(axis=2) <= sizes).all(axis=1)
+    ok = (total >= dims[:, None]).all(axis=0)
     reduce = [DIM_INDEX[d] for d in REDUCTION_DIMS]
     for ai, a in enumerate(acc.array_axes):
+        ok &= sf[ai].prod(axis=0) <= acc.axis_size(a)
         net = acc.levels[acc.axis_level(a)].network
         assert net is not None   # a level with fanout_dims has a network
         if not net.spatial_reduction:
-            ok &= (c.sf[:, ai, reduce] == 1).all(axis=1)
+            ok &= (sf[ai][reduce] == 1).all(axis=0)
     return ok

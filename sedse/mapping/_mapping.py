@@ -102,13 +102,27 @@ class Candidates:
     #: (L, 8, M) int8 loop position of each dim (the inverse of `order`); derived on
     #: first use unless the builder already knows it
     positions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: (L, 8) bool: False only where every candidate's temporal factor of that dim at
+    #: that level is 1 (True elsewhere, and may be True where all are 1: a builder that
+    #: knows its options passes them; derived on first use otherwise). The cost model
+    #: skips the rows that are False.
+    varies: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return self.tf.shape[0]
 
     def take(self, idx) -> Candidates:
+        # a subset's factors of 1 stay 1: the batch's `varies` holds for it too
         pos = None if self.positions is None else self.positions[:, :, idx]
-        return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep, pos)
+        return Candidates(self.tf[idx], self.order[idx], self.sf[idx], self.keep, pos,
+                          self.varies)
+
+    def temporal_varies(self) -> np.ndarray:
+        """(L, 8) bool: where some candidate may have a temporal factor > 1 (`varies`)."""
+        if self.varies is None:
+            object.__setattr__(self, "varies", (self.tf > 1).any(axis=0))
+        assert self.varies is not None
+        return self.varies
 
     def loop_positions(self) -> np.ndarray:
         """(L, 8, M) position of each dim in its level's loop order (0 = outermost)."""

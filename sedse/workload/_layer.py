@@ -48,6 +48,9 @@ def input_extent(out, kernel, stride, dilation):
     kernel`` when a stride larger than the window skips rows (exact whenever stride or
     dilation is 1, an upper bound otherwise). Works on ints and on numpy arrays of
     extents alike (the one definition every tile footprint uses)."""
+    if stride == 1 and dilation == 1:
+        # out + kernel - 1 <= out x kernel for extents >= 1: the minimum is the window
+        return out + kernel - 1
     return np.minimum((out - 1) * stride + (kernel - 1) * dilation + 1, out * kernel)
 
 
