@@ -448,11 +448,14 @@ def _sliding_fills(V, step_dim, step_f, tile, fp, layer: Layer):
     """Input words moved for V fills of a tile when steps along P or Q fetch only the
     new rows/columns of the window (the first step of every sweep fetches it whole)."""
     out = V * fp
+    stepping = step_f > 1
+    if not stepping.any():
+        return out
     base = tile[_N] * tile[_G] * tile[_C]
     h, w = window_extents(tile, layer)
     for d, (sd, dd, ri), ext, other in ((_P, (layer.stride_h, layer.dilation_h, _R), h, w),
                                         (_Q, (layer.stride_w, layer.dilation_w, _S), w, h)):
-        sel = (step_dim == d) & (step_f > 1)
+        sel = (step_dim == d) & stepping
         if not sel.any():
             continue
         t, r = tile[d], tile[ri]
