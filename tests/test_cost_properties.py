@@ -159,3 +159,40 @@ def test_pruned_options_never_fit(layer, seed, ai):
         kept = {tuple(r) for r in opts.tolist()}
         used = raw[di][digits[ok, di]]
         assert all(tuple(r) in kept for r in used.tolist()), DIMS[di]
+
+
+def _same_cost(a, b) -> None:
+    assert a.counts.keys() == b.counts.keys()
+    for k in a.counts:
+        assert np.array_equal(a.counts[k], b.counts[k]), k
+        assert np.array_equal(a.energy_pj[k], b.energy_pj[k]), k
+    assert np.array_equal(a.cycles, b.cycles)
+    assert np.array_equal(a.tile_bytes, b.tile_bytes)
+    assert np.array_equal(a.fits, b.fits)
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers, st.integers(0, 2**31), st.sampled_from([0, 1]))
+def test_the_search_shortcuts_give_a_full_evaluations_numbers(layer, seed, ai):
+    """What the search uses to go faster changes no number: the space's declared
+    factor-1 rows (`Candidates.varies`) against rows derived from the factors, and
+    `evaluate_fitting` (capacity checked once for the batch) against `evaluate` of the
+    fitting candidates alone."""
+    from sedse.cost._core import evaluate_fitting, fits
+    from sedse.mapping import Candidates
+
+    acc = ACCS[ai]
+    try:
+        space = mapping_space(layer, acc)
+    except MappingError:
+        return
+    cand = space.to_candidates(space.sample_digits(48, np.random.default_rng(seed)))
+    derived = (cand.tf > 1).any(axis=0)
+    assert not (derived & ~cand.temporal_varies()).any()   # varies covers every factor > 1
+    plain = Candidates(cand.tf.copy(), cand.order.copy(), cand.sf.copy(), cand.keep)
+    ok = structural_ok(cand, acc, layer)
+    _same_cost(evaluate(layer, acc, cand), evaluate(layer, acc, plain))
+    idx, cost = evaluate_fitting(layer, acc, cand, ok)
+    assert np.array_equal(idx, np.flatnonzero(ok & fits(layer, acc, cand)))
+    if cost is not None:
+        _same_cost(cost, evaluate(layer, acc, plain.take(idx)))
