@@ -136,11 +136,13 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
     ones: dict[str, np.ndarray | int] = {x: 1 for x in OPERANDS}
     if li >= L - 1:
         return ones
-    M = len(idx)
-    every = M == tf.shape[2]     # all candidates: no copies of their rows
+    # for most of the batch, compute for all of it and pick `idx` from the results
+    # (cheaper than copying every input row); for a few, copy theirs first
+    whole = 2 * len(idx) >= tf.shape[2]
+    M = tf.shape[2] if whole else len(idx)
 
     def rows(a: np.ndarray) -> np.ndarray:
-        return a if every else np.take(a, idx, axis=-1)
+        return a if whole else np.take(a, idx, axis=-1)
 
     # per operand: does the innermost loop above the level with a factor > 1 move to
     # disjoint data (True also where there is no such loop)?
@@ -187,7 +189,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
             term = np.where(pb8[d] < block, f[d], 1)
             div = term if div is None else div * term
         assert div is not None   # some disjoint dim varies (checked above)
-        out[x] = div
+        out[x] = div[idx] if whole and len(idx) < M else div
     return out
 
 
