@@ -168,25 +168,22 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
     varies[lp.rows[li]] = True
     # loop positions with factor-1 loops (-1) moved past the innermost one (8), so that
     # "a loop with a factor > 1 outside `block`" is one comparison, pb8 < block
-    pb8: dict[int, np.ndarray] = {}
+    pb8 = {int(d): pb[d] + np.int8(9) * (pb[d] < 0) for d in np.flatnonzero(varies)}
     out: dict[str, np.ndarray | int] = {}
     for x in OPERANDS:
         disjoint = DISJOINT[x]
         if not stream[x].any() or not (disjoint & varies).any():
             out[x] = ones[x]
             continue
-        for d in np.flatnonzero(varies):
-            if d not in pb8:
-                pb8[d] = pb[d] + np.int8(9) * (pb[d] < 0)
         # a loop is streamed if it is disjoint and no loop outside it blocks: the
         # outermost non-disjoint loop with a factor > 1 ends the streamed run
         block = np.full(M, 8, dtype=np.int8)
         for d in np.flatnonzero(~disjoint & varies):
-            block = np.minimum(block, pb8[d])
+            block = np.minimum(block, pb8[int(d)])
         block[~stream[x]] = -1
         div = None
         for d in np.flatnonzero(disjoint & varies):
-            term = np.where(pb8[d] < block, f[d], 1)
+            term = np.where(pb8[int(d)] < block, f[d], 1)
             div = term if div is None else div * term
         assert div is not None   # some disjoint dim varies (checked above)
         out[x] = div[idx] if whole and len(idx) < M else div
