@@ -365,8 +365,7 @@ def _level_loops(geo: TileGeometry) -> dict[tuple[int, str], _LevelLoops]:
         f = tf[li]                                               # (8, M)
         # only the dims whose factor may exceed 1 at this level take part (a factor of
         # 1 multiplies nothing, and its loop position is -1 in `pb`)
-        varies = np.zeros(8, dtype=bool)
-        varies[lps.rows[li]] = True
+        varies = lps.varies[li]
         if li == L - 1:
             # the innermost level's only child is the MAC, for which every loop counts
             for x in OPERANDS:

@@ -92,9 +92,10 @@ class LoopPositions:
         self._c, self._tf = c, tf
         self._pb: dict[int, np.ndarray] = {}
         self._inner: dict[int, np.ndarray] = {}
-        #: per level, the dims whose factor may exceed 1 (the others' rows are -1)
-        v = c.temporal_varies()
-        self.rows = [np.flatnonzero(v[li]) for li in range(len(v))]
+        #: (L, 8) where a dim's factor may exceed 1 (`Candidates.varies`; the other
+        #: rows of `big` are -1), and per level those dims' indices
+        self.varies = c.temporal_varies()
+        self.rows = [np.flatnonzero(v) for v in self.varies]
 
     def big(self, li: int) -> np.ndarray:
         if li not in self._pb:
@@ -155,7 +156,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
             for x in OPERANDS:
                 hit = np.zeros(M, dtype=bool)
                 # (a dim whose factor is 1 everywhere has position -1: never `inner`)
-                for d in np.intersect1d(np.flatnonzero(DISJOINT[x]), lp.rows[lv]):
+                for d in np.flatnonzero(DISJOINT[x] & lp.varies[lv]):
                     hit |= pb[d] == inner
                 stream[x] = np.where(now, hit, stream[x])
             decided |= now
@@ -164,8 +165,7 @@ def resident_divisors(lp: LoopPositions, tf: np.ndarray, li: int, L: int,
     f, pb = rows(tf[li]), rows(lp.big(li))
     # only dims whose factor may exceed 1 here: the others block nothing (position -1)
     # and divide by 1
-    varies = np.zeros(len(DISJOINT["W"]), dtype=bool)
-    varies[lp.rows[li]] = True
+    varies = lp.varies[li]
     # loop positions with factor-1 loops (-1) moved past the innermost one (8), so that
     # "a loop with a factor > 1 outside `block`" is one comparison, pb8 < block
     pb8 = {int(d): pb[d] + np.int8(9) * (pb[d] < 0) for d in np.flatnonzero(varies)}
